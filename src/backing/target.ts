@@ -1,0 +1,92 @@
+/** A backing target: a byte-addressed store (a datastore file, or memory in tests). */
+import { open, stat, statfs } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { VdfsError } from '../errors.js';
+
+export interface Target {
+  /** Reads len bytes at off; bytes past the end read as zeros. */
+  read(off: number, len: number): Promise<Buffer>;
+  write(off: number, data: Buffer): Promise<void>;
+  sync(): Promise<void>;
+  size(): Promise<number>;
+  /** Bytes the target could still grow by (free space of the file system under it). */
+  available(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export const DATASTORE_FILE = 'datastore.vdfs';
+
+export class FileTarget implements Target {
+  private constructor(private fh: FileHandle, readonly path: string) {}
+
+  static async open(path: string, create: boolean): Promise<FileTarget> {
+    try {
+      const fh = await open(path, create ? 'w+' : 'r+');
+      return new FileTarget(fh, path);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new VdfsError('NO_DATASTORE', `no datastore at ${path}`);
+      throw new VdfsError('IO', `cannot open ${path}: ${code ?? String(e)}`);
+    }
+  }
+
+  async read(off: number, len: number): Promise<Buffer> {
+    const buf = Buffer.alloc(len);
+    let done = 0;
+    while (done < len) {
+      const { bytesRead } = await this.fh.read(buf, done, len - done, off + done);
+      if (bytesRead === 0) break; // past EOF: the rest stays zero
+      done += bytesRead;
+    }
+    return buf;
+  }
+
+  async write(off: number, data: Buffer): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.fh.write(data, done, data.length - done, off + done);
+      done += bytesWritten;
+    }
+  }
+
+  sync(): Promise<void> { return this.fh.datasync(); }
+  async size(): Promise<number> { return (await this.fh.stat()).size; }
+  async available(): Promise<number> {
+    const s = await statfs(this.path);
+    return s.bavail * s.bsize;
+  }
+  close(): Promise<void> { return this.fh.close(); }
+}
+
+/** True when a file exists at path (used by mkfs to refuse overwriting). */
+export async function exists(path: string): Promise<boolean> {
+  try { await stat(path); return true; } catch { return false; }
+}
+
+/** An in-memory target for tests; `bytes` is the whole content (tests may garble or cut it). */
+export class MemTarget implements Target {
+  private buf: Buffer = Buffer.alloc(0);
+  private len = 0;
+  syncs = 0;
+  get bytes(): Buffer { return this.buf.subarray(0, this.len); }
+  set bytes(b: Buffer) { this.buf = b; this.len = b.length; }
+  async read(off: number, len: number): Promise<Buffer> {
+    const out = Buffer.alloc(len);
+    if (off < this.len) this.buf.copy(out, 0, off, Math.min(this.len, off + len));
+    return out;
+  }
+  async write(off: number, data: Buffer): Promise<void> {
+    const end = off + data.length;
+    if (end > this.buf.length) {
+      const grown = Buffer.alloc(Math.max(end, this.buf.length * 2));
+      this.buf.copy(grown, 0, 0, this.len);
+      this.buf = grown;
+    }
+    if (end > this.len) this.len = end;
+    data.copy(this.buf, off);
+  }
+  async sync(): Promise<void> { this.syncs++; }
+  async size(): Promise<number> { return this.len; }
+  async available(): Promise<number> { return 1 << 30; }
+  async close(): Promise<void> {}
+}

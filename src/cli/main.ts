@@ -1,0 +1,73 @@
+/** The vdfs command line. Errors print one line `vdfs: reason` and exit non-zero. */
+import { Command, InvalidArgumentError } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isVdfsError } from '../errors.js';
+import { Filesystem } from '../fs/filesystem.js';
+import { makeLogger } from './log.js';
+import { inspect } from './inspect.js';
+import { isMountpoint, mountDetached, mountForeground, umount } from './mount.js';
+import { lockHolder, mkfsDatastore, openDatastore } from './store.js';
+
+const bin = join(fileURLToPath(new URL('.', import.meta.url)), '../../../bin/vdfs.js');
+const sizeArg = (v: string): number => {
+  const m = /^(\d+)([kKmM]?)$/.exec(v);
+  if (!m) throw new InvalidArgumentError('a size like 32K or 4M');
+  return Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1);
+};
+const print = (o: unknown) => process.stdout.write(JSON.stringify(o, null, 2) + '\n');
+
+const program = new Command('vdfs')
+  .description('A datastore for virtual-machine disks, served as a FUSE filesystem')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+program.command('mkfs').argument('<dir>', 'directory that will hold datastore.vdfs')
+  .description('create a datastore')
+  .option('--force', 'replace an existing datastore')
+  .option('--block-size <size>', 'vdisk block size (4K..1M)', sizeArg)
+  .option('--segment-size <size>', 'log segment size', sizeArg)
+  .action(async (dir: string, o: { force?: boolean; blockSize?: number; segmentSize?: number }) => {
+    const ds = await mkfsDatastore(dir, !!o.force, { blockSize: o.blockSize, segmentSize: o.segmentSize });
+    print({ created: join(dir, 'datastore.vdfs'), uuid: ds.sb.uuid.toString('hex'), blockSize: ds.sb.blockSize, segmentSize: ds.sb.segmentSize });
+    await ds.close();
+  });
+
+program.command('mount').argument('<dir>').argument('<mountpoint>')
+  .description('serve a datastore at a mountpoint (foreground unless --detach)')
+  .option('-d, --detach', 'run in the background; logs go to DIR/vdfs.log')
+  .action(async (dir: string, mnt: string, o: { detach?: boolean }) => {
+    if (o.detach) await mountDetached(bin, dir, mnt);
+    else await mountForeground(dir, mnt, makeLogger());
+  });
+
+program.command('umount').argument('<mountpoint>')
+  .description('unmount, committing everything first')
+  .action((mnt: string) => umount(mnt));
+
+program.command('status').argument('<dir-or-mountpoint>')
+  .description('figures of a mounted or unmounted datastore (JSON)')
+  .action(async (where: string) => {
+    if (await isMountpoint(where)) { process.stdout.write(await readFile(join(where, '.control/status'), 'utf8')); return; }
+    const holder = await lockHolder(where);
+    if (holder !== null) throw Object.assign(new Error(`datastore ${where} is in use by process ${holder}; ask its mountpoint`), { oneLine: true });
+    const ds = await openDatastore(where);
+    print(new Filesystem(ds).control.status());
+    await ds.close();
+  });
+
+program.command('inspect').argument('<dir>')
+  .description('debugging view: superblock, commit ring, trees and files (read-only)')
+  .action(async (dir: string) => {
+    const ds = await openDatastore(dir);
+    print(await inspect(ds));
+    await ds.close();
+  });
+
+program.parseAsync().catch((e: unknown) => {
+  const msg = isVdfsError(e) || (e as { oneLine?: boolean }).oneLine ? (e as Error).message : String((e as Error)?.message ?? e);
+  process.stderr.write(`vdfs: ${msg}\n`);
+  if (process.env.VDFS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  process.exit(1);
+});

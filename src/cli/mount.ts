@@ -1,0 +1,95 @@
+/** `vdfs mount` (foreground or detached) and `vdfs umount`. */
+import { fork } from 'node:child_process';
+import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Filesystem } from '../fs/filesystem.js';
+import { mountFs } from '../fuse/mount.js';
+import { VdfsError } from '../errors.js';
+import { openDatastore, takeLock } from './store.js';
+import type { Logger } from './log.js';
+
+const RUN_DIR = process.env.VDFS_RUN_DIR ?? '/run/vdfs';
+const pidFile = (mnt: string) => join(RUN_DIR, encodeURIComponent(resolve(mnt)) + '.pid');
+const UMOUNT_WAIT_MS = 120_000;
+
+export async function isMountpoint(mnt: string): Promise<boolean> {
+  const mounts = await readFile('/proc/mounts', 'utf8');
+  const want = resolve(mnt);
+  return mounts.split('\n').some((l) => l.split(' ')[1]?.replace(/\\040/g, ' ') === want);
+}
+
+async function checkMountpoint(mnt: string): Promise<void> {
+  const st = await stat(mnt).catch(() => null);
+  if (!st) await mkdir(mnt, { recursive: true });
+  else if (!st.isDirectory()) throw new VdfsError('NOT_DIR', `mountpoint ${mnt} is not a directory`);
+  if (await isMountpoint(mnt)) throw new VdfsError('BUSY', `mountpoint ${mnt} is busy: something is mounted there`);
+}
+
+export async function mountForeground(dir: string, mnt: string, log: Logger): Promise<void> {
+  await checkMountpoint(mnt);
+  const unlock = await takeLock(dir);
+  let ds;
+  try { ds = await openDatastore(dir); } catch (e) { await unlock(); throw e; }
+  const fs = new Filesystem(ds, (e) => log.error({ err: e }, 'commit failed; datastore is read-only until remounted'));
+  fs.txg.start();
+  let mounted;
+  try {
+    mounted = await mountFs(fs, mnt, log);
+  } catch (e) {
+    await ds.close(); await unlock();
+    throw new VdfsError('BUSY', `cannot mount at ${mnt}: ${(e as Error).message}`);
+  }
+  await mkdir(RUN_DIR, { recursive: true });
+  await writeFile(pidFile(mnt), `${process.pid}\n`);
+  log.info({ dir, mountpoint: mnt, txg: Number(ds.txg), pid: process.pid }, 'mounted');
+  process.send?.('ready');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'unmounting');
+    try { await mounted.unmount(); } catch (e) { log.warn({ err: e }, 'unmount failed'); }
+    try { await fs.close(); } catch (e) { log.error({ err: e }, 'final commit failed'); }
+    await ds.close();
+    await rm(pidFile(mnt), { force: true });
+    await unlock();
+    log.info({ txg: Number(ds.txg) }, 'unmounted');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Starts the daemon as a detached child and returns once it has mounted (or failed). */
+export async function mountDetached(script: string, dir: string, mnt: string): Promise<void> {
+  const logFile = join(resolve(dir), 'vdfs.log');
+  const out = await open(logFile, 'a');
+  const child = fork(script, ['mount', dir, mnt], { detached: true, stdio: ['ignore', out.fd, out.fd, 'ipc'] });
+  await new Promise<void>((res, rej) => {
+    child.once('message', () => res());
+    child.once('exit', async (code) => {
+      const tail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-1)[0] ?? '';
+      rej(new VdfsError('IO', `daemon exited (${code}) before mounting: ${tail}`));
+    });
+  });
+  child.disconnect();
+  child.unref();
+  await out.close();
+}
+
+export async function umount(mnt: string): Promise<void> {
+  const pid = Number((await readFile(pidFile(mnt), 'utf8').catch(() => '')).trim());
+  if (pid > 0) {
+    try { process.kill(pid, 'SIGTERM'); } catch { /* gone already */ }
+    const deadline = Date.now() + UMOUNT_WAIT_MS;
+    while (Date.now() < deadline) {
+      try { process.kill(pid, 0); } catch { return; }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new VdfsError('BUSY', `daemon ${pid} did not stop within ${UMOUNT_WAIT_MS / 1000} s`);
+  }
+  if (!(await isMountpoint(mnt))) throw new VdfsError('INVALID', `${mnt} is not mounted`);
+  await promisify(execFile)('fusermount', ['-uz', resolve(mnt)]);
+}

@@ -1,0 +1,65 @@
+/**
+ * Opening a datastore directory from the CLI: the datastore file, its lock (one process at a
+ * time), mkfs.
+ */
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { SingleLayout } from '../backing/layout.js';
+import { DATASTORE_FILE, exists, FileTarget } from '../backing/target.js';
+import { initChecksum } from '../codec/checksum.js';
+import { readSuperblock, Datastore, MkfsOptions } from '../txn/datastore.js';
+import { VdfsError } from '../errors.js';
+import { LIMITS } from '../limits.js';
+
+export const lockPath = (dir: string) => join(dir, 'vdfs.lock');
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/** The pid that holds the datastore, if a live process does. */
+export async function lockHolder(dir: string): Promise<number | null> {
+  try {
+    const pid = Number((await readFile(lockPath(dir), 'utf8')).trim());
+    return pid > 0 && pidAlive(pid) ? pid : null;
+  } catch { return null; }
+}
+
+export async function takeLock(dir: string): Promise<() => Promise<void>> {
+  const holder = await lockHolder(dir);
+  if (holder !== null && holder !== process.pid) throw new VdfsError('BUSY', `datastore ${dir} is in use by process ${holder}`);
+  await writeFile(lockPath(dir), `${process.pid}\n`);
+  return () => rm(lockPath(dir), { force: true });
+}
+
+async function openTarget(dir: string, create: boolean): Promise<FileTarget> {
+  await initChecksum();
+  const d = resolve(dir);
+  const st = await stat(d).catch(() => null);
+  if (!st && !create) throw new VdfsError('NO_DATASTORE', `${d} does not exist`);
+  if (st && !st.isDirectory()) throw new VdfsError('INVALID', `${d} is not a directory`);
+  if (!st) await mkdir(d, { recursive: true });
+  return FileTarget.open(join(d, DATASTORE_FILE), create);
+}
+
+export async function openDatastore(dir: string): Promise<Datastore> {
+  const target = await openTarget(dir, false);
+  try {
+    const sb = await readSuperblock(new SingleLayout(target, 1));
+    return await Datastore.open(new SingleLayout(target, sb.segmentSize));
+  } catch (e) {
+    await target.close();
+    throw e;
+  }
+}
+
+export async function mkfsDatastore(dir: string, force: boolean, opts: MkfsOptions): Promise<Datastore> {
+  const file = join(resolve(dir), DATASTORE_FILE);
+  if (await exists(file)) {
+    if (!force) throw new VdfsError('EXISTS', `${file} already holds a datastore (use --force to replace it)`);
+    const holder = await lockHolder(dir);
+    if (holder !== null) throw new VdfsError('BUSY', `datastore ${dir} is in use by process ${holder}`);
+  }
+  const target = await openTarget(dir, true);
+  return Datastore.mkfs(new SingleLayout(target, opts.segmentSize ?? LIMITS.SEGMENT_SIZE), opts);
+}

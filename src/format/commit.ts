@@ -1,0 +1,100 @@
+/**
+ * Commit record codec (format v1): one slot of the commit ring, slot = txg % commitSlots.
+ * A commit is valid when its own checksum holds AND every log extent it names hashes to the
+ * value it records; open() takes the newest valid one.
+ *
+ * | off | size | field       | meaning                                                     |
+ * |-----|------|-------------|-------------------------------------------------------------|
+ * |   0 |    8 | magic       | 'VDFSCM01'                                                  |
+ * |   8 |    8 | txg         | transaction group number                                    |
+ * |  16 |    8 | time        | ms since the epoch                                          |
+ * |  24 |   16 | uuid        | datastore id (a stale ring from another datastore is ignored) |
+ * |  40 |    8 | nextIno     | next inode number to hand out                               |
+ * |  48 |    4 | segCount    | segments the datastore file holds                           |
+ * |  52 |    4 | openSeg     | segment appends continue in                                 |
+ * |  56 |    4 | openOff     | offset appends continue at                                  |
+ * |  60 |    4 | nExtents    | log extents written by this txg (≤ COMMIT_MAX_EXTENTS)      |
+ * |  64 |   32 | inodeRoot   | block pointer: inode tree                                   |
+ * |  96 |   32 | direntRoot  | block pointer: directory-entry tree                         |
+ * | 128 |   32 | segRoot     | block pointer: segment-usage tree                           |
+ * | 160 | 20×n | extents     | per extent: u32 seg, u32 start, u32 end, u64 xxhash64       |
+ * | end |    8 | checksum    | xxhash64 of every byte before it                            |
+ */
+import { xxh64 } from '../codec/checksum.js';
+import { VdfsError } from '../errors.js';
+import { LIMITS } from '../limits.js';
+import { BlockPtr, decodePtr, encodePtr } from './ptr.js';
+
+export const COMMIT_MAGIC = Buffer.from('VDFSCM01');
+const EXT_AT = 160;
+const EXT_SIZE = 20;
+
+export interface LogExtent { seg: number; start: number; end: number; hash: bigint }
+
+export interface CommitRecord {
+  txg: bigint;
+  time: number;
+  uuid: Buffer;
+  nextIno: bigint;
+  segCount: number;
+  openSeg: number;
+  openOff: number;
+  inodeRoot: BlockPtr;
+  direntRoot: BlockPtr;
+  segRoot: BlockPtr;
+  extents: LogExtent[];
+}
+
+export function encodeCommit(c: CommitRecord): Buffer {
+  if (c.extents.length > LIMITS.COMMIT_MAX_EXTENTS) throw new VdfsError('TOO_BIG', 'too many extents in one commit');
+  const b = Buffer.alloc(LIMITS.SLOT_SIZE);
+  COMMIT_MAGIC.copy(b, 0);
+  b.writeBigUInt64LE(c.txg, 8);
+  b.writeBigUInt64LE(BigInt(c.time), 16);
+  c.uuid.copy(b, 24, 0, 16);
+  b.writeBigUInt64LE(c.nextIno, 40);
+  b.writeUInt32LE(c.segCount, 48);
+  b.writeUInt32LE(c.openSeg, 52);
+  b.writeUInt32LE(c.openOff, 56);
+  b.writeUInt32LE(c.extents.length, 60);
+  encodePtr(c.inodeRoot, b, 64);
+  encodePtr(c.direntRoot, b, 96);
+  encodePtr(c.segRoot, b, 128);
+  let at = EXT_AT;
+  for (const e of c.extents) {
+    b.writeUInt32LE(e.seg, at);
+    b.writeUInt32LE(e.start, at + 4);
+    b.writeUInt32LE(e.end, at + 8);
+    b.writeBigUInt64LE(e.hash, at + 12);
+    at += EXT_SIZE;
+  }
+  b.writeBigUInt64LE(xxh64(b.subarray(0, at)), at);
+  return b;
+}
+
+/** Decode a slot; returns null when the slot holds no valid commit (never written, torn, garbled). */
+export function decodeCommit(b: Buffer, uuid: Buffer): CommitRecord | null {
+  if (b.length < LIMITS.SLOT_SIZE || !b.subarray(0, 8).equals(COMMIT_MAGIC)) return null;
+  const n = b.readUInt32LE(60);
+  if (n > LIMITS.COMMIT_MAX_EXTENTS) return null;
+  const end = EXT_AT + n * EXT_SIZE;
+  if (b.readBigUInt64LE(end) !== xxh64(b.subarray(0, end))) return null;
+  if (!b.subarray(24, 40).equals(uuid)) return null;
+  const extents: LogExtent[] = [];
+  for (let i = 0, at = EXT_AT; i < n; i++, at += EXT_SIZE) {
+    extents.push({ seg: b.readUInt32LE(at), start: b.readUInt32LE(at + 4), end: b.readUInt32LE(at + 8), hash: b.readBigUInt64LE(at + 12) });
+  }
+  return {
+    txg: b.readBigUInt64LE(8),
+    time: Number(b.readBigUInt64LE(16)),
+    uuid: Buffer.from(b.subarray(24, 40)),
+    nextIno: b.readBigUInt64LE(40),
+    segCount: b.readUInt32LE(48),
+    openSeg: b.readUInt32LE(52),
+    openOff: b.readUInt32LE(56),
+    inodeRoot: decodePtr(b, 64),
+    direntRoot: decodePtr(b, 96),
+    segRoot: decodePtr(b, 128),
+    extents,
+  };
+}

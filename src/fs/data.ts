@@ -1,0 +1,114 @@
+/**
+ * File data: reads, writes and truncation of a vdisk in logical blocks. A block's current
+ * content is, in order: the open txg's dirty copy, the committing txg's copy, the committed
+ * map. Writes to one file are serialized by its lock; each write fetches what it needs first and
+ * then applies in one synchronous step, so a freeze never sees half a write.
+ */
+import { RecordKind } from '../codec/record.js';
+import { decodePtr, ExtentState } from '../format/ptr.js';
+import { keyOfBlock } from '../txn/commit.js';
+import type { Datastore } from '../txn/datastore.js';
+import { isVdfsError, VdfsError } from '../errors.js';
+import { LIMITS } from '../limits.js';
+import type { Vnode } from './vnode.js';
+
+export interface DirtyCounter { add(bytes: number): void }
+
+/** Current content of block lbn, or null when it reads as zeros. */
+export async function blockContent(ds: Datastore, v: Vnode, lbn: number): Promise<Buffer | null> {
+  for (let attempt = 0; ; attempt++) {
+    const open = v.open.blocks.get(lbn);
+    if (open) return open;
+    if (v.open.trimFrom !== null && lbn >= v.open.trimFrom) return null;
+    const syncing = v.syncing;
+    if (syncing) {
+      const b = syncing.blocks.get(lbn);
+      if (b) return b;
+      if (syncing.trimFrom !== null && lbn >= syncing.trimFrom) return null;
+    }
+    const root = v.map.root;
+    const val = await v.map.get(keyOfBlock(lbn), root);
+    if (!val) return null;
+    const p = decodePtr(val);
+    if (p.state !== ExtentState.Present) return null;
+    try {
+      return await ds.readRecord(p, RecordKind.Data, v.ino, BigInt(lbn));
+    } catch (e) {
+      // A commit may have replaced the block (and two more reused its segment) while we looked it up.
+      if (attempt === 0 && v.map.root !== root && isVdfsError(e)) continue;
+      throw e;
+    }
+  }
+}
+
+/** Reads up to len bytes at off (fewer only at end of file). */
+export async function readData(ds: Datastore, v: Vnode, off: number, len: number): Promise<Buffer> {
+  const end = Math.min(v.attrs.size, off + len);
+  if (end <= off) return Buffer.alloc(0);
+  const bs = ds.blockSize;
+  const out = Buffer.alloc(end - off);
+  const first = Math.floor(off / bs), last = Math.floor((end - 1) / bs);
+  const jobs: Promise<void>[] = [];
+  for (let lbn = first; lbn <= last; lbn++) {
+    jobs.push(blockContent(ds, v, lbn).then((b) => {
+      if (!b) return;
+      const bStart = lbn * bs;
+      const from = Math.max(off, bStart), to = Math.min(end, bStart + bs);
+      b.copy(out, from - off, from - bStart, to - bStart);
+    }));
+  }
+  await Promise.all(jobs);
+  return out;
+}
+
+/** Writes data at off; caller holds v.lock. */
+export async function writeData(ds: Datastore, v: Vnode, off: number, data: Buffer, dirty: DirtyCounter): Promise<void> {
+  if (off + data.length > LIMITS.FILE_MAX_BYTES) throw new VdfsError('TOO_BIG', 'write past the largest file size');
+  const bs = ds.blockSize;
+  const end = off + data.length;
+  const first = Math.floor(off / bs), last = Math.floor((end - 1) / bs);
+  // Fetch the old content of partially written blocks (not beyond EOF: that reads as zeros).
+  const bases = new Map<number, Buffer | null>();
+  for (const lbn of new Set([first, last])) {
+    const partial = off > lbn * bs || end < (lbn + 1) * bs;
+    if (partial && lbn * bs < v.attrs.size) bases.set(lbn, await blockContent(ds, v, lbn));
+  }
+  for (let lbn = first; lbn <= last; lbn++) {
+    const bStart = lbn * bs;
+    let block = v.open.blocks.get(lbn);
+    if (!block) {
+      const base = bases.get(lbn);
+      block = base ? Buffer.from(base) : Buffer.alloc(bs);
+      v.open.blocks.set(lbn, block);
+      dirty.add(bs);
+    }
+    const from = Math.max(off, bStart), to = Math.min(end, bStart + bs);
+    data.copy(block, from - bStart, from - off, to - off);
+  }
+  if (end > v.attrs.size) v.attrs.size = end;
+  v.touch();
+}
+
+/** Sets the size; caller holds v.lock. Bytes past the new end are gone; growing reads zeros. */
+export async function truncateData(ds: Datastore, v: Vnode, size: number, dirty: DirtyCounter): Promise<void> {
+  if (size > LIMITS.FILE_MAX_BYTES) throw new VdfsError('TOO_BIG', 'size past the largest file size');
+  const bs = ds.blockSize;
+  if (size < v.attrs.size) {
+    const tail = size % bs;
+    const keepBlocks = Math.ceil(size / bs);
+    const tailLbn = keepBlocks - 1;
+    const tailBase = tail ? await blockContent(ds, v, tailLbn) : null;
+    // From here on synchronous: one step for a concurrent freeze.
+    for (const lbn of [...v.open.blocks.keys()]) {
+      if (lbn >= keepBlocks) { v.open.blocks.delete(lbn); dirty.add(-bs); }
+    }
+    v.open.trimFrom = Math.min(v.open.trimFrom ?? Infinity, keepBlocks);
+    if (tail && tailBase) {
+      let block = v.open.blocks.get(tailLbn);
+      if (!block) { block = Buffer.from(tailBase); v.open.blocks.set(tailLbn, block); dirty.add(bs); }
+      block.fill(0, tail);
+    }
+  }
+  v.attrs.size = size;
+  v.touch();
+}

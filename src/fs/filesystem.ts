@@ -1,0 +1,428 @@
+/**
+ * The namespace a user sees: paths, directories, files (vdisks), symlinks, attributes, open
+ * handles, and the hidden /.control tree. Namespace changes are serialized by one lock and
+ * publish a new directory-tree root each; the freeze for a commit takes the same lock.
+ */
+import { CowTree, Node } from '../meta/btree.js';
+import {
+  decodeDirent, decodeInode, direntKey, encodeDirent, InodeAttrs, newAttrs, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
+} from '../meta/inode.js';
+import type { Datastore } from '../txn/datastore.js';
+import { mapTreeId, ROOT_INO } from '../txn/datastore.js';
+import type { Frozen, FrozenFile } from '../txn/commit.js';
+import { Mutex } from '../txn/mutex.js';
+import { TxgManager, TxgSource } from '../txn/txg.js';
+import { fail, VdfsError } from '../errors.js';
+import { LIMITS } from '../limits.js';
+import { emptyDirty, Vnode } from './vnode.js';
+import { readData, truncateData, writeData } from './data.js';
+import { CONTROL_DIR, ControlTree } from './control.js';
+
+export interface Stat {
+  ino: number; mode: number; nlink: number; uid: number; gid: number; size: number;
+  blocks: number; blksize: number; atime: number; mtime: number; ctime: number;
+}
+
+export interface Caller { uid: number; gid: number }
+
+export class Filesystem implements TxgSource {
+  readonly txg: TxgManager;
+  readonly control: ControlTree;
+  private vnodes = new Map<bigint, Vnode>();
+  private ns = new Mutex();
+  private handles = new Map<number, Vnode>();
+  private nextFh = 1;
+  private openBytes = 0;
+  private syncingBytes = 0;
+  private direntFreedSince: Node[] = [];
+  private nsDirty = false;
+  readonly counters = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0 };
+
+  constructor(readonly ds: Datastore, onCommitError: (e: unknown) => void = () => {}) {
+    this.txg = new TxgManager(ds, this, onCommitError);
+    this.control = new ControlTree(this);
+  }
+
+  // ---- lookup -------------------------------------------------------------------------
+
+  async vnode(ino: bigint): Promise<Vnode> {
+    let v = this.vnodes.get(ino);
+    if (v) return v;
+    const raw = await this.ds.readInode(ino);
+    if (!raw) fail('NOT_FOUND', `inode ${ino} not found`);
+    v = this.vnodes.get(ino); // another caller may have loaded it meanwhile
+    if (v) return v;
+    const attrs = decodeInode(raw!);
+    v = new Vnode(ino, attrs, this.mapTree(ino, attrs));
+    this.vnodes.set(ino, v);
+    this.evict();
+    return v;
+  }
+
+  private mapTree(ino: bigint, attrs: InodeAttrs): CowTree {
+    return new CowTree(mapTreeId(ino), this.ds.loader, attrs.mapRoot);
+  }
+
+  private evict(): void {
+    if (this.vnodes.size <= LIMITS.INODE_CACHE) return;
+    for (const [ino, v] of this.vnodes) {
+      if (this.vnodes.size <= LIMITS.INODE_CACHE / 2) break;
+      if (v.clean && ino !== ROOT_INO) this.vnodes.delete(ino);
+    }
+  }
+
+  private async child(dir: Vnode, name: string): Promise<bigint | null> {
+    if (!dir.isDir) fail('NOT_DIR', 'not a directory');
+    const v = await this.ds.dirents.get(direntKey(dir.ino, name));
+    return v ? decodeDirent(v) : null;
+  }
+
+  /** Resolves an absolute path to its vnode (no symlink following: the kernel does that). */
+  async resolve(path: string): Promise<Vnode> {
+    let v = await this.vnode(ROOT_INO);
+    for (const name of splitPath(path)) {
+      const ino = await this.child(v, name);
+      if (ino === null) fail('NOT_FOUND', `${path}: no such file or directory`);
+      v = await this.vnode(ino!);
+    }
+    return v;
+  }
+
+  private async parentOf(path: string): Promise<{ dir: Vnode; name: string }> {
+    const parts = splitPath(path);
+    const name = parts.pop();
+    if (name === undefined) fail('EXISTS', 'the root exists');
+    checkName(name!);
+    const dir = await this.resolve('/' + parts.join('/'));
+    if (!dir.isDir) fail('NOT_DIR', `${path}: a parent is not a directory`);
+    if (dir.ino === ROOT_INO && this.control.reserved(name!)) fail('EXISTS', `${name} is reserved`);
+    return { dir, name: name! };
+  }
+
+  // ---- attributes ---------------------------------------------------------------------
+
+  stat(v: Vnode): Stat {
+    const a = v.attrs;
+    const dirtyBlocks = v.open.blocks.size + (v.syncing?.blocks.size ?? 0);
+    return {
+      ino: Number(v.ino), mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, size: a.size,
+      blocks: Math.ceil((a.stored + dirtyBlocks * this.ds.blockSize) / 512), blksize: this.ds.blockSize,
+      atime: a.atime, mtime: a.mtime, ctime: a.ctime,
+    };
+  }
+
+  async getattr(path: string): Promise<Stat> {
+    const c = this.control.stat(path);
+    if (c) return c;
+    return this.stat(await this.resolve(path));
+  }
+
+  async setattr(path: string, change: (a: InodeAttrs) => void): Promise<void> {
+    this.control.refuseWrite(path);
+    await this.ns.run(async () => {
+      const v = await this.resolve(path);
+      change(v.attrs);
+      v.attrs.ctime = Date.now();
+      v.dirty = true;
+    });
+  }
+
+  chmod = (path: string, mode: number) => this.setattr(path, (a) => { a.mode = (a.mode & S_IFMT) | (mode & 0o7777); });
+  chown = (path: string, uid: number, gid: number) => this.setattr(path, (a) => {
+    if (uid !== -1 && uid !== 0xffffffff) a.uid = uid;
+    if (gid !== -1 && gid !== 0xffffffff) a.gid = gid;
+  });
+  utimens = (path: string, atime: number, mtime: number) => this.setattr(path, (a) => { a.atime = atime; a.mtime = mtime; });
+
+  // ---- namespace ----------------------------------------------------------------------
+
+  private newVnode(mode: number, who: Caller): Vnode {
+    const ino = this.ds.nextIno++;
+    const attrs = newAttrs(mode, who.uid, who.gid);
+    const v = new Vnode(ino, attrs, this.mapTree(ino, attrs));
+    v.dirty = true;
+    this.vnodes.set(ino, v);
+    return v;
+  }
+
+  private async link(dir: Vnode, name: string, v: Vnode): Promise<void> {
+    await this.ds.dirents.batch(() => this.ds.dirents.put(direntKey(dir.ino, name), encodeDirent(v.ino, v.attrs.mode)));
+    this.afterDirentChange(dir);
+  }
+
+  private async unlinkName(dir: Vnode, name: string): Promise<void> {
+    await this.ds.dirents.batch(() => this.ds.dirents.del(direntKey(dir.ino, name)));
+    this.afterDirentChange(dir);
+  }
+
+  private afterDirentChange(dir: Vnode): void {
+    this.direntFreedSince.push(...this.ds.dirents.takeFreed());
+    this.nsDirty = true;
+    dir.touch();
+  }
+
+  async create(path: string, mode: number, who: Caller, type = S_IFREG): Promise<Vnode> {
+    return this.ns.run(async () => {
+      const { dir, name } = await this.parentOf(path);
+      if ((await this.child(dir, name)) !== null) fail('EXISTS', `${path} exists`);
+      const v = this.newVnode(type | (mode & 0o7777), who);
+      if (type === S_IFDIR) { v.attrs.nlink = 2; dir.attrs.nlink++; }
+      await this.link(dir, name, v);
+      return v;
+    });
+  }
+
+  mkdir = (path: string, mode: number, who: Caller) => this.create(path, mode, who, S_IFDIR);
+
+  async symlink(target: string, path: string, who: Caller): Promise<void> {
+    const t = Buffer.from(target);
+    if (t.length > LIMITS.SYMLINK_MAX) fail('NAME_TOO_LONG', 'symlink target too long');
+    const v = await this.create(path, 0o777, who, S_IFLNK);
+    v.attrs.link = t;
+    v.attrs.size = t.length;
+  }
+
+  async readlink(path: string): Promise<string> {
+    const v = await this.resolve(path);
+    if (!v.isLink) fail('INVALID', `${path} is not a symlink`);
+    return v.attrs.link.toString();
+  }
+
+  async hardlink(src: string, dst: string): Promise<void> {
+    this.control.refuseWrite(src);
+    await this.ns.run(async () => {
+      const v = await this.resolve(src);
+      if (v.isDir) fail('NOT_SUPPORTED', 'hard links to directories are not allowed');
+      const { dir, name } = await this.parentOf(dst);
+      if ((await this.child(dir, name)) !== null) fail('EXISTS', `${dst} exists`);
+      v.attrs.nlink++;
+      v.attrs.ctime = Date.now();
+      await this.link(dir, name, v);
+    });
+  }
+
+  async unlink(path: string): Promise<void> {
+    this.control.refuseWrite(path);
+    await this.ns.run(async () => {
+      const { dir, name } = await this.parentOf(path);
+      const ino = await this.child(dir, name);
+      if (ino === null) fail('NOT_FOUND', `${path}: no such file`);
+      const v = await this.vnode(ino!);
+      if (v.isDir) fail('IS_DIR', `${path} is a directory`);
+      await this.unlinkName(dir, name);
+      this.dropLink(v);
+    });
+  }
+
+  private dropLink(v: Vnode): void {
+    v.attrs.nlink--;
+    v.attrs.ctime = Date.now();
+    v.dirty = true;
+    if (v.attrs.nlink <= 0 || v.isDir) {
+      v.deleted = true;
+      this.openBytes -= v.open.blocks.size * this.ds.blockSize;
+      v.open = emptyDirty();
+    }
+  }
+
+  async rmdir(path: string): Promise<void> {
+    this.control.refuseWrite(path);
+    await this.ns.run(async () => {
+      const { dir, name } = await this.parentOf(path);
+      const ino = await this.child(dir, name);
+      if (ino === null) fail('NOT_FOUND', `${path}: no such directory`);
+      const v = await this.vnode(ino!);
+      if (!v.isDir) fail('NOT_DIR', `${path} is not a directory`);
+      if (!(await this.isEmptyDir(v))) fail('NOT_EMPTY', `${path} is not empty`);
+      await this.unlinkName(dir, name);
+      dir.attrs.nlink--;
+      this.dropLink(v);
+    });
+  }
+
+  private async isEmptyDir(v: Vnode): Promise<boolean> {
+    for await (const _ of this.ds.dirents.scan(direntKey(v.ino, ''), direntKey(v.ino + 1n, ''))) return false;
+    return true;
+  }
+
+  async rename(src: string, dst: string): Promise<void> {
+    this.control.refuseWrite(src);
+    this.control.refuseWrite(dst);
+    await this.ns.run(async () => {
+      const from = await this.parentOf(src);
+      const to = await this.parentOf(dst);
+      const ino = await this.child(from.dir, from.name);
+      if (ino === null) fail('NOT_FOUND', `${src}: no such file or directory`);
+      const v = await this.vnode(ino!);
+      if (v.isDir && (dst + '/').startsWith(src.replace(/\/*$/, '/'))) fail('INVALID', 'cannot move a directory into itself');
+      const existing = await this.child(to.dir, to.name);
+      if (existing === v.ino) return;
+      if (existing !== null) {
+        const old = await this.vnode(existing);
+        if (old.isDir && !v.isDir) fail('IS_DIR', `${dst} is a directory`);
+        if (!old.isDir && v.isDir) fail('NOT_DIR', `${dst} is not a directory`);
+        if (old.isDir && !(await this.isEmptyDir(old))) fail('NOT_EMPTY', `${dst} is not empty`);
+        if (old.isDir) to.dir.attrs.nlink--;
+        this.dropLink(old);
+      }
+      await this.ds.dirents.batch(async () => {
+        await this.ds.dirents.del(direntKey(from.dir.ino, from.name));
+        await this.ds.dirents.put(direntKey(to.dir.ino, to.name), encodeDirent(v.ino, v.attrs.mode));
+      });
+      this.afterDirentChange(from.dir);
+      this.afterDirentChange(to.dir);
+      if (v.isDir && from.dir !== to.dir) { from.dir.attrs.nlink--; to.dir.attrs.nlink++; }
+      v.attrs.ctime = Date.now();
+      v.dirty = true;
+    });
+  }
+
+  async readdir(path: string): Promise<{ names: string[]; stats: Stat[] }> {
+    const c = this.control.readdir(path);
+    if (c) return c;
+    const dir = await this.resolve(path);
+    if (!dir.isDir) fail('NOT_DIR', `${path} is not a directory`);
+    const names: string[] = [], stats: Stat[] = [];
+    for await (const [k, val] of this.ds.dirents.scan(direntKey(dir.ino, ''), direntKey(dir.ino + 1n, ''))) {
+      names.push(k.subarray(8).toString());
+      stats.push(this.stat(await this.vnode(decodeDirent(val))));
+    }
+    if (dir.ino === ROOT_INO) { names.push(CONTROL_DIR); stats.push(this.control.stat('/' + CONTROL_DIR)!); }
+    return { names, stats };
+  }
+
+  // ---- handles and data ---------------------------------------------------------------
+
+  async open(path: string, writable: boolean): Promise<number> {
+    const c = this.control.open(path, writable);
+    if (c !== null) return c;
+    const v = await this.resolve(path);
+    if (v.isDir) fail('IS_DIR', `${path} is a directory`);
+    return this.addHandle(v);
+  }
+
+  addHandle(v: Vnode): number {
+    const fh = this.nextFh++;
+    v.handles++;
+    this.handles.set(fh, v);
+    return fh;
+  }
+
+  private handle(fh: number): Vnode {
+    const v = this.handles.get(fh);
+    if (!v) fail('BAD_HANDLE', `no open file with handle ${fh}`);
+    return v!;
+  }
+
+  release(fh: number): void {
+    if (this.control.release(fh)) return;
+    const v = this.handles.get(fh);
+    if (!v) return;
+    this.handles.delete(fh);
+    v.handles--;
+  }
+
+  async read(fh: number, off: number, len: number): Promise<Buffer> {
+    const c = this.control.read(fh, off, len);
+    if (c) return c;
+    const b = await readData(this.ds, this.handle(fh), off, len);
+    this.counters.reads++;
+    this.counters.bytesRead += b.length;
+    return b;
+  }
+
+  async write(fh: number, off: number, data: Buffer): Promise<void> {
+    const v = this.handle(fh);
+    if (!v.isFile) fail('INVALID', 'not a regular file');
+    await this.txg.admit();
+    await v.lock.run(() => writeData(this.ds, v, off, data, this.dirtyCounter));
+    this.counters.writes++;
+    this.counters.bytesWritten += data.length;
+  }
+
+  async truncate(path: string | null, fh: number | null, size: number): Promise<void> {
+    const v = fh !== null && this.handles.has(fh) ? this.handle(fh) : await this.resolve(path ?? '/');
+    if (v.isDir) fail('IS_DIR', 'is a directory');
+    if (!v.isFile) fail('INVALID', 'not a regular file');
+    await v.lock.run(() => truncateData(this.ds, v, size, this.dirtyCounter));
+  }
+
+  async fsync(): Promise<void> { await this.txg.sync(); }
+
+  private dirtyCounter = { add: (n: number) => { this.openBytes += n; } };
+
+  // ---- transaction groups -------------------------------------------------------------
+
+  hasChanges(): boolean {
+    if (this.nsDirty) return true;
+    for (const v of this.vnodes.values()) if (v.dirty) return true;
+    return false;
+  }
+
+  dirtyBytes(): number { return this.openBytes; }
+
+  freeze(): Promise<Frozen> {
+    return this.ns.run(async () => {
+      const files: FrozenFile[] = [];
+      for (const v of this.vnodes.values()) {
+        if (!v.dirty) continue;
+        const set = v.open;
+        v.syncing = set;
+        v.open = emptyDirty();
+        v.dirty = false;
+        files.push({
+          ino: v.ino, attrs: { ...v.attrs }, map: v.map, blocks: set.blocks, trimFrom: set.trimFrom, deleted: v.deleted,
+          done: (root, stored) => { v.attrs.mapRoot = root; v.attrs.stored = stored; },
+        });
+      }
+      this.syncingBytes = this.openBytes;
+      this.openBytes = 0;
+      const f: Frozen = { files, rawInodes: [], direntRoot: this.ds.dirents.root, direntFreed: this.direntFreedSince };
+      this.direntFreedSince = [];
+      this.nsDirty = false;
+      return f;
+    });
+  }
+
+  committed(f: Frozen): void {
+    for (const file of f.files) {
+      const v = this.vnodes.get(file.ino);
+      if (!v) continue;
+      v.syncing = null;
+      if (v.deleted) this.vnodes.delete(file.ino);
+    }
+    this.syncingBytes = 0;
+    this.evict();
+  }
+
+  /** Commits what is open and stops the commit timer. */
+  async close(): Promise<void> {
+    await this.txg.stop();
+  }
+
+  statfs(): { bsize: number; blocks: number; bfree: number; files: number; ffree: number; namemax: number } {
+    const bsize = 4096;
+    const used = this.ds.space.usedBytes() + this.openBytes + this.syncingBytes;
+    const total = this.capacity;
+    return {
+      bsize, blocks: Math.floor(total / bsize), bfree: Math.max(0, Math.floor((total - used) / bsize)),
+      files: 1 << 30, ffree: (1 << 30) - this.vnodes.size, namemax: LIMITS.NAME_MAX,
+    };
+  }
+
+  /** Bytes the datastore may hold: what it holds now plus what its layout could still grow by. */
+  capacity = 0;
+  async refreshCapacity(): Promise<void> {
+    const s = await this.ds.layout.space();
+    this.capacity = s.size + s.available;
+  }
+}
+
+export function splitPath(path: string): string[] {
+  return path.split('/').filter((p) => p.length > 0);
+}
+
+function checkName(name: string): void {
+  if (Buffer.byteLength(name) > LIMITS.NAME_MAX) throw new VdfsError('NAME_TOO_LONG', 'name too long');
+  if (name === '.' || name === '..' || name.includes('\0')) throw new VdfsError('INVALID', `bad name ${JSON.stringify(name)}`);
+}

@@ -1,0 +1,28 @@
+/** In-memory state of one inode: attributes, its block map, and its dirty data per txg. */
+import { CowTree } from '../meta/btree.js';
+import type { InodeAttrs } from '../meta/inode.js';
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../meta/inode.js';
+import { Mutex } from '../txn/mutex.js';
+
+export interface DirtySet {
+  blocks: Map<number, Buffer>;
+  trimFrom: number | null;
+}
+export const emptyDirty = (): DirtySet => ({ blocks: new Map(), trimFrom: null });
+
+export class Vnode {
+  open: DirtySet = emptyDirty();
+  syncing: DirtySet | null = null;
+  /** Changed since the last freeze (attributes or data). */
+  dirty = false;
+  deleted = false;
+  handles = 0;
+  readonly lock = new Mutex();
+  constructor(readonly ino: bigint, public attrs: InodeAttrs, readonly map: CowTree) {}
+  get isDir(): boolean { return (this.attrs.mode & S_IFMT) === S_IFDIR; }
+  get isFile(): boolean { return (this.attrs.mode & S_IFMT) === S_IFREG; }
+  get isLink(): boolean { return (this.attrs.mode & S_IFMT) === S_IFLNK; }
+  /** Evictable: nothing in memory that is not in the committed trees. */
+  get clean(): boolean { return !this.dirty && !this.syncing && this.handles === 0 && this.open.blocks.size === 0; }
+  touch(now = Date.now()): void { this.attrs.mtime = now; this.attrs.ctime = now; this.dirty = true; }
+}

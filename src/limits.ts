@@ -1,0 +1,57 @@
+/**
+ * Every bound vdfs keeps, in one place. Format constants (sizes fixed on disk) are marked
+ * "format"; the rest are runtime limits that may change without a format change.
+ */
+export const LIMITS = {
+  /** format: bytes of the header region before segment 0 (superblocks + commit ring). */
+  HEADER_REGION: 1024 * 1024,
+  /** format: size of one superblock copy / commit slot. */
+  SLOT_SIZE: 4096,
+  /** format: number of commit slots in the ring. */
+  COMMIT_SLOTS: 64,
+  /** format: byte offset of the commit ring. */
+  COMMIT_RING_OFFSET: 64 * 1024,
+  /** format default: segment size. */
+  SEGMENT_SIZE: 4 * 1024 * 1024,
+  /** format default: logical block size of a vdisk. */
+  BLOCK_SIZE: 32 * 1024,
+  /** format: every transaction group starts its appends on this alignment (torn-write safety). */
+  TXG_ALIGN: 4096,
+  /** format: largest serialized B+tree node payload. */
+  NODE_MAX_BYTES: 16 * 1024,
+  /** format: largest key in any tree. */
+  KEY_MAX_BYTES: 8 + 255,
+  /** format: largest value in any tree (inline symlink targets). */
+  VALUE_MAX_BYTES: 4096 + 256,
+  /** format: largest number of log extents one commit may name. */
+  COMMIT_MAX_EXTENTS: 160,
+  /** Bytes of dirty file data at which a commit starts early. */
+  DIRTY_COMMIT_BYTES: 32 * 1024 * 1024,
+  /** Bytes of dirty file data above which writers wait for a commit (back-pressure). */
+  DIRTY_LIMIT_BYTES: 128 * 1024 * 1024,
+  /** Milliseconds between timed commits. */
+  COMMIT_INTERVAL_MS: 1000,
+  /** Commit latencies kept for the p50/p99 figures. */
+  LATENCY_SAMPLES: 1024,
+  /** Inodes kept in memory when clean and not open. */
+  INODE_CACHE: 4096,
+  /** Bytes the /.control/status file reports as its size (its content is shorter; reads end at the content). */
+  STATUS_FILE_BYTES: 64 * 1024,
+  /** Largest file name (bytes), as on Linux. */
+  NAME_MAX: 255,
+  /** Largest symlink target (bytes). */
+  SYMLINK_MAX: 4095,
+  /** Largest file size vdfs accepts (bytes): 16 TiB. */
+  FILE_MAX_BYTES: 16 * 1024 ** 4,
+  /** Largest single FUSE read/write request we are offered (libfuse 2 max_write). */
+  FUSE_MAX_WRITE: 128 * 1024,
+  /** A FUSE request not answered by then is answered ETIMEDOUT (fuse-native's own 15 s timer is off). */
+  FUSE_OP_TIMEOUT_MS: 60_000,
+  /** Bytes written to the backing target in one call while committing. */
+  WRITE_CHUNK_BYTES: 4 * 1024 * 1024,
+} as const;
+
+/** Assertion for invariants on hot paths: cheap, and fatal to the operation. */
+export function invariant(cond: unknown, what: string): asserts cond {
+  if (!cond) throw new Error(`invariant violated: ${what}`);
+}

@@ -1,0 +1,110 @@
+/**
+ * Appends one transaction group's records to the log. Each txg starts on a TXG_ALIGN boundary
+ * (so a torn write of this txg cannot touch the previous one's bytes); records never span
+ * segments; each extent (the run of a txg inside one segment) ends with a summary record that
+ * lists its records, so a segment can be read without the trees. Every extent is hashed as it
+ * is written; the commit record carries the hashes.
+ *
+ * Summary payload (format v1): u32 count, then per record: u32 off, u32 len, u8 kind,
+ * u64 owner, u64 key (25 bytes each).
+ */
+import { encodeRecord, RecordKind, RecordMeta } from '../codec/record.js';
+import { StreamHash, streamXxh64 } from '../codec/checksum.js';
+import type { LogExtent } from '../format/commit.js';
+import { BlockPtr, ExtentState } from '../format/ptr.js';
+import type { Layout } from '../backing/layout.js';
+import { invariant, LIMITS } from '../limits.js';
+import { VdfsError } from '../errors.js';
+import type { SegmentSpace } from './space.js';
+
+const SUMMARY_ENTRY = 25;
+const summaryBytes = (n: number) => 48 + 4 + n * SUMMARY_ENTRY;
+
+interface OpenExtent {
+  seg: number; start: number; end: number; hash: StreamHash;
+  entries: { off: number; len: number; kind: RecordKind; owner: bigint; key: bigint }[];
+  pending: Buffer[]; pendingAt: number; pendingBytes: number;
+}
+
+export class Appender {
+  readonly extents: LogExtent[] = [];
+  private cur: OpenExtent | null = null;
+  private writes: Promise<void>[] = [];
+  bytesWritten = 0;
+
+  constructor(private layout: Layout, private space: SegmentSpace, private txg: bigint, public seg: number, public off: number) {}
+
+  /** Appends a record; `meta` marks segment-usage-tree nodes (see SegmentSpace). */
+  append(m: RecordMeta, payload: Buffer, meta = false): BlockPtr {
+    const { bytes, checksum } = encodeRecord(m, payload);
+    const ext = this.room(bytes.length);
+    const off = ext.end;
+    ext.entries.push({ off, len: bytes.length, kind: m.kind, owner: m.owner, key: m.key });
+    this.push(ext, bytes);
+    this.space.add(ext.seg, bytes.length, meta);
+    return { state: ExtentState.Present, seg: ext.seg, off, len: bytes.length, checksum, birth: m.birth };
+  }
+
+  private room(len: number): OpenExtent {
+    const segSize = this.space.segmentSize;
+    if (summaryBytes(1) + len > segSize) throw new VdfsError('TOO_BIG', 'record larger than a segment');
+    let ext = this.cur;
+    if (ext && ext.end + len + summaryBytes(ext.entries.length + 1) <= segSize) return ext;
+    if (ext) this.closeExtent(ext);
+    let start = Math.ceil(this.off / LIMITS.TXG_ALIGN) * LIMITS.TXG_ALIGN;
+    if (!ext && start + len + summaryBytes(1) <= segSize) {
+      ext = this.openExtent(this.seg, start);
+    } else {
+      this.seg = this.space.take();
+      ext = this.openExtent(this.seg, 0);
+    }
+    return ext;
+  }
+
+  private openExtent(seg: number, start: number): OpenExtent {
+    invariant(this.extents.length < LIMITS.COMMIT_MAX_EXTENTS, 'txg within COMMIT_MAX_EXTENTS');
+    this.cur = { seg, start, end: start, hash: streamXxh64(), entries: [], pending: [], pendingAt: start, pendingBytes: 0 };
+    return this.cur;
+  }
+
+  private push(ext: OpenExtent, bytes: Buffer): void {
+    ext.pending.push(bytes);
+    ext.pendingBytes += bytes.length;
+    ext.end += bytes.length;
+    ext.hash.update(bytes);
+    if (ext.pendingBytes >= LIMITS.WRITE_CHUNK_BYTES) this.flush(ext);
+  }
+
+  private flush(ext: OpenExtent): void {
+    if (!ext.pendingBytes) return;
+    const data = Buffer.concat(ext.pending, ext.pendingBytes);
+    this.writes.push(this.layout.writeSeg(ext.seg, ext.pendingAt, data));
+    this.bytesWritten += data.length;
+    ext.pendingAt += ext.pendingBytes;
+    ext.pending = []; ext.pendingBytes = 0;
+  }
+
+  private closeExtent(ext: OpenExtent): void {
+    const p = Buffer.alloc(4 + ext.entries.length * SUMMARY_ENTRY);
+    p.writeUInt32LE(ext.entries.length, 0);
+    ext.entries.forEach((e, i) => {
+      const at = 4 + i * SUMMARY_ENTRY;
+      p.writeUInt32LE(e.off, at); p.writeUInt32LE(e.len, at + 4); p[at + 8] = e.kind;
+      p.writeBigUInt64LE(e.owner, at + 9); p.writeBigUInt64LE(e.key, at + 17);
+    });
+    const { bytes } = encodeRecord({ kind: RecordKind.Summary, owner: BigInt(ext.seg), key: 0n, birth: this.txg }, p);
+    this.push(ext, bytes);
+    this.flush(ext);
+    this.extents.push({ seg: ext.seg, start: ext.start, end: ext.end, hash: ext.hash.digest() });
+    this.off = ext.end;
+    this.cur = null;
+  }
+
+  /** Closes the last extent and waits for every write; returns where the next txg continues. */
+  async finish(): Promise<{ seg: number; off: number }> {
+    if (this.cur) this.closeExtent(this.cur);
+    await Promise.all(this.writes);
+    this.writes = [];
+    return { seg: this.seg, off: this.off };
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * B+tree node codec (format v1): the payload of a record of kind Node.
+ *
+ * | off | size | field  | meaning                                   |
+ * |-----|------|--------|-------------------------------------------|
+ * |   0 |    1 | type   | 1 leaf, 2 internal                        |
+ * |   1 |    1 | level  | 0 for leaves, parent = child + 1          |
+ * |   2 |    2 | count  | entries                                   |
+ * |   4 |    … | entry  | leaf: u16 klen, key, u16 vlen, value      |
+ * |      |      |        | internal: u16 klen, key, 32-byte pointer  |
+ *
+ * Internal entry i holds a lower bound of child i's keys (entry 0's may be lower than all).
+ * Keys compare as unsigned bytes; within a node they are strictly increasing.
+ */
+import { VdfsError } from '../errors.js';
+import { LIMITS } from '../limits.js';
+import { BlockPtr, decodePtr, encodePtr, PTR_SIZE } from '../format/ptr.js';
+
+export const NODE_HEADER = 4;
+export const leafEntryBytes = (k: Buffer, v: Buffer) => 4 + k.length + v.length;
+export const innerEntryBytes = (k: Buffer) => 2 + k.length + PTR_SIZE;
+
+export interface NodeImage {
+  leaf: boolean;
+  level: number;
+  keys: Buffer[];
+  vals: Buffer[];
+  kids: BlockPtr[];
+}
+
+export function encodeNode(n: NodeImage): Buffer {
+  let size = NODE_HEADER;
+  for (let i = 0; i < n.keys.length; i++) size += n.leaf ? leafEntryBytes(n.keys[i], n.vals[i]) : innerEntryBytes(n.keys[i]);
+  const b = Buffer.allocUnsafe(size);
+  b[0] = n.leaf ? 1 : 2;
+  b[1] = n.level;
+  b.writeUInt16LE(n.keys.length, 2);
+  let at = NODE_HEADER;
+  for (let i = 0; i < n.keys.length; i++) {
+    const k = n.keys[i];
+    b.writeUInt16LE(k.length, at); k.copy(b, at + 2); at += 2 + k.length;
+    if (n.leaf) {
+      const v = n.vals[i];
+      b.writeUInt16LE(v.length, at); v.copy(b, at + 2); at += 2 + v.length;
+    } else {
+      encodePtr(n.kids[i], b, at); at += PTR_SIZE;
+    }
+  }
+  return b;
+}
+
+export function decodeNode(b: Buffer): NodeImage {
+  const bad = (why: string): never => { throw new VdfsError('CORRUPT', `tree node: ${why}`); };
+  if (b.length < NODE_HEADER || b.length > LIMITS.NODE_MAX_BYTES + 2 * (LIMITS.KEY_MAX_BYTES + LIMITS.VALUE_MAX_BYTES)) bad('bad size');
+  const type = b[0];
+  if (type !== 1 && type !== 2) bad(`bad type ${type}`);
+  const leaf = type === 1;
+  const level = b[1];
+  if (leaf !== (level === 0)) bad('level does not match type');
+  const count = b.readUInt16LE(2);
+  const n: NodeImage = { leaf, level, keys: [], vals: [], kids: [] };
+  let at = NODE_HEADER;
+  const take = (len: number) => { if (at + len > b.length) bad('entry past end'); const s = b.subarray(at, at + len); at += len; return s; };
+  for (let i = 0; i < count; i++) {
+    const klen = take(2).readUInt16LE(0);
+    if (klen > LIMITS.KEY_MAX_BYTES) bad('key too long');
+    const key = Buffer.from(take(klen));
+    if (i > 0 && Buffer.compare(n.keys[i - 1], key) >= 0) bad('keys out of order');
+    n.keys.push(key);
+    if (leaf) {
+      const vlen = take(2).readUInt16LE(0);
+      if (vlen > LIMITS.VALUE_MAX_BYTES) bad('value too long');
+      n.vals.push(Buffer.from(take(vlen)));
+    } else {
+      n.kids.push(decodePtr(take(PTR_SIZE)));
+    }
+  }
+  if (at !== b.length) bad('trailing bytes');
+  if (!leaf && count === 0) bad('empty internal node');
+  return n;
+}

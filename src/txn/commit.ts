@@ -1,0 +1,141 @@
+/**
+ * Writing one transaction group (a physical transaction): every dirty block and tree node is
+ * appended to the log in one pass, then the commit record goes into its ring slot, then ONE
+ * sync makes it all durable. The commit is valid only if every extent it names hashes right, so
+ * a crash anywhere before the sync completes leaves the previous commit as the newest valid
+ * one; nothing this txg wrote overlaps what the previous commit references (segments freed by a
+ * txg are reused only after it is durable, and each txg starts on a fresh aligned offset).
+ */
+import { RecordKind } from '../codec/record.js';
+import { encodeCommit } from '../format/commit.js';
+import { BlockPtr, decodePtr, encodePtr, ExtentState, NULL_PTR, zeroPtr } from '../format/ptr.js';
+import { CowTree, Node, persistTree } from '../meta/btree.js';
+import { encodeNode } from '../meta/node-codec.js';
+import { encodeInode, ino2key, InodeAttrs } from '../meta/inode.js';
+import { Appender } from '../log/appender.js';
+import { LIMITS } from '../limits.js';
+import type { Datastore } from './datastore.js';
+
+/** One file's share of a transaction group, captured at freeze time. */
+export interface FrozenFile {
+  ino: bigint;
+  attrs: InodeAttrs;            // copy as of the freeze; mapRoot/stored are filled in by the commit
+  map: CowTree;                 // only commits mutate file maps
+  blocks: Map<number, Buffer>;  // logical block number -> full block content
+  trimFrom: number | null;      // drop map entries at and beyond this block first
+  deleted: boolean;
+  /** Called once the new map root and stored bytes are known. */
+  done(mapRoot: BlockPtr, stored: number): void;
+}
+
+export interface Frozen {
+  files: FrozenFile[];
+  rawInodes: [bigint, Buffer][];  // inode values to store as they are (mkfs: the root directory)
+  direntRoot: Node | null;        // the directory tree's root at freeze time
+  direntFreed: Node[];            // directory-tree nodes replaced since the previous freeze
+}
+
+const isZero = (b: Buffer): boolean => {
+  for (let i = 0; i < b.length; i += 8) if (b.readBigUInt64LE(i) !== 0n) return false;
+  return true;
+};
+
+export function keyOfBlock(lbn: number): Buffer { const k = Buffer.alloc(8); k.writeBigUInt64BE(BigInt(lbn)); return k; }
+
+/** Returns the bytes appended to the log. */
+export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
+  const txg = ds.txg + 1n;
+  const app = new Appender(ds.layout, ds.space, txg, ds.openSeg, ds.openOff);
+  const frees: BlockPtr[] = [];
+  const freeNodes = (nodes: Node[]) => { for (const n of nodes) if (n.ptr) frees.push(n.ptr); };
+  const writeNode = (id: bigint, meta: boolean) => async (n: Node) =>
+    app.append({ kind: RecordKind.Node, owner: id, key: BigInt(n.level), birth: txg }, encodeNode(n.image()), meta);
+
+  await ds.inodes.batch(async () => {
+    for (const [ino, val] of f.rawInodes) await ds.inodes.put(ino2key(ino), val);
+    for (const file of f.files) {
+      if (file.deleted) {
+        await freeWholeMap(file.map, frees);
+        await ds.inodes.del(ino2key(file.ino));
+        continue;
+      }
+      const stored = await applyBlocks(file, txg, app, frees);
+      const root = (await persistTree(file.map.root, writeNode(file.map.id, false))) ?? NULL_PTR;
+      freeNodes(file.map.takeFreed());
+      await ds.inodes.put(ino2key(file.ino), encodeInode({ ...file.attrs, mapRoot: root, stored }));
+      file.done(root, stored);
+    }
+  });
+  const inodeRoot = (await persistTree(ds.inodes.root, writeNode(ds.inodes.id, false))) ?? NULL_PTR;
+  freeNodes(ds.inodes.takeFreed());
+  const direntRoot = (await persistTree(f.direntRoot, writeNode(ds.dirents.id, false))) ?? NULL_PTR;
+  freeNodes(f.direntFreed);
+  for (const p of frees) ds.space.release(p.seg, p.len);
+
+  const segRoot = await writeSegTree(ds, app, writeNode(ds.segs.id, true));
+  const next = await app.finish();
+  const slot = Number(txg % BigInt(ds.sb.commitSlots));
+  await ds.layout.writeHeader(LIMITS.COMMIT_RING_OFFSET + slot * LIMITS.SLOT_SIZE, encodeCommit({
+    txg, time: Date.now(), uuid: ds.sb.uuid, nextIno: ds.nextIno, segCount: ds.space.segCount,
+    openSeg: next.seg, openOff: next.off, inodeRoot, direntRoot, segRoot, extents: app.extents,
+  }));
+  await ds.layout.sync();
+  ds.txg = txg;
+  ds.openSeg = next.seg;
+  ds.openOff = next.off;
+  ds.space.commitDone(next.seg);
+  return app.bytesWritten;
+}
+
+/** Applies trims and dirty blocks to a file's map; returns the file's new stored bytes. */
+async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, frees: BlockPtr[]): Promise<number> {
+  let stored = file.attrs.stored;
+  const drop = (p: BlockPtr) => { if (p.state === ExtentState.Present) { frees.push(p); stored -= p.len; } };
+  await file.map.batch(async () => {
+    if (file.trimFrom !== null) {
+      const doomed: [Buffer, Buffer][] = [];
+      for await (const e of file.map.scan(keyOfBlock(file.trimFrom))) doomed.push(e);
+      for (const [k, v] of doomed) { drop(decodePtr(v)); await file.map.del(k); }
+    }
+    for (const lbn of [...file.blocks.keys()].sort((a, b) => a - b)) {
+      const data = file.blocks.get(lbn)!;
+      const key = keyOfBlock(lbn);
+      const old = await file.map.get(key);
+      if (old) drop(decodePtr(old));
+      const ptr = isZero(data)
+        ? zeroPtr(txg)
+        : app.append({ kind: RecordKind.Data, owner: file.ino, key: BigInt(lbn), birth: txg }, data);
+      if (ptr.state === ExtentState.Present) stored += ptr.len;
+      await file.map.put(key, encodePtr(ptr));
+    }
+  });
+  return stored;
+}
+
+async function freeWholeMap(map: CowTree, frees: BlockPtr[]): Promise<void> {
+  const walk = async (n: Node): Promise<void> => {
+    await map.load(n);
+    if (n.leaf) for (const v of n.vals) { const p = decodePtr(v); if (p.state === ExtentState.Present) frees.push(p); }
+    for (const kid of n.kids) await walk(kid);
+    if (n.ptr) frees.push(n.ptr);
+  };
+  if (map.root) await walk(map.root);
+  for (const n of map.takeFreed()) if (n.ptr) frees.push(n.ptr);
+}
+
+/** Rewrites changed segment-usage entries; the tree's own nodes are counted apart (see SegmentSpace). */
+async function writeSegTree(ds: Datastore, app: Appender, write: (n: Node) => Promise<BlockPtr>): Promise<BlockPtr> {
+  await ds.segs.batch(async () => {
+    for (const s of [...ds.space.changed].sort((a, b) => a - b)) {
+      const k = Buffer.alloc(4); k.writeUInt32BE(s);
+      const live = ds.space.live[s];
+      if (live === 0) await ds.segs.del(k);
+      else { const v = Buffer.alloc(4); v.writeUInt32LE(live); await ds.segs.put(k, v); }
+    }
+  });
+  ds.space.changed.clear();
+  const root = (await persistTree(ds.segs.root, write)) ?? NULL_PTR;
+  for (const n of ds.segs.takeFreed()) if (n.ptr) ds.space.release(n.ptr.seg, n.ptr.len, true);
+  return root;
+}
+

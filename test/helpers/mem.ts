@@ -1,0 +1,36 @@
+/** Test helpers: an in-memory datastore and a mounted-less filesystem over it. */
+import { SingleLayout } from '../../src/backing/layout.js';
+import { MemTarget } from '../../src/backing/target.js';
+import { initChecksum } from '../../src/codec/checksum.js';
+import { Filesystem } from '../../src/fs/filesystem.js';
+import { Datastore } from '../../src/txn/datastore.js';
+
+export const ROOT = { uid: 0, gid: 0 };
+export const SMALL = { blockSize: 4096, segmentSize: 64 * 1024 };
+
+export async function memDatastore(opts = SMALL): Promise<{ target: MemTarget; ds: Datastore; fs: Filesystem }> {
+  await initChecksum();
+  const target = new MemTarget();
+  const ds = await Datastore.mkfs(new SingleLayout(target, opts.segmentSize), opts);
+  const fs = new Filesystem(ds);
+  return { target, ds, fs };
+}
+
+export async function reopen(target: MemTarget, segmentSize = SMALL.segmentSize): Promise<{ ds: Datastore; fs: Filesystem }> {
+  const ds = await Datastore.open(new SingleLayout(target, segmentSize));
+  return { ds, fs: new Filesystem(ds) };
+}
+
+/** A small seeded PRNG (mulberry32) for reproducible randomized tests. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const seedFromEnv = (name = 'SEED'): number => Number(process.env[name] ?? Date.now() % 1000000);
