@@ -6,7 +6,8 @@
  * is written; the commit record carries the hashes.
  *
  * Summary payload (format v1): u32 count, then per record: u32 off, u32 len, u8 kind,
- * u64 owner, u64 key (25 bytes each).
+ * u64 owner, u64 key (25 bytes each), then the trailer u32 'VDSE' — so an extent never ends in
+ * zero bytes, and a log cut short anywhere inside it no longer hashes right.
  */
 import { encodeRecord, RecordKind, RecordMeta } from '../codec/record.js';
 import { StreamHash, streamXxh64 } from '../codec/checksum.js';
@@ -18,7 +19,8 @@ import { VdfsError } from '../errors.js';
 import type { SegmentSpace } from './space.js';
 
 const SUMMARY_ENTRY = 25;
-const summaryBytes = (n: number) => 48 + 4 + n * SUMMARY_ENTRY;
+export const SUMMARY_TRAILER = 0x45534456; // 'VDSE'
+const summaryBytes = (n: number) => 48 + 8 + n * SUMMARY_ENTRY;
 
 interface OpenExtent {
   seg: number; start: number; end: number; hash: StreamHash;
@@ -85,7 +87,8 @@ export class Appender {
   }
 
   private closeExtent(ext: OpenExtent): void {
-    const p = Buffer.alloc(4 + ext.entries.length * SUMMARY_ENTRY);
+    const p = Buffer.alloc(8 + ext.entries.length * SUMMARY_ENTRY);
+    p.writeUInt32LE(SUMMARY_TRAILER, p.length - 4);
     p.writeUInt32LE(ext.entries.length, 0);
     ext.entries.forEach((e, i) => {
       const at = 4 + i * SUMMARY_ENTRY;

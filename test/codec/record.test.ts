@@ -1,0 +1,46 @@
+import t from 'tap';
+import { initChecksum } from '../../src/codec/checksum.js';
+import { decodeRecord, encodeRecord, RecordKind } from '../../src/codec/record.js';
+import { isVdfsError } from '../../src/errors.js';
+
+await initChecksum();
+const meta = { kind: RecordKind.Data, owner: 42n, key: 7n, birth: 3n };
+
+t.test('round trip', async (t) => {
+  for (const len of [0, 1, 100, 4096, 32768]) {
+    const payload = Buffer.alloc(len);
+    for (let i = 0; i < len; i++) payload[i] = (i * 31) & 255;
+    const { bytes, checksum } = encodeRecord(meta, payload);
+    const r = decodeRecord(bytes, { ...meta, checksum });
+    t.ok(r.payload.equals(payload), `payload of ${len} bytes`);
+    t.equal(r.checksum, checksum);
+  }
+});
+
+t.test('every single-byte corruption gives a typed error, never wrong data', async (t) => {
+  const payload = Buffer.from('the quick brown fox jumps over the lazy dog '.repeat(20));
+  const { bytes, checksum } = encodeRecord(meta, payload);
+  let typed = 0, other = 0, accepted = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    for (const flip of [0x01, 0x80, 0xff]) {
+      const bad = Buffer.from(bytes);
+      bad[i] ^= flip;
+      try {
+        decodeRecord(bad, { ...meta, checksum });
+        accepted++;
+      } catch (e) {
+        if (isVdfsError(e, 'CHECKSUM') || isVdfsError(e, 'CORRUPT')) typed++; else other++;
+      }
+    }
+  }
+  t.equal(accepted, 0, 'no corrupted record is accepted');
+  t.equal(other, 0, 'all failures are typed errors');
+  t.equal(typed, bytes.length * 3);
+});
+
+t.test('a record of another identity is refused', async (t) => {
+  const { bytes, checksum } = encodeRecord(meta, Buffer.alloc(64, 9));
+  t.throws(() => decodeRecord(bytes, { ...meta, owner: 43n, checksum }), { code: 'CORRUPT' });
+  t.throws(() => decodeRecord(bytes, { ...meta, key: 8n, checksum }), { code: 'CORRUPT' });
+  t.throws(() => decodeRecord(bytes.subarray(0, 60)), { code: 'CORRUPT' });
+});

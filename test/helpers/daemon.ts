@@ -1,0 +1,106 @@
+/**
+ * Runs `vdfs mount` as a child process for tests that go through a real FUSE mount, and always
+ * cleans up: SIGTERM, then (if the mount hangs) abort through fusectl and a lazy unmount.
+ */
+import { spawn, execFile, ChildProcess } from 'node:child_process';
+import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+export const run = promisify(execFile);
+export const VDFS = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../bin/vdfs.js');
+const MOUNT_WAIT_MS = 30_000;
+
+/** Why FUSE tests cannot run here, or null when they can. */
+export async function fuseMissing(): Promise<string | null> {
+  try { await access('/dev/fuse'); } catch { return 'skipped: /dev/fuse is missing'; }
+  try { await run('which', ['fusermount']); } catch { return 'skipped: fusermount is missing (apt-get install fuse)'; }
+  return null;
+}
+
+export async function tool(name: string): Promise<boolean> {
+  try { await run('which', [name]); return true; } catch { return false; }
+}
+
+export async function isMounted(mnt: string): Promise<boolean> {
+  const m = await readFile('/proc/mounts', 'utf8');
+  return m.split('\n').some((l) => l.split(' ')[1] === mnt);
+}
+
+export class Daemon {
+  child: ChildProcess | null = null;
+  log = '';
+  constructor(readonly dir: string, readonly mnt: string) {}
+
+  static async fresh(prefix = 'vdfs-test-'): Promise<Daemon> {
+    const base = await mkdtemp(join(process.env.VDFS_TEST_DIR ?? tmpdir(), prefix));
+    const d = new Daemon(join(base, 'ds'), join(base, 'mnt'));
+    await run('node', [VDFS, 'mkfs', d.dir]);
+    return d;
+  }
+
+  async start(extra: string[] = []): Promise<void> {
+    this.log = '';
+    const child = spawn('node', [VDFS, 'mount', this.dir, this.mnt, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VDFS_RUN_DIR: join(this.dir, '..', 'run') } });
+    this.child = child;
+    child.stdout!.on('data', (b) => { this.log += b; });
+    child.stderr!.on('data', (b) => { this.log += b; });
+    const deadline = Date.now() + MOUNT_WAIT_MS;
+    while (!(await isMounted(this.mnt))) {
+      if (child.exitCode !== null) throw new Error(`daemon exited ${child.exitCode}: ${this.log}`);
+      if (Date.now() > deadline) throw new Error(`not mounted after ${MOUNT_WAIT_MS} ms: ${this.log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Clean stop: SIGTERM makes the daemon commit and unmount. */
+  async stop(): Promise<void> {
+    const c = this.child;
+    if (!c) return;
+    this.child = null;
+    if (c.exitCode === null) {
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      const timer = new Promise((r) => setTimeout(r, 60_000, 'timeout'));
+      if ((await Promise.race([exited, timer])) === 'timeout') { c.kill('SIGKILL'); await exited; }
+    }
+    await clearMount(this.mnt);
+  }
+
+  /** Crash: SIGKILL, then clear the dead mount. */
+  async kill(): Promise<void> {
+    const c = this.child;
+    if (!c) return;
+    this.child = null;
+    const exited = new Promise((r) => c.once('exit', r));
+    if (c.exitCode === null) { c.kill('SIGKILL'); await exited; }
+    await clearMount(this.mnt);
+  }
+
+  async remove(): Promise<void> {
+    await this.stop().catch(() => {});
+    await rm(join(this.dir, '..'), { recursive: true, force: true });
+  }
+}
+
+/** Unmounts whatever is left at mnt; a hung connection is aborted through fusectl first. */
+export async function clearMount(mnt: string): Promise<void> {
+  if (!(await isMounted(mnt))) return;
+  try { await run('fusermount', ['-u', mnt]); return; } catch { /* busy or hung */ }
+  try {
+    if (!(await isMounted('/sys/fs/fuse/connections'))) await run('mount', ['-t', 'fusectl', 'none', '/sys/fs/fuse/connections']).catch(() => {});
+    // mountinfo field 3 is major:minor; the fusectl connection is named by the minor
+    const line = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.split(' ')[4] === mnt);
+    const minor = line?.split(' ')[2]?.split(':')[1];
+    if (minor) await writeFile(`/sys/fs/fuse/connections/${minor}/abort`, '1').catch(() => {});
+  } catch { /* best effort */ }
+  await run('umount', ['-l', mnt]).catch(() => {});
+}
+
+export async function sha256(path: string): Promise<string> {
+  return (await run('sha256sum', [path], { maxBuffer: 1 << 20 })).stdout.split(' ')[0];
+}
+
+export async function exists(p: string): Promise<boolean> { return stat(p).then(() => true, () => false); }
