@@ -27,11 +27,11 @@ export async function blockContent(ds: Datastore, v: Vnode, lbn: number): Promis
       if (syncing.trimFrom !== null && lbn >= syncing.trimFrom) return null;
     }
     const root = v.map.root;
-    const val = await v.map.get(keyOfBlock(lbn), root);
-    if (!val) return null;
-    const p = decodePtr(val);
-    if (p.state !== ExtentState.Present) return null;
     try {
+      const val = await v.map.get(keyOfBlock(lbn), root);
+      if (!val) return null;
+      const p = decodePtr(val);
+      if (p.state !== ExtentState.Present) return null;
       return await ds.readRecord(p, RecordKind.Data, v.ino, BigInt(lbn));
     } catch (e) {
       // A commit may have replaced the block (and two more reused its segment) while we looked it up.

@@ -55,7 +55,6 @@ export class Filesystem implements TxgSource {
     const attrs = decodeInode(raw!);
     v = new Vnode(ino, attrs, this.mapTree(ino, attrs));
     this.vnodes.set(ino, v);
-    this.evict();
     return v;
   }
 
@@ -63,8 +62,9 @@ export class Filesystem implements TxgSource {
     return new CowTree(mapTreeId(ino), this.ds.loader, attrs.mapRoot);
   }
 
+  /** Drops clean vnodes past INODE_CACHE; runs only between freezes, under the namespace lock. */
   private evict(): void {
-    if (this.vnodes.size <= LIMITS.INODE_CACHE) return;
+    if (this.vnodes.size <= LIMITS.INODE_CACHE || this.ns.locked) return;
     for (const [ino, v] of this.vnodes) {
       if (this.vnodes.size <= LIMITS.INODE_CACHE / 2) break;
       if (v.clean && ino !== ROOT_INO) this.vnodes.delete(ino);
@@ -161,12 +161,13 @@ export class Filesystem implements TxgSource {
     dir.touch();
   }
 
-  async create(path: string, mode: number, who: Caller, type = S_IFREG): Promise<Vnode> {
+  async create(path: string, mode: number, who: Caller, type = S_IFREG, link?: Buffer): Promise<Vnode> {
     return this.ns.run(async () => {
       const { dir, name } = await this.parentOf(path);
       if ((await this.child(dir, name)) !== null) fail('EXISTS', `${path} exists`);
       const v = this.newVnode(type | (mode & 0o7777), who);
       if (type === S_IFDIR) { v.attrs.nlink = 2; dir.attrs.nlink++; }
+      if (link) { v.attrs.link = link; v.attrs.size = link.length; }
       await this.link(dir, name, v);
       return v;
     });
@@ -177,9 +178,7 @@ export class Filesystem implements TxgSource {
   async symlink(target: string, path: string, who: Caller): Promise<void> {
     const t = Buffer.from(target);
     if (t.length > LIMITS.SYMLINK_MAX) fail('NAME_TOO_LONG', 'symlink target too long');
-    const v = await this.create(path, 0o777, who, S_IFLNK);
-    v.attrs.link = t;
-    v.attrs.size = t.length;
+    await this.create(path, 0o777, who, S_IFLNK, t);
   }
 
   async readlink(path: string): Promise<string> {
@@ -197,6 +196,7 @@ export class Filesystem implements TxgSource {
       if ((await this.child(dir, name)) !== null) fail('EXISTS', `${dst} exists`);
       v.attrs.nlink++;
       v.attrs.ctime = Date.now();
+      v.dirty = true;
       await this.link(dir, name, v);
     });
   }
@@ -389,7 +389,7 @@ export class Filesystem implements TxgSource {
       const v = this.vnodes.get(file.ino);
       if (!v) continue;
       v.syncing = null;
-      if (v.deleted) this.vnodes.delete(file.ino);
+      if (file.deleted) this.vnodes.delete(file.ino);
     }
     this.syncingBytes = 0;
     this.evict();

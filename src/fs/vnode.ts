@@ -23,6 +23,8 @@ export class Vnode {
   get isFile(): boolean { return (this.attrs.mode & S_IFMT) === S_IFREG; }
   get isLink(): boolean { return (this.attrs.mode & S_IFMT) === S_IFLNK; }
   /** Evictable: nothing in memory that is not in the committed trees. */
-  get clean(): boolean { return !this.dirty && !this.syncing && this.handles === 0 && this.open.blocks.size === 0; }
+  get clean(): boolean {
+    return !this.dirty && !this.syncing && this.handles === 0 && this.open.blocks.size === 0 && !this.lock.locked;
+  }
   touch(now = Date.now()): void { this.attrs.mtime = now; this.attrs.ctime = now; this.dirty = true; }
 }

@@ -94,7 +94,8 @@ export class CowTree {
     return n;
   }
 
-  async get(key: Buffer, root: Node | null = this.root): Promise<Buffer | undefined> {
+  /** Looks key up under root (default: inside a batch its working tree, else the published root). */
+  async get(key: Buffer, root: Node | null = this.inBatch ? this.work : this.root): Promise<Buffer | undefined> {
     let n = root;
     while (n) {
       if (!n.loaded) await this.load(n);

@@ -3,11 +3,11 @@ import t, { Test } from 'tap';
 import { mkdtemp, open, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Daemon, fuseMissing, run, VDFS } from '../helpers/daemon.js';
+import { childEnv, Daemon, fuseMissing, run, VDFS } from '../helpers/daemon.js';
 
 async function vdfs(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   try {
-    const r = await run('node', [VDFS, ...args], { timeout: 60_000 });
+    const r = await run('node', [VDFS, ...args], { timeout: 60_000, env: childEnv() });
     return { code: 0, out: r.stdout, err: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -22,6 +22,7 @@ const oneLine = (t: Test, r: { code: number; err: string }, re: RegExp, what: st
   t.notMatch(r.err, /\n\s+at /, `${what}: no stack trace`);
 };
 
+const missing = await fuseMissing();
 const base = await mkdtemp(join(tmpdir(), 'vdfs-bad-'));
 t.teardown(() => rm(base, { recursive: true, force: true }));
 
@@ -32,7 +33,6 @@ t.test('mkfs refuses to replace a datastore without --force', async (t) => {
   t.equal((await vdfs('mkfs', '--force', dir)).code, 0, 'with --force it replaces it');
 });
 
-const missing = await fuseMissing();
 t.test('mount refuses bad datastores and busy mountpoints', { skip: missing ?? false }, async (t) => {
   const empty = join(base, 'empty');
   await mkdir(empty);

@@ -3,13 +3,20 @@
  * cleans up: SIGTERM, then (if the mount hangs) abort through fusectl and a lazy unmount.
  */
 import { spawn, execFile, ChildProcess } from 'node:child_process';
-import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 export const run = promisify(execFile);
+/** Environment for vdfs children: without the test runner's NODE_OPTIONS hooks (they keep a
+ * SIGTERM'd daemon from exiting under tap). */
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.NODE_OPTIONS;
+  return env;
+}
 export const VDFS = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../bin/vdfs.js');
 const MOUNT_WAIT_MS = 30_000;
 
@@ -37,18 +44,22 @@ export class Daemon {
   static async fresh(prefix = 'vdfs-test-'): Promise<Daemon> {
     const base = await mkdtemp(join(process.env.VDFS_TEST_DIR ?? tmpdir(), prefix));
     const d = new Daemon(join(base, 'ds'), join(base, 'mnt'));
-    await run('node', [VDFS, 'mkfs', d.dir]);
+    await run('node', [VDFS, 'mkfs', d.dir], { env: childEnv() });
     return d;
   }
 
   async start(extra: string[] = []): Promise<void> {
-    this.log = '';
-    const child = spawn('node', [VDFS, 'mount', this.dir, this.mnt, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VDFS_RUN_DIR: join(this.dir, '..', 'run') } });
+    // The daemon logs to a file, not a pipe: a pipe would tie this process to its lifetime.
+    const logFile = join(this.dir, '..', 'daemon.log');
+    const out = await open(logFile, 'a');
+    const child = spawn('node', [VDFS, 'mount', this.dir, this.mnt, ...extra], {
+      stdio: ['ignore', out.fd, out.fd], env: childEnv({ VDFS_RUN_DIR: join(this.dir, '..', 'run') }),
+    });
+    await out.close();
     this.child = child;
-    child.stdout!.on('data', (b) => { this.log += b; });
-    child.stderr!.on('data', (b) => { this.log += b; });
     const deadline = Date.now() + MOUNT_WAIT_MS;
     while (!(await isMounted(this.mnt))) {
+      this.log = await readFile(logFile, 'utf8').catch(() => '');
       if (child.exitCode !== null) throw new Error(`daemon exited ${child.exitCode}: ${this.log}`);
       if (Date.now() > deadline) throw new Error(`not mounted after ${MOUNT_WAIT_MS} ms: ${this.log}`);
       await new Promise((r) => setTimeout(r, 50));

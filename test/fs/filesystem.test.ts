@@ -1,0 +1,48 @@
+// Namespace and data semantics on an in-memory datastore, across commits and reopen.
+import t from 'tap';
+import { memDatastore, reopen, ROOT } from '../helpers/mem.js';
+
+t.test('truncate then rewrite in one txg keeps space accounting right', async (t) => {
+  const { target, ds, fs } = await memDatastore();
+  const fh = fs.addHandle(await fs.create('/a', 0o644, ROOT));
+  await fs.write(fh, 0, Buffer.alloc(4096 * 4, 1));
+  await fs.fsync();
+  const used1 = ds.space.usedBytes();
+  await fs.truncate(null, fh, 0);
+  await fs.write(fh, 0, Buffer.alloc(4096 * 4, 2));
+  await fs.fsync();
+  await fs.write(fh, 0, Buffer.alloc(4096 * 4, 3));
+  await fs.fsync();
+  t.ok(Math.abs(ds.space.usedBytes() - used1) < 4096, `used ${ds.space.usedBytes()} ≈ ${used1}`);
+  const r = await reopen(target);
+  const st = await r.fs.getattr('/a');
+  t.equal(st.size, 16384);
+  t.ok((await r.fs.read(await r.fs.open('/a', false), 0, 16384)).every((b) => b === 3));
+});
+
+t.test('hard links and symlinks survive reopen', async (t) => {
+  const { target, fs } = await memDatastore();
+  fs.release(fs.addHandle(await fs.create('/a', 0o644, ROOT)));
+  await fs.hardlink('/a', '/b');
+  await fs.symlink('/target/path', '/l', ROOT);
+  await fs.fsync();
+  const r = await reopen(target);
+  t.equal((await r.fs.getattr('/b')).nlink, 2);
+  t.equal(await r.fs.readlink('/l'), '/target/path');
+  await r.fs.unlink('/a');
+  await r.fs.fsync();
+  t.equal((await r.fs.getattr('/b')).nlink, 1, 'the other name still works');
+});
+
+t.test('unlink frees space after the commit; a commit racing an unlink does not leak', async (t) => {
+  const { ds, fs } = await memDatastore();
+  const fh = fs.addHandle(await fs.create('/big', 0o644, ROOT));
+  await fs.write(fh, 0, Buffer.alloc(200_000, 9));
+  fs.release(fh);
+  const sync = fs.fsync();
+  await fs.unlink('/big'); // lands after the freeze of the commit above
+  await sync;
+  await fs.fsync();
+  t.ok(ds.space.usedBytes() < 20_000, `used ${ds.space.usedBytes()} bytes after unlink`);
+  t.notOk(fs.hasChanges());
+});
