@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isVdfsError } from '../errors.js';
+import { VdfsError } from '../errors.js';
 import { Filesystem } from '../fs/filesystem.js';
 import { makeLogger } from './log.js';
 import { inspect } from './inspect.js';
@@ -51,7 +51,7 @@ program.command('status').argument('<dir-or-mountpoint>')
   .action(async (where: string) => {
     if (await isMountpoint(where)) { process.stdout.write(await readFile(join(where, '.control/status'), 'utf8')); return; }
     const holder = await lockHolder(where);
-    if (holder !== null) throw Object.assign(new Error(`datastore ${where} is in use by process ${holder}; ask its mountpoint`), { oneLine: true });
+    if (holder !== null) throw new VdfsError('BUSY', `datastore ${where} is in use by process ${holder}; ask its mountpoint`);
     const ds = await openDatastore(where);
     print(new Filesystem(ds).control.status());
     await ds.close();
@@ -66,8 +66,7 @@ program.command('inspect').argument('<dir>')
   });
 
 program.parseAsync().catch((e: unknown) => {
-  const msg = isVdfsError(e) || (e as { oneLine?: boolean }).oneLine ? (e as Error).message : String((e as Error)?.message ?? e);
-  process.stderr.write(`vdfs: ${msg}\n`);
+  process.stderr.write(`vdfs: ${e instanceof Error ? e.message : String(e)}\n`);
   if (process.env.VDFS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
   process.exit(1);
 });

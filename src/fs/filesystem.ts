@@ -62,7 +62,7 @@ export class Filesystem implements TxgSource {
     return new CowTree(mapTreeId(ino), this.ds.loader, attrs.mapRoot);
   }
 
-  /** Drops clean vnodes past INODE_CACHE; runs only between freezes, under the namespace lock. */
+  /** Drops clean vnodes past INODE_CACHE; runs after commits, never while a namespace op is under way. */
   private evict(): void {
     if (this.vnodes.size <= LIMITS.INODE_CACHE || this.ns.locked) return;
     for (const [ino, v] of this.vnodes) {
@@ -122,8 +122,7 @@ export class Filesystem implements TxgSource {
     await this.ns.run(async () => {
       const v = await this.resolve(path);
       change(v.attrs);
-      v.attrs.ctime = Date.now();
-      v.dirty = true;
+      v.changed();
     });
   }
 
@@ -195,19 +194,23 @@ export class Filesystem implements TxgSource {
       const { dir, name } = await this.parentOf(dst);
       if ((await this.child(dir, name)) !== null) fail('EXISTS', `${dst} exists`);
       v.attrs.nlink++;
-      v.attrs.ctime = Date.now();
-      v.dirty = true;
+      v.changed();
       await this.link(dir, name, v);
     });
+  }
+
+  /** The directory, name and vnode of an existing entry (caller holds the namespace lock). */
+  private async entry(path: string): Promise<{ dir: Vnode; name: string; v: Vnode }> {
+    const { dir, name } = await this.parentOf(path);
+    const ino = await this.child(dir, name);
+    if (ino === null) fail('NOT_FOUND', `${path}: no such file or directory`);
+    return { dir, name, v: await this.vnode(ino!) };
   }
 
   async unlink(path: string): Promise<void> {
     this.control.refuseWrite(path);
     await this.ns.run(async () => {
-      const { dir, name } = await this.parentOf(path);
-      const ino = await this.child(dir, name);
-      if (ino === null) fail('NOT_FOUND', `${path}: no such file`);
-      const v = await this.vnode(ino!);
+      const { dir, name, v } = await this.entry(path);
       if (v.isDir) fail('IS_DIR', `${path} is a directory`);
       await this.unlinkName(dir, name);
       this.dropLink(v);
@@ -216,8 +219,7 @@ export class Filesystem implements TxgSource {
 
   private dropLink(v: Vnode): void {
     v.attrs.nlink--;
-    v.attrs.ctime = Date.now();
-    v.dirty = true;
+    v.changed();
     if (v.attrs.nlink <= 0 || v.isDir) {
       v.deleted = true;
       this.openBytes -= v.open.blocks.size * this.ds.blockSize;
@@ -228,10 +230,7 @@ export class Filesystem implements TxgSource {
   async rmdir(path: string): Promise<void> {
     this.control.refuseWrite(path);
     await this.ns.run(async () => {
-      const { dir, name } = await this.parentOf(path);
-      const ino = await this.child(dir, name);
-      if (ino === null) fail('NOT_FOUND', `${path}: no such directory`);
-      const v = await this.vnode(ino!);
+      const { dir, name, v } = await this.entry(path);
       if (!v.isDir) fail('NOT_DIR', `${path} is not a directory`);
       if (!(await this.isEmptyDir(v))) fail('NOT_EMPTY', `${path} is not empty`);
       await this.unlinkName(dir, name);
@@ -249,11 +248,9 @@ export class Filesystem implements TxgSource {
     this.control.refuseWrite(src);
     this.control.refuseWrite(dst);
     await this.ns.run(async () => {
-      const from = await this.parentOf(src);
+      const from = await this.entry(src);
       const to = await this.parentOf(dst);
-      const ino = await this.child(from.dir, from.name);
-      if (ino === null) fail('NOT_FOUND', `${src}: no such file or directory`);
-      const v = await this.vnode(ino!);
+      const v = from.v;
       if (v.isDir && (dst + '/').startsWith(src.replace(/\/*$/, '/'))) fail('INVALID', 'cannot move a directory into itself');
       const existing = await this.child(to.dir, to.name);
       if (existing === v.ino) return;
@@ -272,8 +269,7 @@ export class Filesystem implements TxgSource {
       this.afterDirentChange(from.dir);
       this.afterDirentChange(to.dir);
       if (v.isDir && from.dir !== to.dir) { from.dir.attrs.nlink--; to.dir.attrs.nlink++; }
-      v.attrs.ctime = Date.now();
-      v.dirty = true;
+      v.changed();
     });
   }
 

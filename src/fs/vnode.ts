@@ -26,5 +26,8 @@ export class Vnode {
   get clean(): boolean {
     return !this.dirty && !this.syncing && this.handles === 0 && this.open.blocks.size === 0 && !this.lock.locked;
   }
-  touch(now = Date.now()): void { this.attrs.mtime = now; this.attrs.ctime = now; this.dirty = true; }
+  /** Attributes changed (ctime): the inode goes into the next transaction group. */
+  changed(now = Date.now()): void { this.attrs.ctime = now; this.dirty = true; }
+  /** Content changed (mtime and ctime). */
+  touch(now = Date.now()): void { this.attrs.mtime = now; this.changed(now); }
 }
