@@ -47,6 +47,14 @@ export const LIMITS = {
   FUSE_MAX_WRITE: 128 * 1024,
   /** A FUSE request not answered by then is answered ETIMEDOUT (fuse-native's own 15 s timer is off). */
   FUSE_OP_TIMEOUT_MS: 60_000,
+  /** Write requests to one file gathered into one scatter-gather array (the rest wait for the next). */
+  SG_MAX_ELEMENTS: 256,
+  /** Bytes of write requests to one file gathered into one scatter-gather array. */
+  SG_MAX_BYTES: 8 * 1024 * 1024,
+  /** The gathering window: event-loop turns a file's first queued write waits for others to join. */
+  SG_GATHER_TURNS: 1,
+  /** Re-resolutions of one scatter-gather array when a commit freezes the txg under it. */
+  SG_MAX_RESOLVES: 8,
   /** Bytes written to the backing target in one call while committing. */
   WRITE_CHUNK_BYTES: 4 * 1024 * 1024,
 } as const;

@@ -37,9 +37,11 @@ program.command('mkfs').argument('<dir>', 'directory that will hold datastore.vd
 program.command('mount').argument('<dir>').argument('<mountpoint>')
   .description('serve a datastore at a mountpoint (foreground unless --detach)')
   .option('-d, --detach', 'run in the background; logs go to DIR/vdfs.log')
-  .action(async (dir: string, mnt: string, o: { detach?: boolean }) => {
-    if (o.detach) await mountDetached(bin, dir, mnt);
-    else await mountForeground(dir, mnt, makeLogger());
+  .option('--commit-per-write', 'commit every write on its own (slow; only to measure what batching gains)')
+  .action(async (dir: string, mnt: string, o: { detach?: boolean; commitPerWrite?: boolean }) => {
+    const opts = { commitPerWrite: !!o.commitPerWrite };
+    if (o.detach) await mountDetached(bin, dir, mnt, opts);
+    else await mountForeground(dir, mnt, makeLogger(), opts);
   });
 
 program.command('umount').argument('<mountpoint>')

@@ -4,7 +4,7 @@ import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Filesystem } from '../fs/filesystem.js';
+import { Filesystem, FsOptions } from '../fs/filesystem.js';
 import { mountFs } from '../fuse/mount.js';
 import { VdfsError } from '../errors.js';
 import { openDatastore, takeLock } from './store.js';
@@ -27,12 +27,12 @@ async function checkMountpoint(mnt: string): Promise<void> {
   if (await isMountpoint(mnt)) throw new VdfsError('BUSY', `mountpoint ${mnt} is busy: something is mounted there`);
 }
 
-export async function mountForeground(dir: string, mnt: string, log: Logger): Promise<void> {
+export async function mountForeground(dir: string, mnt: string, log: Logger, opts: FsOptions = {}): Promise<void> {
   await checkMountpoint(mnt);
   const unlock = await takeLock(dir);
   let ds;
   try { ds = await openDatastore(dir); } catch (e) { await unlock(); throw e; }
-  const fs = new Filesystem(ds, (e) => log.error({ err: e }, 'commit failed; datastore is read-only until remounted'));
+  const fs = new Filesystem(ds, (e) => log.error({ err: e }, 'commit failed; datastore is read-only until remounted'), opts);
   fs.txg.start();
   let mounted;
   try {
@@ -43,7 +43,7 @@ export async function mountForeground(dir: string, mnt: string, log: Logger): Pr
   }
   await mkdir(RUN_DIR, { recursive: true });
   await writeFile(pidFile(mnt), `${process.pid}\n`);
-  log.info({ dir, mountpoint: mnt, txg: Number(ds.txg), pid: process.pid }, 'mounted');
+  log.info({ dir, mountpoint: mnt, txg: Number(ds.txg), pid: process.pid, ...opts }, 'mounted');
   process.send?.('ready');
   let stopping = false;
   const stop = async (signal: string) => {
@@ -63,10 +63,11 @@ export async function mountForeground(dir: string, mnt: string, log: Logger): Pr
 }
 
 /** Starts the daemon as a detached child and returns once it has mounted (or failed). */
-export async function mountDetached(script: string, dir: string, mnt: string): Promise<void> {
+export async function mountDetached(script: string, dir: string, mnt: string, opts: FsOptions = {}): Promise<void> {
   const logFile = join(resolve(dir), 'vdfs.log');
   const out = await open(logFile, 'a');
-  const child = fork(script, ['mount', dir, mnt], { detached: true, stdio: ['ignore', out.fd, out.fd, 'ipc'] });
+  const args = ['mount', dir, mnt, ...(opts.commitPerWrite ? ['--commit-per-write'] : [])];
+  const child = fork(script, args, { detached: true, stdio: ['ignore', out.fd, out.fd, 'ipc'] });
   await new Promise<void>((res, rej) => {
     child.once('message', () => res());
     child.once('exit', async (code) => {

@@ -68,6 +68,23 @@ export class ControlTree {
 
   release(fh: number): boolean { return this.open_.delete(fh); }
 
+  /** The write path's figures: requests → elements → sets → logical → physical transactions. */
+  private writePath(): Record<string, unknown> {
+    const w = this.fs.writes.stats, t = this.fs.txg.stats;
+    const lat = this.fs.txg.latency();
+    const round = (x: number) => Math.round(x * 100) / 100;
+    return {
+      mode: this.fs.opts.commitPerWrite ? 'commit-per-write' : 'batched',
+      writeRequests: w.requests, sgArrays: w.arrays, sgElements: w.elements, sgSets: w.sets,
+      logicalTransactions: w.logicalTxns, transactionDependent: w.dependent,
+      resolutions: { overwrite: w.overwrite, merge: w.merge, zeroFill: w.zeroFill, oldBlock: w.oldBlock, reresolved: w.reresolved },
+      physicalTransactions: t.commits, physicalWithWrites: t.commitsWithWrites,
+      meanLogicalPerPhysical: t.commitsWithWrites ? round(t.logicalTxns / t.commitsWithWrites) : 0,
+      commitLatencyMs: { p50: round(lat.p50), p99: round(lat.p99) },
+      syncs: this.fs.ds.syncs, syncRequests: t.syncRequests, backPressureWaits: t.backPressureWaits,
+    };
+  }
+
   status(): Record<string, unknown> {
     const fs = this.fs, ds = fs.ds;
     const sf = fs.statfs();
@@ -81,8 +98,7 @@ export class ControlTree {
         segments: ds.space.segCount, freeSegments: ds.space.freeSegments(), segmentSize: ds.sb.segmentSize, blockSize: ds.blockSize,
       },
       dirtyBytes: fs.dirtyBytes(),
-      commits: fs.txg.stats.commits, commitLatencyMs: fs.txg.latency(),
-      syncRequests: fs.txg.stats.syncRequests, backPressureWaits: fs.txg.stats.backPressureWaits,
+      writePath: this.writePath(),
       io: fs.counters,
       layout: ds.layout.name,
     };

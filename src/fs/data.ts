@@ -1,13 +1,15 @@
 /**
  * File data: reads, writes and truncation of a vdisk in logical blocks. A block's current
  * content is, in order: the open txg's dirty copy, the committing txg's copy, the committed
- * map. Writes to one file are serialized by its lock; each write fetches what it needs first and
- * then applies in one synchronous step, so a freeze never sees half a write.
+ * map. Writes go through the write path (txn/write-path.ts); truncation, like a write, holds the
+ * file's lock, fetches what it needs first and then changes the open txg in one synchronous step,
+ * so a freeze never sees half of it.
  */
 import { RecordKind } from '../codec/record.js';
 import { decodePtr, ExtentState } from '../format/ptr.js';
 import { keyOfBlock } from '../txn/commit.js';
 import type { Datastore } from '../txn/datastore.js';
+import type { TxnFile } from '../txn/write-path.js';
 import { isVdfsError, VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { Vnode } from './vnode.js';
@@ -61,32 +63,18 @@ export async function readData(ds: Datastore, v: Vnode, off: number, len: number
   return out;
 }
 
-/** Writes data at off; caller holds v.lock. */
-export async function writeData(ds: Datastore, v: Vnode, off: number, data: Buffer, dirty: DirtyCounter): Promise<void> {
-  if (off + data.length > LIMITS.FILE_MAX_BYTES) throw new VdfsError('TOO_BIG', 'write past the largest file size');
-  const bs = ds.blockSize;
-  const end = off + data.length;
-  const first = Math.floor(off / bs), last = Math.floor((end - 1) / bs);
-  // Fetch the old content of partially written blocks (not beyond EOF: that reads as zeros).
-  const bases = new Map<number, Buffer | null>();
-  for (const lbn of new Set([first, last])) {
-    const partial = off > lbn * bs || end < (lbn + 1) * bs;
-    if (partial && lbn * bs < v.attrs.size) bases.set(lbn, await blockContent(ds, v, lbn));
-  }
-  for (let lbn = first; lbn <= last; lbn++) {
-    const bStart = lbn * bs;
-    let block = v.open.blocks.get(lbn);
-    if (!block) {
-      const base = bases.get(lbn);
-      block = base ? Buffer.from(base) : Buffer.alloc(bs);
-      v.open.blocks.set(lbn, block);
-      dirty.add(bs);
-    }
-    const from = Math.max(off, bStart), to = Math.min(end, bStart + bs);
-    data.copy(block, from - bStart, from - off, to - off);
-  }
-  if (end > v.attrs.size) v.attrs.size = end;
-  v.touch();
+/** The write path's view of a vnode (see txn/write-path.ts). */
+export function txnFile(ds: Datastore, v: Vnode, dirty: DirtyCounter): TxnFile {
+  return {
+    ino: v.ino,
+    lock: v.lock,
+    size: () => v.attrs.size,
+    generation: () => v.generation,
+    openBlock: (lbn) => v.open.blocks.get(lbn),
+    storedBlock: (lbn) => blockContent(ds, v, lbn),
+    addBlock: (lbn, block) => { v.open.blocks.set(lbn, block); dirty.add(block.length); },
+    written: (size) => { if (size > v.attrs.size) v.attrs.size = size; v.touch(); },
+  };
 }
 
 /** Sets the size; caller holds v.lock. Bytes past the new end are gone; growing reads zeros. */

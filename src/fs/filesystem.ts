@@ -15,7 +15,9 @@ import { TxgManager, TxgSource } from '../txn/txg.js';
 import { fail, VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { emptyDirty, Vnode } from './vnode.js';
-import { readData, truncateData, writeData } from './data.js';
+import { readData, truncateData, txnFile } from './data.js';
+import { HandleTable } from './handles.js';
+import { WritePath } from '../txn/write-path.js';
 import { CONTROL_DIR, ControlTree } from './control.js';
 
 export interface Stat {
@@ -25,21 +27,28 @@ export interface Stat {
 
 export interface Caller { uid: number; gid: number }
 
+export interface FsOptions {
+  /** Commit every write on its own (one physical transaction per write): only to measure batching. */
+  commitPerWrite?: boolean;
+}
+
 export class Filesystem implements TxgSource {
   readonly txg: TxgManager;
   readonly control: ControlTree;
   private vnodes = new Map<bigint, Vnode>();
   private ns = new Mutex();
-  private handles = new Map<number, Vnode>();
-  private nextFh = 1;
+  private handles = new HandleTable();
+  readonly writes: WritePath;
+  private perWrite = new Mutex();
   private openBytes = 0;
   private syncingBytes = 0;
   private direntFreedSince: Node[] = [];
   private nsDirty = false;
   readonly counters = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0 };
 
-  constructor(readonly ds: Datastore, onCommitError: (e: unknown) => void = () => {}) {
+  constructor(readonly ds: Datastore, onCommitError: (e: unknown) => void = () => {}, readonly opts: FsOptions = {}) {
     this.txg = new TxgManager(ds, this, onCommitError);
+    this.writes = new WritePath(ds.blockSize);
     this.control = new ControlTree(this);
   }
 
@@ -289,55 +298,50 @@ export class Filesystem implements TxgSource {
 
   // ---- handles and data ---------------------------------------------------------------
 
-  async open(path: string, writable: boolean): Promise<number> {
+  /** Opens a file; `sync` makes every write through the handle durable before it returns. */
+  async open(path: string, writable: boolean, sync = false): Promise<number> {
     const c = this.control.open(path, writable);
     if (c !== null) return c;
     const v = await this.resolve(path);
     if (v.isDir) fail('IS_DIR', `${path} is a directory`);
-    return this.addHandle(v);
+    return this.handles.add(v, sync);
   }
 
-  addHandle(v: Vnode): number {
-    const fh = this.nextFh++;
-    v.handles++;
-    this.handles.set(fh, v);
-    return fh;
-  }
-
-  private handle(fh: number): Vnode {
-    const v = this.handles.get(fh);
-    if (!v) fail('BAD_HANDLE', `no open file with handle ${fh}`);
-    return v!;
-  }
+  addHandle(v: Vnode, sync = false): number { return this.handles.add(v, sync); }
 
   release(fh: number): void {
-    if (this.control.release(fh)) return;
-    const v = this.handles.get(fh);
-    if (!v) return;
-    this.handles.delete(fh);
-    v.handles--;
+    if (!this.control.release(fh)) this.handles.release(fh);
   }
 
   async read(fh: number, off: number, len: number): Promise<Buffer> {
     const c = this.control.read(fh, off, len);
     if (c) return c;
-    const b = await readData(this.ds, this.handle(fh), off, len);
+    const b = await readData(this.ds, this.handles.get(fh).v, off, len);
     this.counters.reads++;
     this.counters.bytesRead += b.length;
     return b;
   }
 
+  /** Buffered writes are durable at the next commit; O_SYNC/O_DSYNC ones when this returns. */
   async write(fh: number, off: number, data: Buffer): Promise<void> {
-    const v = this.handle(fh);
+    const { v, sync } = this.handles.get(fh);
     if (!v.isFile) fail('INVALID', 'not a regular file');
-    await this.txg.admit();
-    await v.lock.run(() => writeData(this.ds, v, off, data, this.dirtyCounter));
+    if (off + data.length > LIMITS.FILE_MAX_BYTES) fail('TOO_BIG', 'write past the largest file size');
+    const file = txnFile(this.ds, v, this.dirtyCounter);
+    if (this.opts.commitPerWrite) {
+      // The measuring switch: each write is applied and committed on its own.
+      await this.perWrite.run(async () => { await this.writes.write(file, off, data); await this.txg.sync(); });
+    } else {
+      await this.txg.admit();
+      await this.writes.write(file, off, data);
+      if (sync) await this.txg.sync();
+    }
     this.counters.writes++;
     this.counters.bytesWritten += data.length;
   }
 
   async truncate(path: string | null, fh: number | null, size: number): Promise<void> {
-    const v = fh !== null && this.handles.has(fh) ? this.handle(fh) : await this.resolve(path ?? '/');
+    const v = fh !== null && this.handles.has(fh) ? this.handles.get(fh).v : await this.resolve(path ?? '/');
     if (v.isDir) fail('IS_DIR', 'is a directory');
     if (!v.isFile) fail('INVALID', 'not a regular file');
     await v.lock.run(() => truncateData(this.ds, v, size, this.dirtyCounter));
@@ -365,6 +369,7 @@ export class Filesystem implements TxgSource {
         const set = v.open;
         v.syncing = set;
         v.open = emptyDirty();
+        v.generation++;
         v.dirty = false;
         files.push({
           ino: v.ino, attrs: { ...v.attrs }, map: v.map, blocks: set.blocks, trimFrom: set.trimFrom, deleted: v.deleted,
@@ -373,7 +378,9 @@ export class Filesystem implements TxgSource {
       }
       this.syncingBytes = this.openBytes;
       this.openBytes = 0;
-      const f: Frozen = { files, rawInodes: [], direntRoot: this.ds.dirents.root, direntFreed: this.direntFreedSince };
+      const f: Frozen = {
+        files, rawInodes: [], direntRoot: this.ds.dirents.root, direntFreed: this.direntFreedSince, logical: this.writes.takeOpenLogical(),
+      };
       this.direntFreedSince = [];
       this.nsDirty = false;
       return f;

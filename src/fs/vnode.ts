@@ -13,6 +13,8 @@ export const emptyDirty = (): DirtySet => ({ blocks: new Map(), trimFrom: null }
 export class Vnode {
   open: DirtySet = emptyDirty();
   syncing: DirtySet | null = null;
+  /** Counts freezes that took this vnode's open dirty set. */
+  generation = 0;
   /** Changed since the last freeze (attributes or data). */
   dirty = false;
   deleted = false;

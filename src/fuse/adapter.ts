@@ -11,7 +11,7 @@ import { EIO, ETIMEDOUT, toErrno } from './errno.js';
 type Reply = (code: number, ...rest: unknown[]) => void;
 type Log = { error(o: object, msg: string): void; warn(o: object, msg: string): void };
 
-const O_ACCMODE = 3, O_RDONLY = 0;
+const O_ACCMODE = 3, O_RDONLY = 0, O_DSYNC = 0o10000; // O_SYNC includes the O_DSYNC bit
 const ROOT = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
 
 function toFuseStat(s: Stat): Record<string, number | Date> {
@@ -48,7 +48,7 @@ export function makeOps(fs: Filesystem, log: Log): Record<string, (...args: neve
     fgetattr: (p: string, _fd: number, cb: Reply) => handle('fgetattr', cb, () => fs.getattr(p), (s) => [0, toFuseStat(s)]),
     readdir: (p: string, cb: Reply) => handle('readdir', cb, () => fs.readdir(p), (r) => [0, r.names, r.stats.map(toFuseStat)]),
     open: (p: string, flags: number, cb: Reply) =>
-      handle('open', cb, () => fs.open(p, (flags & O_ACCMODE) !== O_RDONLY), (fh) => [0, fh]),
+      handle('open', cb, () => fs.open(p, (flags & O_ACCMODE) !== O_RDONLY, (flags & O_DSYNC) !== 0), (fh) => [0, fh]),
     opendir: (_p: string, _flags: number, cb: Reply) => cb(0, 0),
     releasedir: (_p: string, _fd: number, cb: Reply) => cb(0),
     create: (p: string, mode: number, cb: Reply) =>

@@ -33,6 +33,7 @@ export interface Frozen {
   rawInodes: [bigint, Buffer][];  // inode values to store as they are (mkfs: the root directory)
   direntRoot: Node | null;        // the directory tree's root at freeze time
   direntFreed: Node[];            // directory-tree nodes replaced since the previous freeze
+  logical?: number;               // logical transactions this physical transaction carries
 }
 
 const isZero = (b: Buffer): boolean => {
@@ -80,6 +81,7 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
     openSeg: next.seg, openOff: next.off, inodeRoot, direntRoot, segRoot, extents: app.extents,
   }));
   await ds.layout.sync();
+  ds.syncs++;
   ds.txg = txg;
   ds.openSeg = next.seg;
   ds.openOff = next.off;

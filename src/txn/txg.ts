@@ -26,7 +26,7 @@ export class TxgManager {
   private timer: NodeJS.Timeout | null = null;
   private latencies: number[] = [];
   failure: unknown = null;
-  stats = { commits: 0, syncRequests: 0, backPressureWaits: 0 };
+  stats = { commits: 0, syncRequests: 0, backPressureWaits: 0, logicalTxns: 0, commitsWithWrites: 0 };
 
   constructor(private ds: Datastore, private src: TxgSource, private onError: (e: unknown) => void) {}
 
@@ -80,6 +80,8 @@ export class TxgManager {
           await this.ds.commit(frozen);
           this.src.committed(frozen);
           this.stats.commits++;
+          this.stats.logicalTxns += frozen.logical ?? 0;
+          if (frozen.logical) this.stats.commitsWithWrites++;
           this.recordLatency(performance.now() - t0);
           for (const w of covered) w.resolve();
         } catch (e) {

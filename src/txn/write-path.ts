@@ -1,0 +1,132 @@
+/**
+ * The write path from requests to the open transaction group. Write requests to one file are
+ * queued; the first waits SG_GATHER_TURNS event-loop turns so requests arriving together join
+ * it, then up to SG_MAX_ELEMENTS / SG_MAX_BYTES of them form one scatter-gather array. Under
+ * the file's lock the array is sorted into sets per block (sg.ts) and resolved into logical
+ * transactions (resolve.ts); the old blocks they depend on are fetched concurrently; then every
+ * logical transaction is applied to the open txg in one synchronous step, so a freeze sees all
+ * of the array or none of it. If a freeze moved the open txg while blocks were being fetched,
+ * the array is resolved again. The txg that carries these logical transactions is their
+ * physical transaction (commit.ts, txg.ts).
+ */
+import { invariant, LIMITS } from '../limits.js';
+import type { Mutex } from './mutex.js';
+import { resolveSets, LogicalTxn, Dependency } from './resolve.js';
+import { overlay, SgElement, sortIntoSets } from './sg.js';
+
+/** A file as the write path sees it. */
+export interface TxnFile {
+  readonly ino: bigint;
+  readonly lock: Mutex;
+  size(): number;
+  /** Changes each time a freeze takes the open txg's blocks. */
+  generation(): number;
+  /** The block's copy in the open txg. */
+  openBlock(lbn: number): Buffer | undefined;
+  /** Content from the committing txg or the committed map; null when it reads as zeros. */
+  storedBlock(lbn: number): Promise<Buffer | null>;
+  /** Puts a new block into the open txg (it is counted as dirty). */
+  addBlock(lbn: number, block: Buffer): void;
+  /** Sets a larger size and marks the content changed. */
+  written(size: number): void;
+}
+
+export interface WriteStats {
+  requests: number; elements: number; arrays: number; sets: number; logicalTxns: number; dependent: number;
+  overwrite: number; merge: number; zeroFill: number; oldBlock: number; reresolved: number;
+}
+
+interface Request { elem: SgElement; resolve: () => void; reject: (e: unknown) => void }
+interface Queue { file: TxnFile; waiting: Request[] }
+
+const turn = () => new Promise<void>((r) => setImmediate(r));
+const DEP_STAT: Record<Dependency, 'overwrite' | 'merge' | 'zeroFill' | 'oldBlock'> = {
+  overwrite: 'overwrite', merge: 'merge', 'zero-fill': 'zeroFill', 'old-block': 'oldBlock',
+};
+
+export class WritePath {
+  readonly stats: WriteStats = {
+    requests: 0, elements: 0, arrays: 0, sets: 0, logicalTxns: 0, dependent: 0,
+    overwrite: 0, merge: 0, zeroFill: 0, oldBlock: 0, reresolved: 0,
+  };
+  /** Logical transactions applied to the open txg since the last freeze. */
+  private openLogical = 0;
+  private queues = new Map<bigint, Queue>();
+
+  constructor(private blockSize: number) {}
+
+  /** Resolves once the write is in the open transaction group. */
+  write(file: TxnFile, off: number, data: Buffer): Promise<void> {
+    this.stats.requests++;
+    return new Promise<void>((resolve, reject) => {
+      const req = { elem: { off, data }, resolve, reject };
+      const q = this.queues.get(file.ino);
+      if (q) { q.waiting.push(req); return; }
+      const fresh: Queue = { file, waiting: [req] };
+      this.queues.set(file.ino, fresh);
+      void this.drain(fresh);
+    });
+  }
+
+  /** Taken by a freeze: the logical transactions its physical transaction carries. */
+  takeOpenLogical(): number { const n = this.openLogical; this.openLogical = 0; return n; }
+
+  private async drain(q: Queue): Promise<void> {
+    for (let i = 0; i < LIMITS.SG_GATHER_TURNS; i++) await turn();
+    while (q.waiting.length) {
+      const batch = takeArray(q.waiting);
+      try {
+        await q.file.lock.run(() => this.apply(q.file, batch.map((r) => r.elem)));
+        for (const r of batch) r.resolve();
+      } catch (e) {
+        for (const r of batch) r.reject(e);
+      }
+    }
+    this.queues.delete(q.file.ino);
+  }
+
+  /** Applies one scatter-gather array to the open txg; caller holds the file's lock. */
+  async apply(file: TxnFile, array: SgElement[]): Promise<LogicalTxn[]> {
+    const bs = this.blockSize;
+    const sets = sortIntoSets(array, bs);
+    for (let attempt = 0; ; attempt++) {
+      invariant(attempt < LIMITS.SG_MAX_RESOLVES, 'a scatter-gather array resolves within SG_MAX_RESOLVES freezes');
+      const gen = file.generation();
+      const { txns, dependent, size } = resolveSets(sets, { size: file.size(), isDirty: (l) => file.openBlock(l) !== undefined }, bs);
+      const bases = await Promise.all(txns.map((t) => (t.dep === 'old-block' ? file.storedBlock(t.lbn) : null)));
+      if (file.generation() !== gen) { this.stats.reresolved++; continue; }
+      // From here on synchronous: one step for a concurrent freeze.
+      txns.forEach((t, i) => {
+        let block = file.openBlock(t.lbn);
+        if (!block) {
+          const base = bases[i];
+          block = base ? Buffer.from(base) : t.dep === 'overwrite' ? Buffer.allocUnsafe(bs) : Buffer.alloc(bs);
+          file.addBlock(t.lbn, block);
+        }
+        overlay(block, t.set.pieces);
+        const dep = t.dep === 'old-block' && !bases[i] ? 'zero-fill' : t.dep; // the stored block was unmapped or zero
+        this.stats[DEP_STAT[dep]]++;
+      });
+      if (txns.length) file.written(size);
+      this.count(array.length, sets.length, txns.length, dependent.length);
+      return txns;
+    }
+  }
+
+  private count(elements: number, sets: number, txns: number, dependent: number): void {
+    const s = this.stats;
+    s.arrays++; s.elements += elements; s.sets += sets; s.logicalTxns += txns; s.dependent += dependent;
+    this.openLogical += txns;
+  }
+}
+
+/** Takes the next scatter-gather array off a queue, within the element and byte limits. */
+function takeArray(waiting: Request[]): Request[] {
+  let n = 0, bytes = 0;
+  while (n < waiting.length && n < LIMITS.SG_MAX_ELEMENTS) {
+    bytes += waiting[n].elem.data.length;
+    if (n > 0 && bytes > LIMITS.SG_MAX_BYTES) break;
+    n++;
+  }
+  return waiting.splice(0, n);
+}
