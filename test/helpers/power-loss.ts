@@ -1,0 +1,71 @@
+/**
+ * A backing target that loses power: writes are kept aside until a sync makes them durable; at
+ * a chosen sync the power fails (the sync and everything after it throw) and the writes still
+ * pending can be dropped, applied or torn to build the image a reboot would find.
+ */
+import type { Target } from '../../src/backing/target.js';
+import { MemTarget } from '../../src/backing/target.js';
+
+export interface PendingWrite { off: number; data: Buffer }
+
+export class PowerLossTarget implements Target {
+  readonly durable = new MemTarget();
+  pending: PendingWrite[] = [];
+  syncs = 0;
+  lost = false;
+  constructor(private failAtSync: number | null = null) {}
+
+  async read(off: number, len: number): Promise<Buffer> {
+    const out = await this.durable.read(off, len);
+    for (const w of this.pending) {
+      const from = Math.max(off, w.off), to = Math.min(off + len, w.off + w.data.length);
+      if (from < to) w.data.copy(out, from - off, from - w.off, to - w.off);
+    }
+    return out;
+  }
+  async write(off: number, data: Buffer): Promise<void> {
+    this.alive();
+    this.pending.push({ off, data: Buffer.from(data) });
+  }
+  async sync(): Promise<void> {
+    this.alive();
+    this.syncs++;
+    if (this.syncs === this.failAtSync) { this.lost = true; throw new Error(`power lost at sync ${this.syncs}`); }
+    for (const w of this.pending) await this.durable.write(w.off, w.data);
+    this.pending = [];
+  }
+  async size(): Promise<number> {
+    return Math.max(await this.durable.size(), ...this.pending.map((w) => w.off + w.data.length));
+  }
+  async available(): Promise<number> { return 1 << 30; }
+  async close(): Promise<void> {}
+  private alive(): void { if (this.lost) throw new Error('power is off'); }
+}
+
+/** The images a reboot may find: each a list of (possibly torn) pending writes applied to the durable bytes. */
+export function crashImages(durable: Buffer, pending: PendingWrite[], r: () => number): { name: string; image: Buffer }[] {
+  const build = (writes: PendingWrite[]) => {
+    const end = Math.max(durable.length, ...writes.map((w) => w.off + w.data.length));
+    const img = Buffer.alloc(end);
+    durable.copy(img);
+    for (const w of writes) w.data.copy(img, w.off);
+    return img;
+  };
+  const out = [{ name: 'drop all', image: build([]) }, { name: 'apply all', image: build(pending) }];
+  pending.forEach((w, i) => {
+    for (const sector of [512, 4096]) {
+      const sectors = Math.ceil(w.data.length / sector);
+      // torn in order: the first half of its sectors reached the disk, nothing after it
+      const half = Math.max(1, Math.floor(sectors / 2)) * sector;
+      out.push({ name: `write ${i} torn at ${sector} B (prefix)`, image: build([...pending.slice(0, i), { off: w.off, data: w.data.subarray(0, half) }]) });
+      // torn out of order: a random subset of its sectors, everything else pending applied
+      const parts: PendingWrite[] = [];
+      for (let s = 0; s < sectors; s++) if (r() < 0.5) parts.push({ off: w.off + s * sector, data: w.data.subarray(s * sector, (s + 1) * sector) });
+      out.push({ name: `write ${i} torn at ${sector} B (scattered)`, image: build([...pending.filter((_, j) => j !== i), ...parts]) });
+    }
+  });
+  for (let k = 0; k < 4; k++) {
+    out.push({ name: `random subset ${k}`, image: build(pending.filter(() => r() < 0.5)) });
+  }
+  return out;
+}
