@@ -74,8 +74,11 @@ export class Daemon {
     if (c.exitCode === null) {
       const exited = new Promise((r) => c.once('exit', r));
       c.kill('SIGTERM');
-      const timer = new Promise((r) => setTimeout(r, 60_000, 'timeout'));
-      if ((await Promise.race([exited, timer])) === 'timeout') { c.kill('SIGKILL'); await exited; }
+      let handle: NodeJS.Timeout | undefined;
+      const timer = new Promise((r) => { handle = setTimeout(r, 60_000, 'timeout'); });
+      const first = await Promise.race([exited, timer]);
+      clearTimeout(handle);
+      if (first === 'timeout') { c.kill('SIGKILL'); await exited; }
     }
     await clearMount(this.mnt);
   }
