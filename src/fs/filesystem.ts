@@ -12,13 +12,14 @@ import { mapTreeId, ROOT_INO } from '../txn/datastore.js';
 import type { Frozen, FrozenFile } from '../txn/commit.js';
 import { Mutex } from '../txn/mutex.js';
 import { TxgManager, TxgSource } from '../txn/txg.js';
-import { fail, VdfsError } from '../errors.js';
+import { fail } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { emptyDirty, Vnode } from './vnode.js';
 import { readData, truncateData, txnFile } from './data.js';
 import { HandleTable } from './handles.js';
 import { WritePath } from '../txn/write-path.js';
 import { CONTROL_DIR, ControlTree } from './control.js';
+import { checkName, splitPath } from './names.js';
 
 export interface Stat {
   ino: number; mode: number; nlink: number; uid: number; gid: number; size: number;
@@ -419,13 +420,4 @@ export class Filesystem implements TxgSource {
     const s = await this.ds.layout.space();
     this.capacity = s.size + s.available;
   }
-}
-
-export function splitPath(path: string): string[] {
-  return path.split('/').filter((p) => p.length > 0);
-}
-
-function checkName(name: string): void {
-  if (Buffer.byteLength(name) > LIMITS.NAME_MAX) throw new VdfsError('NAME_TOO_LONG', 'name too long');
-  if (name === '.' || name === '..' || name.includes('\0')) throw new VdfsError('INVALID', `bad name ${JSON.stringify(name)}`);
 }

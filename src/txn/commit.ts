@@ -36,9 +36,11 @@ export interface Frozen {
   logical?: number;               // logical transactions this physical transaction carries
 }
 
+let zeros = Buffer.alloc(0);
+/** True when a block is all zeros (one memcmp against a shared zero buffer). */
 const isZero = (b: Buffer): boolean => {
-  for (let i = 0; i < b.length; i += 8) if (b.readBigUInt64LE(i) !== 0n) return false;
-  return true;
+  if (zeros.length < b.length) zeros = Buffer.alloc(b.length);
+  return b.equals(zeros.subarray(0, b.length));
 };
 
 export function keyOfBlock(lbn: number): Buffer { const k = Buffer.alloc(8); k.writeBigUInt64BE(BigInt(lbn)); return k; }
