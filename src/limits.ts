@@ -53,8 +53,8 @@ export const LIMITS = {
   SG_MAX_BYTES: 8 * 1024 * 1024,
   /** The gathering window: event-loop turns a file's first queued write waits for others to join. */
   SG_GATHER_TURNS: 1,
-  /** Re-resolutions of one scatter-gather array when a commit freezes the txg under it. */
-  SG_MAX_RESOLVES: 8,
+  /** Resolutions of one scatter-gather array when commits freeze the txg under it (3 always suffice; see write-path.ts). */
+  SG_MAX_RESOLVES: 4,
   /** Bytes written to the backing target in one call while committing. */
   WRITE_CHUNK_BYTES: 4 * 1024 * 1024,
 } as const;

@@ -89,11 +89,17 @@ export class WritePath {
   async apply(file: TxnFile, array: SgElement[]): Promise<LogicalTxn[]> {
     const bs = this.blockSize;
     const sets = sortIntoSets(array, bs);
+    // A block fetched while not dirty stays valid for this call: only this file's writes (which
+    // wait for our lock) could change it, and a freeze only moves the open txg's blocks. So a
+    // second attempt fetches only blocks that a freeze moved out of the open txg, and a third
+    // fetches nothing and cannot be interrupted.
+    const fetched = new Map<number, Promise<Buffer | null>>();
+    const fetch = (lbn: number) => fetched.get(lbn) ?? fetched.set(lbn, file.storedBlock(lbn)).get(lbn)!;
     for (let attempt = 0; ; attempt++) {
       invariant(attempt < LIMITS.SG_MAX_RESOLVES, 'a scatter-gather array resolves within SG_MAX_RESOLVES freezes');
       const gen = file.generation();
       const { txns, dependent, size } = resolveSets(sets, { size: file.size(), isDirty: (l) => file.openBlock(l) !== undefined }, bs);
-      const bases = await Promise.all(txns.map((t) => (t.dep === 'old-block' ? file.storedBlock(t.lbn) : null)));
+      const bases = await Promise.all(txns.map((t) => (t.dep === 'old-block' ? fetch(t.lbn) : null)));
       if (file.generation() !== gen) { this.stats.reresolved++; continue; }
       // From here on synchronous: one step for a concurrent freeze.
       txns.forEach((t, i) => {

@@ -20,13 +20,14 @@ class FakeFile implements TxnFile {
   sz = 0;
   fetches = 0;
   freezeDuringFetch = false;
+  freezeEveryFetch = false;
   size() { return this.sz; }
   generation() { return this.gen; }
   openBlock(lbn: number) { return this.open.get(lbn); }
   async storedBlock(lbn: number) {
     this.fetches++;
     await new Promise((r) => setImmediate(r));
-    if (this.freezeDuringFetch) { this.freeze(); this.freezeDuringFetch = false; }
+    if (this.freezeDuringFetch || this.freezeEveryFetch) { this.freeze(); this.freezeDuringFetch = false; }
     return this.stored.get(lbn) ?? null;
   }
   addBlock(lbn: number, b: Buffer) { this.open.set(lbn, b); }
@@ -69,6 +70,29 @@ t.test('applied arrays equal the model; full overwrites fetch nothing; freezes m
   t.ok(wp.stats.reresolved > 0, `freezes during a fetch re-resolved ${wp.stats.reresolved} arrays`);
   t.equal(wp.stats.sets, wp.stats.logicalTxns, 'one logical transaction per set');
   t.ok(wp.stats.overwrite && wp.stats.merge && wp.stats.zeroFill && wp.stats.oldBlock, `every resolution seen: ${JSON.stringify(wp.stats)}`);
+});
+
+t.test('a commit freezing the txg during every fetch still lets each array through', async (t) => {
+  const r = rng(seed + 1);
+  const f = new FakeFile();
+  f.freezeEveryFetch = true;
+  const wp = new WritePath(BS);
+  let model = Buffer.alloc(0);
+  let bad = 0;
+  for (let round = 0; round < 500; round++) {
+    f.freezeEveryFetch = r() < 0.5;
+    f.freeze(); // the blocks leave the open txg, so partial writes must fetch them
+    const array = genArray(r, BLOCKS);
+    await f.lock.run(() => wp.apply(f, array));
+    const end = Math.max(model.length, ...array.filter((e) => e.data.length).map((e) => e.off + e.data.length));
+    const next = Buffer.alloc(end);
+    model.copy(next);
+    for (const e of array) e.data.copy(next, e.off);
+    model = next;
+    if (!f.content().equals(model)) bad++;
+  }
+  t.equal(bad, 0, `500 arrays under a freeze storm, seed ${seed + 1}`);
+  t.ok(wp.stats.reresolved > 50, `${wp.stats.reresolved} arrays were resolved again, none more than SG_MAX_RESOLVES times`);
 });
 
 t.test('concurrent writes to one file gather into arrays and land in one commit', async (t) => {
