@@ -234,6 +234,7 @@ export class Filesystem implements TxgSource {
       v.deleted = true;
       this.openBytes -= v.open.blocks.size * this.ds.blockSize;
       v.open = emptyDirty();
+      v.generation++; // a write resolving against the old open set must resolve again
     }
   }
 
@@ -328,6 +329,7 @@ export class Filesystem implements TxgSource {
     const { v, sync } = this.handles.get(fh);
     if (!v.isFile) fail('INVALID', 'not a regular file');
     if (off + data.length > LIMITS.FILE_MAX_BYTES) fail('TOO_BIG', 'write past the largest file size');
+    if (this.txg.failure) fail('READ_ONLY', 'a commit failed; the datastore is read-only until remounted');
     const file = txnFile(this.ds, v, this.dirtyCounter);
     if (this.opts.commitPerWrite) {
       // The measuring switch: each write is applied and committed on its own.

@@ -4,6 +4,7 @@
  * that outlives FUSE_OP_TIMEOUT_MS is answered ETIMEDOUT and its late result is dropped (a late
  * read never writes into libfuse's buffer, which may by then serve another request).
  */
+import { constants } from 'node:fs';
 import type { Filesystem, Stat } from '../fs/filesystem.js';
 import { LIMITS } from '../limits.js';
 import { EIO, ETIMEDOUT, toErrno } from './errno.js';
@@ -11,7 +12,11 @@ import { EIO, ETIMEDOUT, toErrno } from './errno.js';
 type Reply = (code: number, ...rest: unknown[]) => void;
 type Log = { error(o: object, msg: string): void; warn(o: object, msg: string): void };
 
-const O_ACCMODE = 3, O_RDONLY = 0, O_DSYNC = 0o10000; // O_SYNC includes the O_DSYNC bit
+// O_SYNC includes the O_DSYNC bit. The kernel also follows each such write with FUSE_FSYNC; the
+// daemon commits on its own anyway, so durability does not rest on that kernel behaviour.
+// fuse-native's create() gets no flags: a file created with O_DSYNC relies on the kernel's fsync.
+const O_ACCMODE = 3; // not in node's fs.constants
+const { O_RDONLY, O_DSYNC } = constants;
 const ROOT = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
 
 function toFuseStat(s: Stat): Record<string, number | Date> {

@@ -79,7 +79,11 @@ export class WritePath {
         await q.file.lock.run(() => this.apply(q.file, batch.map((r) => r.elem)));
         for (const r of batch) r.resolve();
       } catch (e) {
-        for (const r of batch) r.reject(e);
+        if (batch.length === 1) { batch[0].reject(e); continue; }
+        // One bad element (say an old block that fails its checksum) must not fail the others.
+        for (const r of batch) {
+          await q.file.lock.run(() => this.apply(q.file, [r.elem])).then(r.resolve, r.reject);
+        }
       }
     }
     this.queues.delete(q.file.ino);
@@ -92,27 +96,30 @@ export class WritePath {
     // A block fetched while not dirty stays valid for this call: only this file's writes (which
     // wait for our lock) could change it, and a freeze only moves the open txg's blocks. So a
     // second attempt fetches only blocks that a freeze moved out of the open txg, and a third
-    // fetches nothing and cannot be interrupted.
-    const fetched = new Map<number, Promise<Buffer | null>>();
-    const fetch = (lbn: number) => fetched.get(lbn) ?? fetched.set(lbn, file.storedBlock(lbn)).get(lbn)!;
+    // has everything and applies without yielding.
+    const got = new Map<number, Buffer | null>();
     for (let attempt = 0; ; attempt++) {
       invariant(attempt < LIMITS.SG_MAX_RESOLVES, 'a scatter-gather array resolves within SG_MAX_RESOLVES freezes');
       const gen = file.generation();
       const { txns, dependent, size } = resolveSets(sets, { size: file.size(), isDirty: (l) => file.openBlock(l) !== undefined }, bs);
-      const bases = await Promise.all(txns.map((t) => (t.dep === 'old-block' ? fetch(t.lbn) : null)));
-      if (file.generation() !== gen) { this.stats.reresolved++; continue; }
+      const missing = txns.filter((t) => t.dep === 'old-block' && !got.has(t.lbn));
+      if (missing.length) {
+        await Promise.all(missing.map(async (t) => { got.set(t.lbn, await file.storedBlock(t.lbn)); }));
+        if (file.generation() !== gen) { this.stats.reresolved++; continue; }
+      }
       // From here on synchronous: one step for a concurrent freeze.
-      txns.forEach((t, i) => {
+      for (const t of txns) {
         let block = file.openBlock(t.lbn);
+        invariant(block || t.dep !== 'merge', 'a merge finds its block in the open txg');
         if (!block) {
-          const base = bases[i];
+          const base = t.dep === 'old-block' ? got.get(t.lbn) : null;
           block = base ? Buffer.from(base) : t.dep === 'overwrite' ? Buffer.allocUnsafe(bs) : Buffer.alloc(bs);
           file.addBlock(t.lbn, block);
         }
         overlay(block, t.set.pieces);
-        const dep = t.dep === 'old-block' && !bases[i] ? 'zero-fill' : t.dep; // the stored block was unmapped or zero
+        const dep = t.dep === 'old-block' && !got.get(t.lbn) ? 'zero-fill' : t.dep; // the stored block was unmapped or zero
         this.stats[DEP_STAT[dep]]++;
-      });
+      }
       if (txns.length) file.written(size);
       this.count(array.length, sets.length, txns.length, dependent.length);
       return txns;

@@ -46,3 +46,28 @@ t.test('unlink frees space after the commit; a commit racing an unlink does not 
   t.ok(ds.space.usedBytes() < 20_000, `used ${ds.space.usedBytes()} bytes after unlink`);
   t.notOk(fs.hasChanges());
 });
+
+t.test('bytes past EOF stay zero: partial writes, shrink, then grow', async (t) => {
+  const { target, fs } = await memDatastore();
+  const fh = fs.addHandle(await fs.create('/z', 0o644, ROOT));
+  await fs.write(fh, 0, Buffer.alloc(10_000, 0x11));
+  await fs.write(fh, 9_000, Buffer.alloc(100, 0x22)); // partial, inside the last block
+  await fs.fsync();
+  await fs.truncate(null, fh, 5_000);                  // inside a block
+  await fs.truncate(null, fh, 20_000);                 // grow: the rest must read as zeros
+  const want = Buffer.alloc(20_000);
+  want.fill(0x11, 0, 5_000);
+  t.ok((await fs.read(fh, 0, 20_000)).equals(want), 'before commit');
+  await fs.fsync();
+  const r = await reopen(target);
+  t.ok((await r.fs.read(await r.fs.open('/z', false), 0, 20_000)).equals(want), 'after reopen');
+});
+
+t.test('writes fail as read-only once a commit has failed', async (t) => {
+  const { target, fs } = await memDatastore();
+  const fh = fs.addHandle(await fs.create('/w', 0o644, ROOT));
+  target.sync = async () => { throw new Error('disk gone'); };
+  await fs.write(fh, 0, Buffer.alloc(100, 1));
+  await t.rejects(fs.fsync(), /disk gone/);
+  await t.rejects(fs.write(fh, 0, Buffer.alloc(100, 2)), { code: 'READ_ONLY' });
+});
