@@ -51,8 +51,12 @@ export const LIMITS = {
   SG_MAX_ELEMENTS: 256,
   /** Bytes of write requests to one file gathered into one scatter-gather array. */
   SG_MAX_BYTES: 8 * 1024 * 1024,
-  /** The gathering window: event-loop turns a file's first queued write waits for others to join. */
-  SG_GATHER_TURNS: 1,
+  /**
+   * Extra gathering window: event-loop turns a file's first queued write waits for others. 0: an
+   * array takes what queued while the previous one was applied. Through FUSE the kernel sends a
+   * file's writes one at a time, so waiting only adds latency (1 turn measured ~5% fewer IOPS).
+   */
+  SG_GATHER_TURNS: 0,
   /** Resolutions of one scatter-gather array when commits freeze the txg under it (3 always suffice; see write-path.ts). */
   SG_MAX_RESOLVES: 4,
   /** Bytes written to the backing target in one call while committing. */

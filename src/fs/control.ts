@@ -75,13 +75,13 @@ export class ControlTree {
     const round = (x: number) => Math.round(x * 100) / 100;
     return {
       mode: this.fs.opts.commitPerWrite ? 'commit-per-write' : 'batched',
-      writeRequests: w.requests, sgArrays: w.arrays, sgElements: w.elements, sgSets: w.sets,
+      writeRequests: this.fs.counters.writes, sgArrays: w.arrays, sgElements: w.elements, sgSets: w.sets,
       logicalTransactions: w.logicalTxns, transactionDependent: w.dependent,
       resolutions: { overwrite: w.overwrite, merge: w.merge, zeroFill: w.zeroFill, oldBlock: w.oldBlock, reresolved: w.reresolved },
       physicalTransactions: t.commits, physicalWithWrites: t.commitsWithWrites,
       meanLogicalPerPhysical: t.commitsWithWrites ? round(t.logicalTxns / t.commitsWithWrites) : 0,
       commitLatencyMs: { p50: round(lat.p50), p99: round(lat.p99) },
-      syncs: this.fs.ds.syncs, syncRequests: t.syncRequests, backPressureWaits: t.backPressureWaits,
+      syncs: this.fs.ds.commits /* one sync per commit (txn/commit.ts) */, syncRequests: t.syncRequests, backPressureWaits: t.backPressureWaits,
     };
   }
 

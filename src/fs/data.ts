@@ -69,7 +69,7 @@ export function txnFile(ds: Datastore, v: Vnode, dirty: DirtyCounter): TxnFile {
     ino: v.ino,
     lock: v.lock,
     size: () => v.attrs.size,
-    generation: () => v.generation,
+    openSet: () => v.open,
     openBlock: (lbn) => v.open.blocks.get(lbn),
     storedBlock: (lbn) => blockContent(ds, v, lbn),
     addBlock: (lbn, block) => { v.open.blocks.set(lbn, block); dirty.add(block.length); },

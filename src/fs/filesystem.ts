@@ -129,7 +129,7 @@ export class Filesystem implements TxgSource {
 
   async setattr(path: string, change: (a: InodeAttrs) => void): Promise<void> {
     this.control.refuseWrite(path);
-    await this.ns.run(async () => {
+    await this.change(async () => {
       const v = await this.resolve(path);
       change(v.attrs);
       v.changed();
@@ -144,6 +144,17 @@ export class Filesystem implements TxgSource {
   utimens = (path: string, atime: number, mtime: number) => this.setattr(path, (a) => { a.atime = atime; a.mtime = mtime; });
 
   // ---- namespace ----------------------------------------------------------------------
+
+  /** Runs a change under the namespace lock; refused once a commit has failed. */
+  private change<T>(fn: () => Promise<T>): Promise<T> {
+    this.refuseIfFailed();
+    return this.ns.run(fn);
+  }
+
+  /** After a failed commit nothing more can become durable: changes get READ_ONLY (EROFS). */
+  private refuseIfFailed(): void {
+    if (this.txg.failure) fail('READ_ONLY', 'a commit failed; the datastore is read-only until remounted');
+  }
 
   private newVnode(mode: number, who: Caller): Vnode {
     const ino = this.ds.nextIno++;
@@ -171,7 +182,7 @@ export class Filesystem implements TxgSource {
   }
 
   async create(path: string, mode: number, who: Caller, type = S_IFREG, link?: Buffer): Promise<Vnode> {
-    return this.ns.run(async () => {
+    return this.change(async () => {
       const { dir, name } = await this.parentOf(path);
       if ((await this.child(dir, name)) !== null) fail('EXISTS', `${path} exists`);
       const v = this.newVnode(type | (mode & 0o7777), who);
@@ -198,7 +209,7 @@ export class Filesystem implements TxgSource {
 
   async hardlink(src: string, dst: string): Promise<void> {
     this.control.refuseWrite(src);
-    await this.ns.run(async () => {
+    await this.change(async () => {
       const v = await this.resolve(src);
       if (v.isDir) fail('NOT_SUPPORTED', 'hard links to directories are not allowed');
       const { dir, name } = await this.parentOf(dst);
@@ -219,7 +230,7 @@ export class Filesystem implements TxgSource {
 
   async unlink(path: string): Promise<void> {
     this.control.refuseWrite(path);
-    await this.ns.run(async () => {
+    await this.change(async () => {
       const { dir, name, v } = await this.entry(path);
       if (v.isDir) fail('IS_DIR', `${path} is a directory`);
       await this.unlinkName(dir, name);
@@ -234,13 +245,12 @@ export class Filesystem implements TxgSource {
       v.deleted = true;
       this.openBytes -= v.open.blocks.size * this.ds.blockSize;
       v.open = emptyDirty();
-      v.generation++; // a write resolving against the old open set must resolve again
     }
   }
 
   async rmdir(path: string): Promise<void> {
     this.control.refuseWrite(path);
-    await this.ns.run(async () => {
+    await this.change(async () => {
       const { dir, name, v } = await this.entry(path);
       if (!v.isDir) fail('NOT_DIR', `${path} is not a directory`);
       if (!(await this.isEmptyDir(v))) fail('NOT_EMPTY', `${path} is not empty`);
@@ -258,7 +268,7 @@ export class Filesystem implements TxgSource {
   async rename(src: string, dst: string): Promise<void> {
     this.control.refuseWrite(src);
     this.control.refuseWrite(dst);
-    await this.ns.run(async () => {
+    await this.change(async () => {
       const from = await this.entry(src);
       const to = await this.parentOf(dst);
       const v = from.v;
@@ -329,8 +339,8 @@ export class Filesystem implements TxgSource {
     const { v, sync } = this.handles.get(fh);
     if (!v.isFile) fail('INVALID', 'not a regular file');
     if (off + data.length > LIMITS.FILE_MAX_BYTES) fail('TOO_BIG', 'write past the largest file size');
-    if (this.txg.failure) fail('READ_ONLY', 'a commit failed; the datastore is read-only until remounted');
-    const file = txnFile(this.ds, v, this.dirtyCounter);
+    this.refuseIfFailed();
+    const file = (v.txn ??= txnFile(this.ds, v, this.dirtyCounter));
     if (this.opts.commitPerWrite) {
       // The measuring switch: each write is applied and committed on its own.
       await this.perWrite.run(async () => { await this.writes.write(file, off, data); await this.txg.sync(); });
@@ -347,6 +357,7 @@ export class Filesystem implements TxgSource {
     const v = fh !== null && this.handles.has(fh) ? this.handles.get(fh).v : await this.resolve(path ?? '/');
     if (v.isDir) fail('IS_DIR', 'is a directory');
     if (!v.isFile) fail('INVALID', 'not a regular file');
+    this.refuseIfFailed();
     await v.lock.run(() => truncateData(this.ds, v, size, this.dirtyCounter));
   }
 
@@ -372,7 +383,6 @@ export class Filesystem implements TxgSource {
         const set = v.open;
         v.syncing = set;
         v.open = emptyDirty();
-        v.generation++;
         v.dirty = false;
         files.push({
           ino: v.ino, attrs: { ...v.attrs }, map: v.map, blocks: set.blocks, trimFrom: set.trimFrom, deleted: v.deleted,

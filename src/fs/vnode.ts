@@ -3,6 +3,7 @@ import { CowTree } from '../meta/btree.js';
 import type { InodeAttrs } from '../meta/inode.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../meta/inode.js';
 import { Mutex } from '../txn/mutex.js';
+import type { TxnFile } from '../txn/write-path.js';
 
 export interface DirtySet {
   blocks: Map<number, Buffer>;
@@ -13,11 +14,11 @@ export const emptyDirty = (): DirtySet => ({ blocks: new Map(), trimFrom: null }
 export class Vnode {
   open: DirtySet = emptyDirty();
   syncing: DirtySet | null = null;
-  /** Counts freezes that took this vnode's open dirty set. */
-  generation = 0;
   /** Changed since the last freeze (attributes or data). */
   dirty = false;
   deleted = false;
+  /** This vnode as the write path sees it (made on the first write, then reused). */
+  txn: TxnFile | undefined;
   handles = 0;
   readonly lock = new Mutex();
   constructor(readonly ino: bigint, public attrs: InodeAttrs, readonly map: CowTree) {}

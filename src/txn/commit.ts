@@ -83,7 +83,6 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
     openSeg: next.seg, openOff: next.off, inodeRoot, direntRoot, segRoot, extents: app.extents,
   }));
   await ds.layout.sync();
-  ds.syncs++;
   ds.txg = txg;
   ds.openSeg = next.seg;
   ds.openOff = next.off;

@@ -36,8 +36,6 @@ export class Datastore {
   openOff = 0;
   lastCommit: { txg: bigint; time: number; bytes: number; ms: number } | null = null;
   commits = 0;
-  /** Syncs of the layout (one per commit). */
-  syncs = 0;
 
   private constructor(readonly layout: Layout, readonly sb: Superblock) {}
 

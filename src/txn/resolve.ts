@@ -6,8 +6,11 @@
  * |-------------|----------------------------------------------------------|---------------------|
  * | overwrite   | the set's pieces cover the whole block                   | nothing             |
  * | merge       | partial, and the block is already dirty in the open txg  | the dirty copy      |
- * | zero-fill   | partial, and the block starts at or past EOF, or is unmapped | a zeroed block  |
- * | old-block   | partial, inside EOF, mapped (or not known to be unmapped) | the stored block   |
+ * | zero-fill   | partial, and the block starts at or past EOF             | a zeroed block      |
+ * | old-block   | partial, inside EOF                                      | the stored block    |
+ *
+ * An old-block set whose block turns out unmapped (the fetch finds nothing) is zero-filled and
+ * counted so (write-path.ts): knowing it here would take a map lookup, which is I/O.
  *
  * A set whose resolution changes metadata (a new block pointer or extent state in this txg: the
  * block was not yet dirty; or a new file size) joins the transaction-dependent array. Each set
@@ -17,13 +20,11 @@ import { coversBlock, SgSet } from './sg.js';
 
 export type Dependency = 'overwrite' | 'merge' | 'zero-fill' | 'old-block';
 
-/** What resolution may ask of the file, all synchronous. */
+/** What resolution may ask of the file, all synchronous (whether a block is mapped takes I/O). */
 export interface FileView {
   size: number;
   /** True when the block has a copy in the open transaction group. */
   isDirty(lbn: number): boolean;
-  /** False when the block is known to read as zeros; undefined when unknown without I/O. */
-  isMapped?(lbn: number): boolean | undefined;
 }
 
 export interface LogicalTxn {
@@ -56,6 +57,6 @@ export function resolveSets(sets: readonly SgSet[], view: FileView, blockSize: n
 function dependencyOf(set: SgSet, view: FileView, blockSize: number): Dependency {
   if (coversBlock(set.pieces, blockSize)) return 'overwrite';
   if (view.isDirty(set.lbn)) return 'merge';
-  if (set.lbn * blockSize >= view.size || view.isMapped?.(set.lbn) === false) return 'zero-fill';
+  if (set.lbn * blockSize >= view.size) return 'zero-fill';
   return 'old-block';
 }

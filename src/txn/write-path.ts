@@ -1,12 +1,13 @@
 /**
  * The write path from requests to the open transaction group. Write requests to one file are
- * queued; the first waits SG_GATHER_TURNS event-loop turns so requests arriving together join
- * it, then up to SG_MAX_ELEMENTS / SG_MAX_BYTES of them form one scatter-gather array. Under
+ * queued; those that arrive while the file's previous array is being applied (and, if
+ * SG_GATHER_TURNS > 0, during that many event-loop turns) form the next scatter-gather array, up
+ * to SG_MAX_ELEMENTS / SG_MAX_BYTES. Under
  * the file's lock the array is sorted into sets per block (sg.ts) and resolved into logical
  * transactions (resolve.ts); the old blocks they depend on are fetched concurrently; then every
  * logical transaction is applied to the open txg in one synchronous step, so a freeze sees all
- * of the array or none of it. If a freeze moved the open txg while blocks were being fetched,
- * the array is resolved again. The txg that carries these logical transactions is their
+ * of the array or none of it. If a freeze (or an unlink) replaced the open txg's dirty set while
+ * blocks were being fetched, the array is resolved again. The txg that carries these logical transactions is their
  * physical transaction (commit.ts, txg.ts).
  */
 import { invariant, LIMITS } from '../limits.js';
@@ -19,8 +20,8 @@ export interface TxnFile {
   readonly ino: bigint;
   readonly lock: Mutex;
   size(): number;
-  /** Changes each time a freeze takes the open txg's blocks. */
-  generation(): number;
+  /** The open txg's dirty set (compared by identity: a freeze or unlink replaces it). */
+  openSet(): object;
   /** The block's copy in the open txg. */
   openBlock(lbn: number): Buffer | undefined;
   /** Content from the committing txg or the committed map; null when it reads as zeros. */
@@ -32,7 +33,7 @@ export interface TxnFile {
 }
 
 export interface WriteStats {
-  requests: number; elements: number; arrays: number; sets: number; logicalTxns: number; dependent: number;
+  elements: number; arrays: number; sets: number; logicalTxns: number; dependent: number;
   overwrite: number; merge: number; zeroFill: number; oldBlock: number; reresolved: number;
 }
 
@@ -46,7 +47,7 @@ const DEP_STAT: Record<Dependency, 'overwrite' | 'merge' | 'zeroFill' | 'oldBloc
 
 export class WritePath {
   readonly stats: WriteStats = {
-    requests: 0, elements: 0, arrays: 0, sets: 0, logicalTxns: 0, dependent: 0,
+    elements: 0, arrays: 0, sets: 0, logicalTxns: 0, dependent: 0,
     overwrite: 0, merge: 0, zeroFill: 0, oldBlock: 0, reresolved: 0,
   };
   /** Logical transactions applied to the open txg since the last freeze. */
@@ -57,7 +58,6 @@ export class WritePath {
 
   /** Resolves once the write is in the open transaction group. */
   write(file: TxnFile, off: number, data: Buffer): Promise<void> {
-    this.stats.requests++;
     return new Promise<void>((resolve, reject) => {
       const req = { elem: { off, data }, resolve, reject };
       const q = this.queues.get(file.ino);
@@ -100,12 +100,12 @@ export class WritePath {
     const got = new Map<number, Buffer | null>();
     for (let attempt = 0; ; attempt++) {
       invariant(attempt < LIMITS.SG_MAX_RESOLVES, 'a scatter-gather array resolves within SG_MAX_RESOLVES freezes');
-      const gen = file.generation();
+      const set = file.openSet();
       const { txns, dependent, size } = resolveSets(sets, { size: file.size(), isDirty: (l) => file.openBlock(l) !== undefined }, bs);
       const missing = txns.filter((t) => t.dep === 'old-block' && !got.has(t.lbn));
       if (missing.length) {
         await Promise.all(missing.map(async (t) => { got.set(t.lbn, await file.storedBlock(t.lbn)); }));
-        if (file.generation() !== gen) { this.stats.reresolved++; continue; }
+        if (file.openSet() !== set) { this.stats.reresolved++; continue; }
       }
       // From here on synchronous: one step for a concurrent freeze.
       for (const t of txns) {

@@ -63,11 +63,15 @@ t.test('bytes past EOF stay zero: partial writes, shrink, then grow', async (t) 
   t.ok((await r.fs.read(await r.fs.open('/z', false), 0, 20_000)).equals(want), 'after reopen');
 });
 
-t.test('writes fail as read-only once a commit has failed', async (t) => {
+t.test('every change fails as read-only once a commit has failed', async (t) => {
   const { target, fs } = await memDatastore();
   const fh = fs.addHandle(await fs.create('/w', 0o644, ROOT));
   target.sync = async () => { throw new Error('disk gone'); };
   await fs.write(fh, 0, Buffer.alloc(100, 1));
   await t.rejects(fs.fsync(), /disk gone/);
   await t.rejects(fs.write(fh, 0, Buffer.alloc(100, 2)), { code: 'READ_ONLY' });
+  await t.rejects(fs.truncate(null, fh, 0), { code: 'READ_ONLY' }, 'truncate');
+  await t.rejects(fs.create('/other', 0o644, ROOT), { code: 'READ_ONLY' }, 'create');
+  await t.rejects(fs.unlink('/w'), { code: 'READ_ONLY' }, 'unlink');
+  await t.rejects(fs.chmod('/w', 0o600), { code: 'READ_ONLY' }, 'chmod');
 });

@@ -1,4 +1,5 @@
 /** Test helpers: an in-memory datastore and a mounted-less filesystem over it. */
+import { createHash } from 'node:crypto';
 import { SingleLayout } from '../../src/backing/layout.js';
 import { MemTarget } from '../../src/backing/target.js';
 import { initChecksum } from '../../src/codec/checksum.js';
@@ -34,3 +35,21 @@ export function rng(seed: number): () => number {
 }
 
 export const seedFromEnv = (name = 'SEED'): number => Number(process.env[name] ?? Date.now() % 1000000);
+
+/** A digest of every path, size and content in a filesystem (directories walked, /.control skipped). */
+export async function contentOf(fs: Filesystem): Promise<string> {
+  const h = createHash('sha256');
+  const walk = async (dir: string): Promise<void> => {
+    const { names } = await fs.readdir(dir);
+    for (const name of names.filter((n) => n !== '.control').sort()) {
+      const p = `${dir === '/' ? '' : dir}/${name}`;
+      const st = await fs.getattr(p);
+      if ((st.mode & 0o170000) === 0o040000) { h.update(`${p}/;`); await walk(p); continue; }
+      const fh = await fs.open(p, false);
+      h.update(`${p}:${st.size}:`).update(await fs.read(fh, 0, st.size));
+      fs.release(fh);
+    }
+  };
+  await walk('/');
+  return h.digest('hex');
+}

@@ -3,6 +3,15 @@ import type { SgElement } from '../../src/txn/sg.js';
 
 const BS = 4096;
 
+/** The byte-array model: the array's elements written in arrival order over `model`. */
+export function applyToModel(model: Buffer, array: readonly SgElement[]): Buffer {
+  const end = Math.max(model.length, ...array.filter((e) => e.data.length).map((e) => e.off + e.data.length));
+  const next = Buffer.alloc(end);
+  model.copy(next);
+  for (const e of array) e.data.copy(next, e.off);
+  return next;
+}
+
 /** A random array: offsets cluster on a few blocks so overlaps and duplicates are common. */
 export function genArray(r: () => number, maxBlocks: number): SgElement[] {
   const n = 1 + Math.floor(r() * 12);

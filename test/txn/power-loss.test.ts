@@ -8,7 +8,7 @@ import { MemTarget } from '../../src/backing/target.js';
 import { initChecksum } from '../../src/codec/checksum.js';
 import { Filesystem } from '../../src/fs/filesystem.js';
 import { Datastore } from '../../src/txn/datastore.js';
-import { rng, ROOT, SMALL } from '../helpers/mem.js';
+import { contentOf, rng, ROOT, SMALL } from '../helpers/mem.js';
 import { crashImages, PowerLossTarget } from '../helpers/power-loss.js';
 
 const SEED = Number(process.env.SEED ?? 7);
@@ -43,24 +43,6 @@ async function workload(fs: Filesystem, onDurable: (txg: bigint) => Promise<void
   }
 }
 
-/** Every file's path, size and content, as a comparable string. */
-async function snapshotOf(fs: Filesystem): Promise<string> {
-  const out: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    const { names } = await fs.readdir(dir);
-    for (const name of names.filter((n) => n !== '.control').sort()) {
-      const p = `${dir === '/' ? '' : dir}/${name}`;
-      const st = await fs.getattr(p);
-      if ((st.mode & 0o170000) === 0o040000) { out.push(`${p}/`); await walk(p); continue; }
-      const fh = await fs.open(p, false);
-      out.push(`${p} ${st.size} ${(await fs.read(fh, 0, st.size)).toString('base64')}`);
-      fs.release(fh);
-    }
-  };
-  await walk('/');
-  return out.join('\n');
-}
-
 async function run(failAtSync: number | null) {
   await initChecksum();
   const target = new PowerLossTarget(failAtSync);
@@ -70,8 +52,8 @@ async function run(failAtSync: number | null) {
     const ds = await Datastore.mkfs(new SingleLayout(target, SMALL.segmentSize), SMALL);
     const fs = new Filesystem(ds);
     acked = ds.txg;
-    states.set(ds.txg, await snapshotOf(fs));
-    await workload(fs, async (txg) => { acked = txg; states.set(txg, await snapshotOf(fs)); });
+    states.set(ds.txg, await contentOf(fs));
+    await workload(fs, async (txg) => { acked = txg; states.set(txg, await contentOf(fs)); });
   } catch (e) {
     if (!target.lost) throw e;
   }
@@ -108,7 +90,7 @@ async function checkImage(mem: MemTarget, acked: bigint, states: Map<bigint, str
   if (ds.txg < acked) return `opened at txg ${ds.txg}, before the acknowledged ${acked}`;
   if (ds.txg > acked + 1n) return `opened at txg ${ds.txg}, never committed`;
   const fs = new Filesystem(ds);
-  if ((await snapshotOf(fs)) !== states.get(ds.txg)) return `content at txg ${ds.txg} differs from that commit's`;
+  if ((await contentOf(fs)) !== states.get(ds.txg)) return `content at txg ${ds.txg} differs from that commit's`;
   // It takes writes again and they survive a reopen.
   const fh = fs.addHandle(await fs.create('/after-crash', 0o644, ROOT));
   await fs.write(fh, 0, Buffer.alloc(50_000, 0x5a));

@@ -41,9 +41,8 @@ t.test('resolution: dependency, size change and the transaction-dependent array'
     const array = genArray(r, 6);
     const size = Math.floor(r() * 7 * BS);
     const dirty = new Set([...Array(6).keys()].filter(() => r() < 0.3));
-    const unmapped = new Set([...Array(6).keys()].filter(() => r() < 0.2));
     const sets = sortIntoSets(array, BS);
-    const res = resolveSets(sets, { size, isDirty: (l) => dirty.has(l), isMapped: (l) => !unmapped.has(l) }, BS);
+    const res = resolveSets(sets, { size, isDirty: (l) => dirty.has(l) }, BS);
     const modelSize = Math.max(size, ...array.filter((e) => e.data.length).map((e) => e.off + e.data.length));
     if (res.size !== modelSize) bad++;
     if (res.txns.length !== sets.length) bad++;
@@ -52,7 +51,7 @@ t.test('resolution: dependency, size change and the transaction-dependent array'
       const covered = new Uint8Array(BS);
       for (const e of array) for (let b = e.off; b < e.off + e.data.length; b++) if (Math.floor(b / BS) === tx.lbn) covered[b % BS] = 1;
       const full = covered.every((c) => c === 1);
-      const want = full ? 'overwrite' : dirty.has(tx.lbn) ? 'merge' : tx.lbn * BS >= size || unmapped.has(tx.lbn) ? 'zero-fill' : 'old-block';
+      const want = full ? 'overwrite' : dirty.has(tx.lbn) ? 'merge' : tx.lbn * BS >= size ? 'zero-fill' : 'old-block';
       if (tx.dep !== want) bad++;
       if (coversBlock(tx.set.pieces, BS) !== full) bad++;
       if (tx.updates.blockPtr === dirty.has(tx.lbn)) bad++;

@@ -6,7 +6,7 @@ import t from 'tap';
 import { Mutex } from '../../src/txn/mutex.js';
 import { TxnFile, WritePath } from '../../src/txn/write-path.js';
 import { memDatastore, reopen, rng, ROOT, seedFromEnv } from '../helpers/mem.js';
-import { genArray } from '../helpers/sg-gen.js';
+import { applyToModel, genArray } from '../helpers/sg-gen.js';
 import { Filesystem } from '../../src/fs/filesystem.js';
 
 const BS = 4096, BLOCKS = 8;
@@ -16,13 +16,12 @@ class FakeFile implements TxnFile {
   readonly lock = new Mutex();
   stored = new Map<number, Buffer>();   // committed (and committing) blocks
   open = new Map<number, Buffer>();
-  gen = 0;
   sz = 0;
   fetches = 0;
   freezeDuringFetch = false;
   freezeEveryFetch = false;
   size() { return this.sz; }
-  generation() { return this.gen; }
+  openSet() { return this.open; }
   openBlock(lbn: number) { return this.open.get(lbn); }
   async storedBlock(lbn: number) {
     this.fetches++;
@@ -32,7 +31,7 @@ class FakeFile implements TxnFile {
   }
   addBlock(lbn: number, b: Buffer) { this.open.set(lbn, b); }
   written(size: number) { this.sz = Math.max(this.sz, size); }
-  freeze() { for (const [l, b] of this.open) this.stored.set(l, Buffer.from(b)); this.open.clear(); this.gen++; }
+  freeze() { for (const [l, b] of this.open) this.stored.set(l, Buffer.from(b)); this.open = new Map(); }
   /** Bytes past EOF in the last block must be zero (a later size increase exposes them). */
   tailZero(): boolean {
     const lbn = Math.floor(this.sz / BS), b = this.open.get(lbn) ?? this.stored.get(lbn);
@@ -53,7 +52,7 @@ t.test('applied arrays equal the model; full overwrites fetch nothing; freezes m
   const r = rng(seed);
   const f = new FakeFile();
   const wp = new WritePath(BS);
-  let model = Buffer.alloc(0);
+  let model: Buffer = Buffer.alloc(0);
   let bad = 0;
   for (let round = 0; round < 2000 && !bad; round++) {
     const array = genArray(r, BLOCKS);
@@ -65,11 +64,7 @@ t.test('applied arrays equal the model; full overwrites fetch nothing; freezes m
     if (f.fetches - before < oldBlocks) bad++;
     if (!oldBlocks && f.fetches !== before && wp.stats.reresolved === again) { bad++; t.fail(`round ${round}: fetched without needing to`); }
     if (!f.tailZero()) { bad++; t.fail(`round ${round}: bytes past EOF are not zero`); }
-    const end = Math.max(model.length, ...array.filter((e) => e.data.length).map((e) => e.off + e.data.length));
-    const next = Buffer.alloc(end);
-    model.copy(next);
-    for (const e of array) e.data.copy(next, e.off);
-    model = next;
+    model = applyToModel(model, array);
     if (!f.content().equals(model)) { bad++; t.fail(`round ${round} (seed ${seed}): content differs from the model`); }
   }
   t.equal(bad, 0, `2000 arrays, seed ${seed}`);
@@ -83,18 +78,14 @@ t.test('a commit freezing the txg during every fetch still lets each array throu
   const f = new FakeFile();
   f.freezeEveryFetch = true;
   const wp = new WritePath(BS);
-  let model = Buffer.alloc(0);
+  let model: Buffer = Buffer.alloc(0);
   let bad = 0;
   for (let round = 0; round < 500; round++) {
     f.freezeEveryFetch = r() < 0.5;
     f.freeze(); // the blocks leave the open txg, so partial writes must fetch them
     const array = genArray(r, BLOCKS);
     await f.lock.run(() => wp.apply(f, array));
-    const end = Math.max(model.length, ...array.filter((e) => e.data.length).map((e) => e.off + e.data.length));
-    const next = Buffer.alloc(end);
-    model.copy(next);
-    for (const e of array) e.data.copy(next, e.off);
-    model = next;
+    model = applyToModel(model, array);
     if (!f.content().equals(model)) bad++;
   }
   t.equal(bad, 0, `500 arrays under a freeze storm, seed ${seed + 1}`);
@@ -115,7 +106,8 @@ t.test('concurrent writes to one file gather into arrays and land in one commit'
   await Promise.all(jobs);
   await fs.fsync();
   const w = fs.writes.stats;
-  t.equal(w.requests, 200);
+  t.equal(w.elements, 200);
+  t.equal(fs.counters.writes, 200);
   t.ok(w.arrays < 20, `200 concurrent requests formed ${w.arrays} arrays`);
   t.equal(fs.txg.stats.commitsWithWrites, 1, 'one physical transaction');
   t.equal(fs.txg.stats.logicalTxns, w.logicalTxns, 'carrying every logical transaction');
