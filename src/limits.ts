@@ -59,6 +59,20 @@ export const LIMITS = {
   SG_GATHER_TURNS: 0,
   /** Resolutions of one scatter-gather array when commits freeze the txg under it (3 always suffice; see write-path.ts). */
   SG_MAX_RESOLVES: 4,
+  /** Longest snapshot name (bytes). */
+  SNAP_NAME_MAX: 64,
+  /** Snapshots one file may have at once. */
+  SNAPSHOTS_PER_FILE: 1024,
+  /** Longest control command line (bytes, the newline excluded). */
+  COMMAND_MAX_BYTES: 4096,
+  /** Bytes of a command's reply kept for reading back through its handle. */
+  COMMAND_REPLY_MAX_BYTES: 1024 * 1024,
+  /** Files one `snapshot create DIR` may cover. */
+  SNAPSHOT_DIR_FILES_MAX: 4096,
+  /** Bytes of restored blocks read ahead before they are applied to the live file. */
+  RESTORE_BATCH_BYTES: 16 * 1024 * 1024,
+  /** Alarms kept for /.control/status (older ones are counted, not kept). */
+  ALARMS_KEPT: 100,
   /** Bytes written to the backing target in one call while committing. */
   WRITE_CHUNK_BYTES: 4 * 1024 * 1024,
 } as const;

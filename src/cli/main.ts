@@ -9,6 +9,8 @@ import { makeLogger } from './log.js';
 import { inspect } from './inspect.js';
 import { isMountpoint, mountDetached, mountForeground, umount } from './mount.js';
 import { lockHolder, mkfsDatastore, openDatastore } from './store.js';
+import { statusOf } from '../fs/status.js';
+import { control } from './control.js';
 
 const bin = join(fileURLToPath(new URL('.', import.meta.url)), '../../../bin/vdfs.js');
 const sizeArg = (v: string): number => {
@@ -16,7 +18,7 @@ const sizeArg = (v: string): number => {
   if (!m) throw new InvalidArgumentError('a size like 32K or 4M');
   return Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1);
 };
-const print = (o: unknown) => process.stdout.write(JSON.stringify(o, null, 2) + '\n');
+const print = (o: unknown): boolean => process.stdout.write(JSON.stringify(o, null, 2) + '\n');
 
 const program = new Command('vdfs')
   .description('A datastore for virtual-machine disks, served as a FUSE filesystem')
@@ -55,8 +57,31 @@ program.command('status').argument('<dir-or-mountpoint>')
     const holder = await lockHolder(where);
     if (holder !== null) throw new VdfsError('BUSY', `datastore ${where} is in use by process ${holder}; ask its mountpoint`);
     const ds = await openDatastore(where);
-    print(new Filesystem(ds).control.status());
+    print(statusOf(new Filesystem(ds)));
     await ds.close();
+  });
+
+const WHERE = ['<where>', 'datastore directory or mountpoint (a mounted datastore is asked through its mountpoint)'] as const;
+const runControl = async (where: string, tokens: string[]): Promise<void> => { print(await control(where, tokens, makeLogger())); };
+
+const snapshot = program.command('snapshot').description('create, delete and list snapshots of a file or of every file under a directory');
+snapshot.command('create').argument(...WHERE).argument('<path>', 'file or directory inside the datastore').argument('<name>')
+  .action((where: string, path: string, name: string) => runControl(where, ['snapshot', 'create', path, name]));
+snapshot.command('delete').argument(...WHERE).argument('<path>').argument('<name>')
+  .action((where: string, path: string, name: string) => runControl(where, ['snapshot', 'delete', path, name]));
+snapshot.command('list').argument(...WHERE).argument('[path]')
+  .action((where: string, path?: string) => runControl(where, ['snapshot', 'list', ...(path === undefined ? [] : [path])]));
+
+program.command('restore').argument(...WHERE).argument('<path>', 'file inside the datastore').argument('<name>', 'snapshot to restore')
+  .description('restore a file to a snapshot, moving only the blocks that differ (a snapshot of the present is taken first)')
+  .action((where: string, path: string, name: string) => runControl(where, ['restore', path, name]));
+
+program.command('verify').argument(...WHERE).argument('[path]')
+  .description('verify the snapshot metadata of every file (or of one); exits 2 when an alarm is raised')
+  .action(async (where: string, path?: string) => {
+    const r = await control(where, ['verify', ...(path === undefined ? [] : [path])], makeLogger());
+    print(r);
+    if ((r as { verified?: { alarms?: unknown[] } }).verified?.alarms?.length) process.exitCode = 2;
   });
 
 program.command('inspect').argument('<dir>')

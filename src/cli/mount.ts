@@ -1,6 +1,6 @@
 /** `vdfs mount` (foreground or detached) and `vdfs umount`. */
 import { fork } from 'node:child_process';
-import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -10,9 +10,19 @@ import { VdfsError } from '../errors.js';
 import { openDatastore, takeLock } from './store.js';
 import type { Logger } from './log.js';
 
-const RUN_DIR = process.env.VDFS_RUN_DIR ?? '/run/vdfs';
+export const RUN_DIR = process.env.VDFS_RUN_DIR ?? '/run/vdfs';
 const pidFile = (mnt: string) => join(RUN_DIR, encodeURIComponent(resolve(mnt)) + '.pid');
 const UMOUNT_WAIT_MS = 120_000;
+
+/** The mountpoint a daemon with this pid serves, from the pid files it writes. */
+export async function mountpointOfPid(pid: number): Promise<string | null> {
+  for (const f of await readdir(RUN_DIR).catch(() => [] as string[])) {
+    if (!f.endsWith('.pid')) continue;
+    const owner = Number((await readFile(join(RUN_DIR, f), 'utf8').catch(() => '')).trim());
+    if (owner === pid) return decodeURIComponent(f.slice(0, -4));
+  }
+  return null;
+}
 
 export async function isMountpoint(mnt: string): Promise<boolean> {
   const mounts = await readFile('/proc/mounts', 'utf8');
@@ -32,7 +42,7 @@ export async function mountForeground(dir: string, mnt: string, log: Logger, opt
   const unlock = await takeLock(dir);
   let ds;
   try { ds = await openDatastore(dir); } catch (e) { await unlock(); throw e; }
-  const fs = new Filesystem(ds, (e) => log.error({ err: e }, 'commit failed; datastore is read-only until remounted'), opts);
+  const fs = new Filesystem(ds, (e) => log.error({ err: e }, 'commit failed; datastore is read-only until remounted'), { ...opts, log });
   fs.txg.start();
   let mounted;
   try {

@@ -1,11 +1,11 @@
 /**
- * Commit record codec (format v1): one slot of the commit ring, slot = txg % commitSlots.
+ * Commit record codec (format v2): one slot of the commit ring, slot = txg % commitSlots.
  * A commit is valid when its own checksum holds AND every log extent it names hashes to the
  * value it records; open() takes the newest valid one.
  *
  * | off | size | field       | meaning                                                     |
  * |-----|------|-------------|-------------------------------------------------------------|
- * |   0 |    8 | magic       | 'VDFSCM01'                                                  |
+ * |   0 |    8 | magic       | 'VDFSCM02'                                                  |
  * |   8 |    8 | txg         | transaction group number                                    |
  * |  16 |    8 | time        | ms since the epoch                                          |
  * |  24 |   16 | uuid        | datastore id (a stale ring from another datastore is ignored) |
@@ -17,7 +17,9 @@
  * |  64 |   32 | inodeRoot   | block pointer: inode tree                                   |
  * |  96 |   32 | direntRoot  | block pointer: directory-entry tree                         |
  * | 128 |   32 | segRoot     | block pointer: segment-usage tree                           |
- * | 160 | 20×n | extents     | per extent: u32 seg, u32 start, u32 end, u64 xxhash64       |
+ * | 160 |   32 | snapRoot    | block pointer: snapshot tree (src/snap/record.ts)           |
+ * | 192 |   32 | deadRoot    | block pointer: dead-list tree (src/snap/deadlist.ts)        |
+ * | 224 | 20×n | extents     | per extent: u32 seg, u32 start, u32 end, u64 xxhash64       |
  * | end |    8 | checksum    | xxhash64 of every byte before it                            |
  */
 import { xxh64 } from '../codec/checksum.js';
@@ -25,8 +27,8 @@ import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { BlockPtr, decodePtr, encodePtr } from './ptr.js';
 
-export const COMMIT_MAGIC = Buffer.from('VDFSCM01');
-const EXT_AT = 160;
+export const COMMIT_MAGIC = Buffer.from('VDFSCM02');
+const EXT_AT = 224;
 const EXT_SIZE = 20;
 
 export interface LogExtent { seg: number; start: number; end: number; hash: bigint }
@@ -42,6 +44,8 @@ export interface CommitRecord {
   inodeRoot: BlockPtr;
   direntRoot: BlockPtr;
   segRoot: BlockPtr;
+  snapRoot: BlockPtr;
+  deadRoot: BlockPtr;
   extents: LogExtent[];
 }
 
@@ -60,6 +64,8 @@ export function encodeCommit(c: CommitRecord): Buffer {
   encodePtr(c.inodeRoot, b, 64);
   encodePtr(c.direntRoot, b, 96);
   encodePtr(c.segRoot, b, 128);
+  encodePtr(c.snapRoot, b, 160);
+  encodePtr(c.deadRoot, b, 192);
   let at = EXT_AT;
   for (const e of c.extents) {
     b.writeUInt32LE(e.seg, at);
@@ -95,6 +101,8 @@ export function decodeCommit(b: Buffer, uuid: Buffer): CommitRecord | null {
     inodeRoot: decodePtr(b, 64),
     direntRoot: decodePtr(b, 96),
     segRoot: decodePtr(b, 128),
+    snapRoot: decodePtr(b, 160),
+    deadRoot: decodePtr(b, 192),
     extents,
   };
 }

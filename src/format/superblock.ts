@@ -1,11 +1,11 @@
 /**
- * Superblock codec (format v1). Two copies: at byte 0 and at HEADER_REGION - SLOT_SIZE.
+ * Superblock codec (format v2). Two copies: at byte 0 and at HEADER_REGION - SLOT_SIZE.
  * Written by mkfs; read at open, the first copy that verifies wins.
  *
  * | off | size | field        | meaning                                   |
  * |-----|------|--------------|-------------------------------------------|
  * |   0 |    8 | magic        | 'VDFSSB01'                                |
- * |   8 |    4 | version      | 1                                         |
+ * |   8 |    4 | version      | 2 (v1 had no snapshot or dead-list trees) |
  * |  12 |    4 | blockSize    | logical block size of vdisks              |
  * |  16 |    4 | segmentSize  | bytes per segment                         |
  * |  20 |    4 | commitSlots  | slots in the commit ring                  |
@@ -18,7 +18,7 @@ import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 
 export const SB_MAGIC = Buffer.from('VDFSSB01');
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 export const SB_COPIES = [0, LIMITS.HEADER_REGION - LIMITS.SLOT_SIZE] as const;
 
 export interface Superblock {

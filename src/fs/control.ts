@@ -1,106 +1,112 @@
 /**
- * The hidden /.control tree: `status` (read-only JSON of the datastore's figures). Its handles
- * live in their own range; its content is rendered when it is opened, and reads end where the
- * content ends (the reported size is an upper bound, STATUS_FILE_BYTES).
+ * The hidden /.control tree:
+ * - `status`: read-only JSON of the datastore's figures, rendered when opened (reads end where
+ *   the content ends; the reported size is an upper bound, STATUS_FILE_BYTES).
+ * - `command`: each write is one command (fs/command.ts); the write returns when the command is
+ *   done. A bad command changes nothing and fails with INVALID (EINVAL); its reason goes to
+ *   `last-error` and to the log. Reading the handle a command was written through gives that
+ *   command's result as JSON lines (open it with O_DIRECT, or the page cache answers with the
+ *   bytes written).
+ * - `last-error`: the newest refused command and why.
  */
-import { fail } from '../errors.js';
+import { fail, isVdfsError, VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { S_IFDIR, S_IFREG } from '../meta/inode.js';
+import { parseCommand } from './command.js';
+import { runCommand } from './commands.js';
 import type { Filesystem, Stat } from './filesystem.js';
+import { HIDDEN_FH_SPAN, HiddenTree, hiddenStat } from './hidden.js';
+import { splitPath } from './names.js';
+import { statusOf } from './status.js';
 
 export const CONTROL_DIR = '.control';
-const RESERVED = new Set([CONTROL_DIR, '.snapshots']);
-const FH_BASE = 1 << 30;
-const CONTROL_INO = 2, STATUS_INO = 3;
+const FILES = { status: 3, command: 4, 'last-error': 5 } as const;
+type File = keyof typeof FILES;
+const CONTROL_INO = 2;
+/** Errors that are the datastore's, not the command's: they keep their own code. */
+const OWN_CODES = new Set(['IO', 'CHECKSUM', 'CORRUPT', 'READ_ONLY', 'NO_SPACE']);
 
-export class ControlTree {
-  private open_ = new Map<number, Buffer>();
-  private nextFh = FH_BASE;
+interface Handle { file: File; content: Buffer }
+
+export class ControlTree implements HiddenTree {
+  readonly name = CONTROL_DIR;
+  readonly fhBase = HIDDEN_FH_SPAN;
+  private handles = new Map<number, Handle>();
+  private nextFh = this.fhBase;
   private readonly started = Date.now();
+  lastError = '';
   constructor(private fs: Filesystem) {}
 
-  reserved(name: string): boolean { return RESERVED.has(name); }
-
-  private kind(path: string): 'dir' | 'status' | 'missing' | null {
-    if (path === '/' + CONTROL_DIR) return 'dir';
-    if (!path.startsWith('/' + CONTROL_DIR + '/')) return null;
-    return path === `/${CONTROL_DIR}/status` ? 'status' : 'missing';
+  private file(path: string): File | null {
+    const parts = splitPath(path);
+    if (parts.length === 1) return null;
+    const f = parts[1] as File;
+    if (parts.length > 2 || !(f in FILES)) fail('NOT_FOUND', `${path}: no such control file`);
+    return f;
   }
 
-  stat(path: string): Stat | null {
-    const k = this.kind(path);
-    if (k === null) return null;
-    if (k === 'missing') fail('NOT_FOUND', `${path}: no such control file`);
-    const t = this.started;
-    const base = { uid: 0, gid: 0, blksize: 4096, blocks: 0, atime: t, mtime: Date.now(), ctime: t };
-    return k === 'dir'
-      ? { ...base, ino: CONTROL_INO, mode: S_IFDIR | 0o555, nlink: 2, size: 0 }
-      : { ...base, ino: STATUS_INO, mode: S_IFREG | 0o444, nlink: 1, size: LIMITS.STATUS_FILE_BYTES };
+  private statOf(f: File | null): Stat {
+    if (f === null) return hiddenStat(CONTROL_INO, S_IFDIR | 0o555, 0, this.started, 2);
+    // status and command report an upper bound (reads end where the content ends): a reader
+    // that trusts the size, as the kernel does for O_DIRECT reads, must not stop at 0.
+    const size = f === 'status' ? LIMITS.STATUS_FILE_BYTES : f === 'command' ? LIMITS.COMMAND_REPLY_MAX_BYTES : Buffer.byteLength(this.lastError);
+    return { ...hiddenStat(FILES[f], S_IFREG | (f === 'command' ? 0o644 : 0o444), size, this.started), mtime: Date.now() };
   }
 
-  readdir(path: string): { names: string[]; stats: Stat[] } | null {
-    const k = this.kind(path);
-    if (k === null) return null;
-    if (k !== 'dir') fail('NOT_DIR', `${path} is not a directory`);
-    return { names: ['status'], stats: [this.stat(`/${CONTROL_DIR}/status`)!] };
+  async stat(path: string): Promise<Stat> { return this.statOf(this.file(path)); }
+
+  async readdir(path: string): Promise<{ names: string[]; stats: Stat[] }> {
+    if (this.file(path) !== null) fail('NOT_DIR', `${path} is not a directory`);
+    const names = Object.keys(FILES) as File[];
+    return { names, stats: names.map((n) => this.statOf(n)) };
   }
 
-  refuseWrite(path: string): void {
-    if (this.kind(path) !== null) fail('READ_ONLY', `${path} is read-only`);
-  }
-
-  open(path: string, writable: boolean): number | null {
-    const k = this.kind(path);
-    if (k === null) return null;
-    if (k === 'missing') fail('NOT_FOUND', `${path}: no such control file`);
-    if (k === 'dir') fail('IS_DIR', `${path} is a directory`);
-    if (writable) fail('READ_ONLY', `${path} is read-only`);
+  async open(path: string, writable: boolean): Promise<number> {
+    const f = this.file(path);
+    if (f === null) fail('IS_DIR', `${path} is a directory`);
+    if (writable && f !== 'command') fail('READ_ONLY', `${path} is read-only`);
+    const content = f === 'status' ? Buffer.from(JSON.stringify(statusOf(this.fs), null, 2) + '\n')
+      : f === 'last-error' ? Buffer.from(this.lastError) : Buffer.alloc(0);
     const fh = this.nextFh++;
-    this.open_.set(fh, Buffer.from(JSON.stringify(this.status(), null, 2) + '\n'));
+    if (this.nextFh >= this.fhBase + HIDDEN_FH_SPAN) this.nextFh = this.fhBase;
+    this.handles.set(fh, { file: f!, content });
     return fh;
   }
 
-  read(fh: number, off: number, len: number): Buffer | null {
-    const b = this.open_.get(fh);
-    if (!b) return null;
+  private handle(fh: number): Handle {
+    const h = this.handles.get(fh);
+    if (!h) fail('BAD_HANDLE', `no open control file with handle ${fh}`);
+    return h!;
+  }
+
+  async read(fh: number, off: number, len: number): Promise<Buffer> {
+    const b = this.handle(fh).content;
     return b.subarray(Math.min(off, b.length), Math.min(off + len, b.length));
   }
 
-  release(fh: number): boolean { return this.open_.delete(fh); }
-
-  /** The write path's figures: requests → elements → sets → logical → physical transactions. */
-  private writePath(): Record<string, unknown> {
-    const w = this.fs.writes.stats, t = this.fs.txg.stats;
-    const lat = this.fs.txg.latency();
-    const round = (x: number) => Math.round(x * 100) / 100;
-    return {
-      mode: this.fs.opts.commitPerWrite ? 'commit-per-write' : 'batched',
-      writeRequests: this.fs.counters.writes, sgArrays: w.arrays, sgElements: w.elements, sgSets: w.sets,
-      logicalTransactions: w.logicalTxns, transactionDependent: w.dependent,
-      resolutions: { overwrite: w.overwrite, merge: w.merge, zeroFill: w.zeroFill, oldBlock: w.oldBlock, reresolved: w.reresolved },
-      physicalTransactions: t.commits, physicalWithWrites: t.commitsWithWrites,
-      meanLogicalPerPhysical: t.commitsWithWrites ? round(t.logicalTxns / t.commitsWithWrites) : 0,
-      commitLatencyMs: { p50: round(lat.p50), p99: round(lat.p99) },
-      syncs: this.fs.ds.commits /* one sync per commit (txn/commit.ts) */, syncRequests: t.syncRequests, backPressureWaits: t.backPressureWaits,
-    };
+  /** One write, one command; its result is appended to what the handle reads back. */
+  async write(fh: number, _off: number, data: Buffer): Promise<void> {
+    const h = this.handle(fh);
+    if (h.file !== 'command') fail('READ_ONLY', 'only /.control/command takes writes');
+    let result;
+    try {
+      result = await runCommand(this.fs, parseCommand(data));
+    } catch (e) {
+      const code = isVdfsError(e) ? e.code : 'IO';
+      const line = data.subarray(0, 200).toString('utf8').replace(/[\x00-\x1f]/g, ' ').trim();
+      this.lastError = `${new Date().toISOString()} ${JSON.stringify(line)}: ${(e as Error).message}\n`;
+      this.fs.log.warn({ command: line, reason: (e as Error).message }, 'control command refused');
+      if (OWN_CODES.has(code)) throw e;
+      throw new VdfsError('INVALID', (e as Error).message);
+    }
+    const out = Buffer.from(JSON.stringify(result) + '\n');
+    if (h.content.length + out.length <= LIMITS.COMMAND_REPLY_MAX_BYTES) h.content = Buffer.concat([h.content, out]);
   }
 
-  status(): Record<string, unknown> {
-    const fs = this.fs, ds = fs.ds;
-    const sf = fs.statfs();
-    return {
-      health: fs.txg.failure ? 'FAILED' : 'ONLINE',
-      error: fs.txg.failure ? String(fs.txg.failure) : undefined,
-      txg: Number(ds.txg),
-      lastCommit: ds.lastCommit && { txg: Number(ds.lastCommit.txg), time: new Date(ds.lastCommit.time).toISOString(), bytes: ds.lastCommit.bytes, ms: Math.round(ds.lastCommit.ms * 10) / 10 },
-      space: {
-        capacityBytes: sf.blocks * sf.bsize, usedBytes: ds.space.usedBytes(), freeBytes: sf.bfree * sf.bsize,
-        segments: ds.space.segCount, freeSegments: ds.space.freeSegments(), segmentSize: ds.sb.segmentSize, blockSize: ds.blockSize,
-      },
-      dirtyBytes: fs.dirtyBytes(),
-      writePath: this.writePath(),
-      io: fs.counters,
-      layout: ds.layout.name,
-    };
+  /** `echo cmd > command` truncates first: allowed, and a no-op, for the command file only. */
+  truncate(path: string): void {
+    if (this.file(path) !== 'command') fail('READ_ONLY', `${path} is read-only`);
   }
+
+  release(fh: number): void { this.handles.delete(fh); }
 }

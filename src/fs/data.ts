@@ -13,6 +13,7 @@ import type { TxnFile } from '../txn/write-path.js';
 import { isVdfsError, VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { Vnode } from './vnode.js';
+import type { CowTree, Node } from '../meta/btree.js';
 
 export interface DirtyCounter { add(bytes: number): void }
 
@@ -30,11 +31,7 @@ export async function blockContent(ds: Datastore, v: Vnode, lbn: number): Promis
     }
     const root = v.map.root;
     try {
-      const val = await v.map.get(keyOfBlock(lbn), root);
-      if (!val) return null;
-      const p = decodePtr(val);
-      if (p.state !== ExtentState.Present) return null;
-      return await ds.readRecord(p, RecordKind.Data, v.ino, BigInt(lbn));
+      return await mappedBlock(ds, v.ino, v.map, root, lbn);
     } catch (e) {
       // A commit may have replaced the block (and two more reused its segment) while we looked it up.
       if (attempt === 0 && v.map.root !== root && isVdfsError(e)) continue;
@@ -43,16 +40,29 @@ export async function blockContent(ds: Datastore, v: Vnode, lbn: number): Promis
   }
 }
 
+/** Block lbn of file ino as the map under `root` has it, or null when it reads as zeros. */
+export async function mappedBlock(ds: Datastore, ino: bigint, map: CowTree, root: Node | null, lbn: number): Promise<Buffer | null> {
+  const val = await map.get(keyOfBlock(lbn), root);
+  if (!val) return null;
+  const p = decodePtr(val);
+  if (p.state !== ExtentState.Present) return null;
+  return ds.readRecord(p, RecordKind.Data, ino, BigInt(lbn));
+}
+
 /** Reads up to len bytes at off (fewer only at end of file). */
 export async function readData(ds: Datastore, v: Vnode, off: number, len: number): Promise<Buffer> {
-  const end = Math.min(v.attrs.size, off + len);
+  return readBlocks(ds.blockSize, v.attrs.size, off, len, (lbn) => blockContent(ds, v, lbn));
+}
+
+/** Reads up to len bytes at off of a file of `size` bytes whose blocks `block` gives (fewer only at end of file). */
+export async function readBlocks(bs: number, size: number, off: number, len: number, block: (lbn: number) => Promise<Buffer | null>): Promise<Buffer> {
+  const end = Math.min(size, off + len);
   if (end <= off) return Buffer.alloc(0);
-  const bs = ds.blockSize;
   const out = Buffer.alloc(end - off);
   const first = Math.floor(off / bs), last = Math.floor((end - 1) / bs);
   const jobs: Promise<void>[] = [];
   for (let lbn = first; lbn <= last; lbn++) {
-    jobs.push(blockContent(ds, v, lbn).then((b) => {
+    jobs.push(block(lbn).then((b) => {
       if (!b) return;
       const bStart = lbn * bs;
       const from = Math.max(off, bStart), to = Math.min(end, bStart + bs);
@@ -72,7 +82,7 @@ export function txnFile(ds: Datastore, v: Vnode, dirty: DirtyCounter): TxnFile {
     openSet: () => v.open,
     openBlock: (lbn) => v.open.blocks.get(lbn),
     storedBlock: (lbn) => blockContent(ds, v, lbn),
-    addBlock: (lbn, block) => { v.open.blocks.set(lbn, block); dirty.add(block.length); },
+    addBlock: (lbn, block) => { if (!v.open.blocks.has(lbn)) dirty.add(block.length); v.open.blocks.set(lbn, block); },
     written: (size) => { if (size > v.attrs.size) v.attrs.size = size; v.touch(); },
   };
 }

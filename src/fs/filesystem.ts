@@ -18,8 +18,12 @@ import { emptyDirty, Vnode } from './vnode.js';
 import { readData, truncateData, txnFile } from './data.js';
 import { HandleTable } from './handles.js';
 import { WritePath } from '../txn/write-path.js';
-import { CONTROL_DIR, ControlTree } from './control.js';
+import { ControlTree } from './control.js';
+import { HiddenTree, hiddenFor, hiddenForFh } from './hidden.js';
+import { SnapView } from './snapview.js';
+import type { Alarm } from '../verify/verify.js';
 import { checkName, splitPath } from './names.js';
+import { Snapshots } from './snapshots.js';
 
 export interface Stat {
   ino: number; mode: number; nlink: number; uid: number; gid: number; size: number;
@@ -28,14 +32,27 @@ export interface Stat {
 
 export interface Caller { uid: number; gid: number }
 
+export interface FsLog { info(o: object, msg: string): void; warn(o: object, msg: string): void; error(o: object, msg: string): void }
+const quiet: FsLog = { info() {}, warn() {}, error() {} };
+
 export interface FsOptions {
   /** Commit every write on its own (one physical transaction per write): only to measure batching. */
   commitPerWrite?: boolean;
+  log?: FsLog;
 }
+
+/** A long operation under way (restore), as status shows it. */
+export interface Operation { id: number; op: string; file: string; done: number; total: number; started: string }
 
 export class Filesystem implements TxgSource {
   readonly txg: TxgManager;
   readonly control: ControlTree;
+  readonly snapshots: Snapshots;
+  private readonly hidden: HiddenTree[];
+  readonly log: FsLog;
+  readonly alarms = { count: 0, recent: [] as (Alarm & { time: string })[] };
+  readonly operations = new Map<number, Operation>();
+  private nextOperation = 1;
   private vnodes = new Map<bigint, Vnode>();
   private ns = new Mutex();
   private handles = new HandleTable();
@@ -51,6 +68,9 @@ export class Filesystem implements TxgSource {
     this.txg = new TxgManager(ds, this, onCommitError);
     this.writes = new WritePath(ds.blockSize);
     this.control = new ControlTree(this);
+    this.snapshots = new Snapshots(this);
+    this.hidden = [this.control, new SnapView(this)];
+    this.log = opts.log ?? quiet;
   }
 
   // ---- lookup -------------------------------------------------------------------------
@@ -105,7 +125,7 @@ export class Filesystem implements TxgSource {
     checkName(name!);
     const dir = await this.resolve('/' + parts.join('/'));
     if (!dir.isDir) fail('NOT_DIR', `${path}: a parent is not a directory`);
-    if (dir.ino === ROOT_INO && this.control.reserved(name!)) fail('EXISTS', `${name} is reserved`);
+    if (hiddenFor(this.hidden, path)) fail('READ_ONLY', `${path} is inside a read-only hidden tree`);
     return { dir, name: name! };
   }
 
@@ -122,13 +142,13 @@ export class Filesystem implements TxgSource {
   }
 
   async getattr(path: string): Promise<Stat> {
-    const c = this.control.stat(path);
-    if (c) return c;
+    const h = hiddenFor(this.hidden, path);
+    if (h) return h.stat(path);
     return this.stat(await this.resolve(path));
   }
 
   async setattr(path: string, change: (a: InodeAttrs) => void): Promise<void> {
-    this.control.refuseWrite(path);
+    this.refuseHidden(path);
     await this.change(async () => {
       const v = await this.resolve(path);
       change(v.attrs);
@@ -146,7 +166,7 @@ export class Filesystem implements TxgSource {
   // ---- namespace ----------------------------------------------------------------------
 
   /** Runs a change under the namespace lock; refused once a commit has failed. */
-  private change<T>(fn: () => Promise<T>): Promise<T> {
+  change<T>(fn: () => Promise<T>): Promise<T> {
     this.refuseIfFailed();
     return this.ns.run(fn);
   }
@@ -154,6 +174,26 @@ export class Filesystem implements TxgSource {
   /** After a failed commit nothing more can become durable: changes get READ_ONLY (EROFS). */
   private refuseIfFailed(): void {
     if (this.txg.failure) fail('READ_ONLY', 'a commit failed; the datastore is read-only until remounted');
+  }
+
+  private refuseHidden(path: string): void {
+    if (hiddenFor(this.hidden, path)) fail('READ_ONLY', `${path} is read-only`);
+  }
+
+  /** Records an alarm: kept for status (the newest ALARMS_KEPT) and logged at error level. */
+  raiseAlarm(a: Alarm): void {
+    this.alarms.count++;
+    this.alarms.recent.push({ ...a, time: new Date().toISOString() });
+    if (this.alarms.recent.length > LIMITS.ALARMS_KEPT) this.alarms.recent.shift();
+    this.log.error({ alarm: a }, 'verification alarm');
+  }
+
+  /** Runs a long operation that status shows with its progress while it runs. */
+  async operation<T>(op: string, file: string, fn: (progress: (done: number, total: number) => void) => Promise<T>): Promise<T> {
+    const id = this.nextOperation++;
+    const o: Operation = { id, op, file, done: 0, total: 0, started: new Date().toISOString() };
+    this.operations.set(id, o);
+    try { return await fn((done, total) => { o.done = done; o.total = total; }); } finally { this.operations.delete(id); }
   }
 
   private newVnode(mode: number, who: Caller): Vnode {
@@ -208,7 +248,7 @@ export class Filesystem implements TxgSource {
   }
 
   async hardlink(src: string, dst: string): Promise<void> {
-    this.control.refuseWrite(src);
+    this.refuseHidden(src);
     await this.change(async () => {
       const v = await this.resolve(src);
       if (v.isDir) fail('NOT_SUPPORTED', 'hard links to directories are not allowed');
@@ -229,7 +269,7 @@ export class Filesystem implements TxgSource {
   }
 
   async unlink(path: string): Promise<void> {
-    this.control.refuseWrite(path);
+    this.refuseHidden(path);
     await this.change(async () => {
       const { dir, name, v } = await this.entry(path);
       if (v.isDir) fail('IS_DIR', `${path} is a directory`);
@@ -249,7 +289,7 @@ export class Filesystem implements TxgSource {
   }
 
   async rmdir(path: string): Promise<void> {
-    this.control.refuseWrite(path);
+    this.refuseHidden(path);
     await this.change(async () => {
       const { dir, name, v } = await this.entry(path);
       if (!v.isDir) fail('NOT_DIR', `${path} is not a directory`);
@@ -266,8 +306,8 @@ export class Filesystem implements TxgSource {
   }
 
   async rename(src: string, dst: string): Promise<void> {
-    this.control.refuseWrite(src);
-    this.control.refuseWrite(dst);
+    this.refuseHidden(src);
+    this.refuseHidden(dst);
     await this.change(async () => {
       const from = await this.entry(src);
       const to = await this.parentOf(dst);
@@ -295,8 +335,8 @@ export class Filesystem implements TxgSource {
   }
 
   async readdir(path: string): Promise<{ names: string[]; stats: Stat[] }> {
-    const c = this.control.readdir(path);
-    if (c) return c;
+    const h = hiddenFor(this.hidden, path);
+    if (h) return h.readdir(path);
     const dir = await this.resolve(path);
     if (!dir.isDir) fail('NOT_DIR', `${path} is not a directory`);
     const names: string[] = [], stats: Stat[] = [];
@@ -304,7 +344,7 @@ export class Filesystem implements TxgSource {
       names.push(k.subarray(8).toString());
       stats.push(this.stat(await this.vnode(decodeDirent(val))));
     }
-    if (dir.ino === ROOT_INO) { names.push(CONTROL_DIR); stats.push(this.control.stat('/' + CONTROL_DIR)!); }
+    if (dir.ino === ROOT_INO) for (const t of this.hidden) { names.push(t.name); stats.push(await t.stat('/' + t.name)); }
     return { names, stats };
   }
 
@@ -312,8 +352,8 @@ export class Filesystem implements TxgSource {
 
   /** Opens a file; `sync` makes every write through the handle durable before it returns. */
   async open(path: string, writable: boolean, sync = false): Promise<number> {
-    const c = this.control.open(path, writable);
-    if (c !== null) return c;
+    const h = hiddenFor(this.hidden, path);
+    if (h) return h.open(path, writable);
     const v = await this.resolve(path);
     if (v.isDir) fail('IS_DIR', `${path} is a directory`);
     return this.handles.add(v, sync);
@@ -322,12 +362,13 @@ export class Filesystem implements TxgSource {
   addHandle(v: Vnode, sync = false): number { return this.handles.add(v, sync); }
 
   release(fh: number): void {
-    if (!this.control.release(fh)) this.handles.release(fh);
+    const h = hiddenForFh(this.hidden, fh);
+    if (h) h.release(fh); else this.handles.release(fh);
   }
 
   async read(fh: number, off: number, len: number): Promise<Buffer> {
-    const c = this.control.read(fh, off, len);
-    if (c) return c;
+    const h = hiddenForFh(this.hidden, fh);
+    if (h) return h.read(fh, off, len);
     const b = await readData(this.ds, this.handles.get(fh).v, off, len);
     this.counters.reads++;
     this.counters.bytesRead += b.length;
@@ -336,6 +377,8 @@ export class Filesystem implements TxgSource {
 
   /** Buffered writes are durable at the next commit; O_SYNC/O_DSYNC ones when this returns. */
   async write(fh: number, off: number, data: Buffer): Promise<void> {
+    const h = hiddenForFh(this.hidden, fh);
+    if (h) return h.write(fh, off, data);
     const { v, sync } = this.handles.get(fh);
     if (!v.isFile) fail('INVALID', 'not a regular file');
     if (off + data.length > LIMITS.FILE_MAX_BYTES) fail('TOO_BIG', 'write past the largest file size');
@@ -354,6 +397,8 @@ export class Filesystem implements TxgSource {
   }
 
   async truncate(path: string | null, fh: number | null, size: number): Promise<void> {
+    const h = path === null ? undefined : hiddenFor(this.hidden, path);
+    if (h) return h.truncate(path!);
     const v = fh !== null && this.handles.has(fh) ? this.handles.get(fh).v : await this.resolve(path ?? '/');
     if (v.isDir) fail('IS_DIR', 'is a directory');
     if (!v.isFile) fail('INVALID', 'not a regular file');
@@ -363,12 +408,12 @@ export class Filesystem implements TxgSource {
 
   async fsync(): Promise<void> { await this.txg.sync(); }
 
-  private dirtyCounter = { add: (n: number) => { this.openBytes += n; } };
+  readonly dirtyCounter = { add: (n: number) => { this.openBytes += n; } };
 
   // ---- transaction groups -------------------------------------------------------------
 
   hasChanges(): boolean {
-    if (this.nsDirty) return true;
+    if (this.nsDirty || this.snapshots.hasPending()) return true;
     for (const v of this.vnodes.values()) if (v.dirty) return true;
     return false;
   }
@@ -392,7 +437,8 @@ export class Filesystem implements TxgSource {
       this.syncingBytes = this.openBytes;
       this.openBytes = 0;
       const f: Frozen = {
-        files, rawInodes: [], direntRoot: this.ds.dirents.root, direntFreed: this.direntFreedSince, logical: this.writes.takeOpenLogical(),
+        files, rawInodes: [], direntRoot: this.ds.dirents.root, direntFreed: this.direntFreedSince,
+        snapOps: this.snapshots.take(), logical: this.writes.takeOpenLogical(),
       };
       this.direntFreedSince = [];
       this.nsDirty = false;
@@ -408,6 +454,7 @@ export class Filesystem implements TxgSource {
       if (file.deleted) this.vnodes.delete(file.ino);
     }
     this.syncingBytes = 0;
+    this.snapshots.committed(f.snapOps);
     this.evict();
   }
 

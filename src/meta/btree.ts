@@ -84,6 +84,9 @@ export class CowTree {
     this.root = rootPtr && rootPtr.state === ExtentState.Present ? Node.stub(rootPtr) : null;
   }
 
+  /** The root mutations see: inside a batch its working tree, else the published root. */
+  get current(): Node | null { return this.inBatch ? this.work : this.root; }
+
   async load(n: Node): Promise<Node> {
     if (n.loaded) return n;
     if (!n.loading) {

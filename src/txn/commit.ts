@@ -15,6 +15,7 @@ import { encodeInode, ino2key, InodeAttrs } from '../meta/inode.js';
 import { Appender } from '../log/appender.js';
 import { LIMITS } from '../limits.js';
 import type { Datastore } from './datastore.js';
+import { applySnapshots, Reaper, SnapOp } from '../snap/apply.js';
 
 /** One file's share of a transaction group, captured at freeze time. */
 export interface FrozenFile {
@@ -33,6 +34,7 @@ export interface Frozen {
   rawInodes: [bigint, Buffer][];  // inode values to store as they are (mkfs: the root directory)
   direntRoot: Node | null;        // the directory tree's root at freeze time
   direntFreed: Node[];            // directory-tree nodes replaced since the previous freeze
+  snapOps: SnapOp[];              // snapshot creations and deletions, applied after the files
   logical?: number;               // logical transactions this physical transaction carries
 }
 
@@ -49,38 +51,45 @@ export function keyOfBlock(lbn: number): Buffer { const k = Buffer.alloc(8); k.w
 export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   const txg = ds.txg + 1n;
   const app = new Appender(ds.layout, ds.space, txg, ds.openSeg, ds.openOff);
-  const frees: BlockPtr[] = [];
-  const freeNodes = (nodes: Node[]) => { for (const n of nodes) if (n.ptr) frees.push(n.ptr); };
+  const reaper = new Reaper(txg);
   const writeNode = (id: bigint, meta: boolean) => async (n: Node) =>
     app.append({ kind: RecordKind.Node, owner: id, key: BigInt(n.level), birth: txg }, encodeNode(n.image()), meta);
+  const persist = async (t: CowTree, root: Node | null = t.root) => {
+    const ptr = (await persistTree(root, writeNode(t.id, false))) ?? NULL_PTR;
+    for (const n of t.takeFreed()) if (n.ptr) reaper.free(n.ptr);
+    return ptr;
+  };
 
   await ds.inodes.batch(async () => {
     for (const [ino, val] of f.rawInodes) await ds.inodes.put(ino2key(ino), val);
     for (const file of f.files) {
       if (file.deleted) {
-        await freeWholeMap(file.map, frees);
+        await freeWholeMap(file.map, reaper);
         await ds.inodes.del(ino2key(file.ino));
         continue;
       }
-      const stored = await applyBlocks(file, txg, app, frees);
+      const newest = await ds.catalog.newestTxg(file.ino);
+      const stored = await applyBlocks(file, txg, app, (p) => reaper.drop(file.ino, newest, p));
       const root = (await persistTree(file.map.root, writeNode(file.map.id, false))) ?? NULL_PTR;
-      freeNodes(file.map.takeFreed());
+      for (const n of file.map.takeFreed()) if (n.ptr) reaper.drop(file.ino, newest, n.ptr);
       await ds.inodes.put(ino2key(file.ino), encodeInode({ ...file.attrs, mapRoot: root, stored }));
       file.done(root, stored);
     }
   });
-  const inodeRoot = (await persistTree(ds.inodes.root, writeNode(ds.inodes.id, false))) ?? NULL_PTR;
-  freeNodes(ds.inodes.takeFreed());
+  await applySnapshots(ds, reaper, f.snapOps, f.files.filter((x) => x.deleted).map((x) => x.ino));
+  const inodeRoot = await persist(ds.inodes);
   const direntRoot = (await persistTree(f.direntRoot, writeNode(ds.dirents.id, false))) ?? NULL_PTR;
-  freeNodes(f.direntFreed);
-  for (const p of frees) ds.space.release(p.seg, p.len);
+  for (const n of f.direntFreed) if (n.ptr) reaper.free(n.ptr);
+  const snapRoot = await persist(ds.snapTree);
+  const deadRoot = await persist(ds.deadTree);
+  for (const p of reaper.frees) ds.space.release(p.seg, p.len);
 
   const segRoot = await writeSegTree(ds, app, writeNode(ds.segs.id, true));
   const next = await app.finish();
   const slot = Number(txg % BigInt(ds.sb.commitSlots));
   await ds.layout.writeHeader(LIMITS.COMMIT_RING_OFFSET + slot * LIMITS.SLOT_SIZE, encodeCommit({
     txg, time: Date.now(), uuid: ds.sb.uuid, nextIno: ds.nextIno, segCount: ds.space.segCount,
-    openSeg: next.seg, openOff: next.off, inodeRoot, direntRoot, segRoot, extents: app.extents,
+    openSeg: next.seg, openOff: next.off, inodeRoot, direntRoot, segRoot, snapRoot, deadRoot, extents: app.extents,
   }));
   await ds.layout.sync();
   ds.txg = txg;
@@ -90,21 +99,21 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   return app.bytesWritten;
 }
 
-/** Applies trims and dirty blocks to a file's map; returns the file's new stored bytes. */
-async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, frees: BlockPtr[]): Promise<number> {
+/** Applies trims and dirty blocks to a file's map; `drop` gets each record the map lets go. Returns the new stored bytes. */
+async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, drop: (p: BlockPtr) => void): Promise<number> {
   let stored = file.attrs.stored;
-  const drop = (p: BlockPtr) => { if (p.state === ExtentState.Present) { frees.push(p); stored -= p.len; } };
+  const dropPtr = (p: BlockPtr) => { if (p.state === ExtentState.Present) { drop(p); stored -= p.len; } };
   await file.map.batch(async () => {
     if (file.trimFrom !== null) {
       const doomed: [Buffer, Buffer][] = [];
       for await (const e of file.map.scan(keyOfBlock(file.trimFrom))) doomed.push(e);
-      for (const [k, v] of doomed) { drop(decodePtr(v)); await file.map.del(k); }
+      for (const [k, v] of doomed) { dropPtr(decodePtr(v)); await file.map.del(k); }
     }
     for (const lbn of [...file.blocks.keys()].sort((a, b) => a - b)) {
       const data = file.blocks.get(lbn)!;
       const key = keyOfBlock(lbn);
       const old = await file.map.get(key);
-      if (old) drop(decodePtr(old));
+      if (old) dropPtr(decodePtr(old));
       const ptr = isZero(data)
         ? zeroPtr(txg)
         : app.append({ kind: RecordKind.Data, owner: file.ino, key: BigInt(lbn), birth: txg }, data);
@@ -115,15 +124,16 @@ async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, frees: 
   return stored;
 }
 
-async function freeWholeMap(map: CowTree, frees: BlockPtr[]): Promise<void> {
+/** A deleted file's whole map is freed (its snapshots go with it: snap/apply.ts). */
+async function freeWholeMap(map: CowTree, r: Reaper): Promise<void> {
   const walk = async (n: Node): Promise<void> => {
     await map.load(n);
-    if (n.leaf) for (const v of n.vals) { const p = decodePtr(v); if (p.state === ExtentState.Present) frees.push(p); }
+    if (n.leaf) for (const v of n.vals) r.free(decodePtr(v));
     for (const kid of n.kids) await walk(kid);
-    if (n.ptr) frees.push(n.ptr);
+    if (n.ptr) r.free(n.ptr);
   };
   if (map.root) await walk(map.root);
-  for (const n of map.takeFreed()) if (n.ptr) frees.push(n.ptr);
+  for (const n of map.takeFreed()) if (n.ptr) r.free(n.ptr);
 }
 
 /** Rewrites changed segment-usage entries; the tree's own nodes are counted apart (see SegmentSpace). */

@@ -17,8 +17,9 @@ import { LIMITS } from '../limits.js';
 import { VdfsError } from '../errors.js';
 import { streamXxh64 } from '../codec/checksum.js';
 import { commitTxg, Frozen } from './commit.js';
+import { SnapCatalog } from '../snap/catalog.js';
 
-export const TREE_INODES = 1n, TREE_DIRENTS = 2n, TREE_SEGS = 3n;
+export const TREE_INODES = 1n, TREE_DIRENTS = 2n, TREE_SEGS = 3n, TREE_SNAPS = 4n, TREE_DEAD = 5n;
 export const ROOT_INO = 1n;
 export const FIRST_USER_INO = 16n;
 export const mapTreeId = (ino: bigint) => ino | (1n << 63n);
@@ -29,6 +30,9 @@ export class Datastore {
   inodes!: CowTree;
   dirents!: CowTree;
   segs!: CowTree;
+  snapTree!: CowTree;
+  deadTree!: CowTree;
+  catalog!: SnapCatalog;
   space!: SegmentSpace;
   txg = 0n;
   nextIno = FIRST_USER_INO;
@@ -57,10 +61,10 @@ export class Datastore {
     for (const at of SB_COPIES) await layout.writeHeader(at, sbBytes);
     const ds = new Datastore(layout, sb);
     ds.space = new SegmentSpace(1, sb.segmentSize);
-    ds.initTrees(NULL_PTR, NULL_PTR, NULL_PTR);
+    ds.initTrees(NULL_PTR, NULL_PTR, NULL_PTR, NULL_PTR, NULL_PTR);
     const root = newAttrs(S_IFDIR | 0o755, 0, 0);
     root.nlink = 2;
-    await ds.commit({ files: [], rawInodes: [[ROOT_INO, encodeInode(root)]], direntRoot: null, direntFreed: [] });
+    await ds.commit({ files: [], rawInodes: [[ROOT_INO, encodeInode(root)]], direntRoot: null, direntFreed: [], snapOps: [] });
     return ds;
   }
 
@@ -73,7 +77,7 @@ export class Datastore {
     ds.openSeg = c.openSeg;
     ds.openOff = c.openOff;
     ds.space = new SegmentSpace(c.segCount, sb.segmentSize);
-    ds.initTrees(c.inodeRoot, c.direntRoot, c.segRoot);
+    ds.initTrees(c.inodeRoot, c.direntRoot, c.segRoot, c.snapRoot, c.deadRoot);
     await ds.loadSpace();
     ds.lastCommit = { txg: c.txg, time: c.time, bytes: 0, ms: 0 };
     return ds;
@@ -82,11 +86,14 @@ export class Datastore {
   /** Loads and verifies a node of any tree (file maps included). */
   readonly loader: NodeLoader = (p, id) => this.loadNode(p, id);
 
-  private initTrees(inodes: BlockPtr, dirents: BlockPtr, segs: BlockPtr): void {
+  private initTrees(inodes: BlockPtr, dirents: BlockPtr, segs: BlockPtr, snaps: BlockPtr, dead: BlockPtr): void {
     const loader = this.loader;
     this.inodes = new CowTree(TREE_INODES, loader, inodes);
     this.dirents = new CowTree(TREE_DIRENTS, loader, dirents);
     this.segs = new CowTree(TREE_SEGS, loader, segs);
+    this.snapTree = new CowTree(TREE_SNAPS, loader, snaps);
+    this.deadTree = new CowTree(TREE_DEAD, loader, dead);
+    this.catalog = new SnapCatalog(this.snapTree);
   }
 
   /** All commit slots, newest first; the first whose log extents all hash right wins. */

@@ -5,6 +5,7 @@
  * wait (back-pressure) while dirty bytes exceed DIRTY_LIMIT_BYTES.
  */
 import { LIMITS } from '../limits.js';
+import { Mutex } from './mutex.js';
 import type { Datastore } from './datastore.js';
 import type { Frozen } from './commit.js';
 
@@ -25,6 +26,8 @@ export class TxgManager {
   private wanted = false;
   private timer: NodeJS.Timeout | null = null;
   private latencies: number[] = [];
+  /** Held by each commit, and by work that must see no commit happen (verification). */
+  private gate = new Mutex();
   failure: unknown = null;
   stats = { commits: 0, syncRequests: 0, backPressureWaits: 0, logicalTxns: 0, commitsWithWrites: 0 };
 
@@ -75,14 +78,7 @@ export class TxgManager {
         const covered = this.waiters;
         this.waiters = [];
         try {
-          const t0 = performance.now();
-          const frozen = await this.src.freeze();
-          await this.ds.commit(frozen);
-          this.src.committed(frozen);
-          this.stats.commits++;
-          this.stats.logicalTxns += frozen.logical ?? 0;
-          if (frozen.logical) this.stats.commitsWithWrites++;
-          this.recordLatency(performance.now() - t0);
+          await this.gate.run(() => this.commitOnce());
           for (const w of covered) w.resolve();
         } catch (e) {
           this.failure = e;
@@ -95,6 +91,20 @@ export class TxgManager {
       this.running = null;
     }
   }
+
+  private async commitOnce(): Promise<void> {
+    const t0 = performance.now();
+    const frozen = await this.src.freeze();
+    await this.ds.commit(frozen);
+    this.src.committed(frozen);
+    this.stats.commits++;
+    this.stats.logicalTxns += frozen.logical ?? 0;
+    if (frozen.logical) this.stats.commitsWithWrites++;
+    this.recordLatency(performance.now() - t0);
+  }
+
+  /** Runs fn while no commit runs (commits wait; writers keep going until back-pressure). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> { return this.gate.run(fn); }
 
   private recordLatency(ms: number): void {
     this.latencies.push(ms);

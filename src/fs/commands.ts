@@ -1,0 +1,52 @@
+/**
+ * Running a parsed control command (fs/command.ts) on a filesystem. The same function serves
+ * /.control/command and the `vdfs` subcommands run directly on an unmounted datastore.
+ */
+import { decodeDirent, decodeInode, key2ino, S_IFMT, S_IFREG } from '../meta/inode.js';
+import { Alarm, Verifier, VerifyReport } from '../verify/verify.js';
+import type { Command } from './command.js';
+import type { Filesystem } from './filesystem.js';
+import { restoreFile, Progress } from './restore.js';
+
+export type CommandResult = Record<string, unknown>;
+
+export async function runCommand(fs: Filesystem, c: Command, progress?: Progress): Promise<CommandResult> {
+  switch (c.verb) {
+    case 'snapshot create': return { created: c.name, ...(await fs.snapshots.create(c.path, c.name)) };
+    case 'snapshot delete': return { deleted: c.name, ...(await fs.snapshots.delete(c.path, c.name)) };
+    case 'snapshot list': return { snapshots: await fs.snapshots.list(c.path) };
+    case 'restore': return { restored: await fs.operation('restore', c.path, (p) => restoreFile(fs, c.path, c.name, (d, t) => { p(d, t); progress?.(d, t); })) };
+    case 'verify': return { verified: await verify(fs, c.path) };
+  }
+}
+
+/** Every regular file of the datastore with a path (one of its names), in inode order. */
+async function allFiles(fs: Filesystem): Promise<{ ino: bigint; path: string }[]> {
+  const names = new Map<bigint, { parent: bigint; name: string }>();
+  for await (const [k, v] of fs.ds.dirents.scan()) names.set(decodeDirent(v), { parent: k.readBigUInt64BE(0), name: k.subarray(8).toString() });
+  const pathOf = (ino: bigint): string => {
+    const parts: string[] = [];
+    for (let at = names.get(ino); at && parts.length < 4096; at = names.get(at.parent)) parts.unshift(at.name);
+    return '/' + parts.join('/');
+  };
+  const out: { ino: bigint; path: string }[] = [];
+  for await (const [k, v] of fs.ds.inodes.scan()) {
+    if ((decodeInode(v).mode & S_IFMT) === S_IFREG) out.push({ ino: key2ino(k), path: pathOf(key2ino(k)) });
+  }
+  return out;
+}
+
+/** Verifies the snapshot metadata of one file (or all) while no commit runs; alarms go to status and the log. */
+export async function verify(fs: Filesystem, path: string | null): Promise<VerifyReport> {
+  const files = path === null ? null : await fs.snapshots.filesAt(path);
+  return fs.txg.exclusive(async () => {
+    const t0 = performance.now();
+    const v = new Verifier(fs.ds);
+    for (const f of files ?? (await allFiles(fs))) await v.file('ino' in f ? f.ino : f.v.ino, f.path);
+    v.report.ms = Math.round(performance.now() - t0);
+    for (const a of v.report.alarms) fs.raiseAlarm(a);
+    return v.report;
+  });
+}
+
+export type { Alarm };

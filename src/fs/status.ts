@@ -1,0 +1,42 @@
+/** The figures /.control/status and `vdfs status` report (JSON). */
+import type { Filesystem } from './filesystem.js';
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+/** The write path's figures: requests → elements → sets → logical → physical transactions. */
+function writePath(fs: Filesystem): Record<string, unknown> {
+  const w = fs.writes.stats, t = fs.txg.stats;
+  const lat = fs.txg.latency();
+  return {
+    mode: fs.opts.commitPerWrite ? 'commit-per-write' : 'batched',
+    writeRequests: fs.counters.writes, sgArrays: w.arrays, sgElements: w.elements, sgSets: w.sets,
+    logicalTransactions: w.logicalTxns, transactionDependent: w.dependent,
+    resolutions: { overwrite: w.overwrite, merge: w.merge, zeroFill: w.zeroFill, oldBlock: w.oldBlock, reresolved: w.reresolved },
+    physicalTransactions: t.commits, physicalWithWrites: t.commitsWithWrites,
+    meanLogicalPerPhysical: t.commitsWithWrites ? round(t.logicalTxns / t.commitsWithWrites) : 0,
+    commitLatencyMs: { p50: round(lat.p50), p99: round(lat.p99) },
+    syncs: fs.ds.commits /* one sync per commit (txn/commit.ts) */, syncRequests: t.syncRequests, backPressureWaits: t.backPressureWaits,
+  };
+}
+
+export function statusOf(fs: Filesystem): Record<string, unknown> {
+  const ds = fs.ds;
+  const sf = fs.statfs();
+  const health = fs.txg.failure ? 'FAILED' : fs.alarms.count ? 'ALARM' : 'ONLINE';
+  return {
+    health,
+    error: fs.txg.failure ? String(fs.txg.failure) : undefined,
+    txg: Number(ds.txg),
+    lastCommit: ds.lastCommit && { txg: Number(ds.lastCommit.txg), time: new Date(ds.lastCommit.time).toISOString(), bytes: ds.lastCommit.bytes, ms: Math.round(ds.lastCommit.ms * 10) / 10 },
+    space: {
+      capacityBytes: sf.blocks * sf.bsize, usedBytes: ds.space.usedBytes(), freeBytes: sf.bfree * sf.bsize,
+      segments: ds.space.segCount, freeSegments: ds.space.freeSegments(), segmentSize: ds.sb.segmentSize, blockSize: ds.blockSize,
+    },
+    dirtyBytes: fs.dirtyBytes(),
+    writePath: writePath(fs),
+    operations: [...fs.operations.values()],
+    alarms: { count: fs.alarms.count, recent: fs.alarms.recent },
+    io: fs.counters,
+    layout: ds.layout.name,
+  };
+}
