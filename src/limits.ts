@@ -73,6 +73,16 @@ export const LIMITS = {
   RESTORE_BATCH_BYTES: 16 * 1024 * 1024,
   /** Alarms kept for /.control/status (older ones are counted, not kept). */
   ALARMS_KEPT: 100,
+  /** The cleaner empties segments whose live bytes are below this fraction of a segment. */
+  CLEAN_MAX_LIVE: 0.6,
+  /** Free segments the cleaner keeps in hand beyond what the open txg's dirty data needs. */
+  CLEAN_RESERVE_SEGMENTS: 4,
+  /** Segments the cleaner reads before one commit (what it relocates joins that commit). */
+  CLEAN_MAX_SEGMENTS_PER_TXG: 64,
+  /** Dirty bytes writers may always reach, however short the free pool is while the cleaner works. */
+  CLEAN_MIN_DIRTY_BYTES: 4 * 1024 * 1024,
+  /** Bytes of records the cleaner relocates into one commit. */
+  CLEAN_MAX_BYTES_PER_TXG: 64 * 1024 * 1024,
   /** Bytes written to the backing target in one call while committing. */
   WRITE_CHUNK_BYTES: 4 * 1024 * 1024,
 } as const;

@@ -9,12 +9,12 @@ import {
 } from '../meta/inode.js';
 import type { Datastore } from '../txn/datastore.js';
 import { mapTreeId, ROOT_INO } from '../txn/datastore.js';
-import type { Frozen, FrozenFile } from '../txn/commit.js';
+import type { Frozen, FrozenFile, Touch } from '../txn/commit.js';
 import { Mutex } from '../txn/mutex.js';
 import { TxgManager, TxgSource } from '../txn/txg.js';
 import { fail } from '../errors.js';
 import { LIMITS } from '../limits.js';
-import { emptyDirty, Vnode } from './vnode.js';
+import { DirtySet, emptyDirty, Vnode } from './vnode.js';
 import { readData, truncateData, txnFile } from './data.js';
 import { HandleTable } from './handles.js';
 import { WritePath } from '../txn/write-path.js';
@@ -24,6 +24,7 @@ import { SnapView } from './snapview.js';
 import type { Alarm } from '../verify/verify.js';
 import { checkName, splitPath } from './names.js';
 import { Snapshots } from './snapshots.js';
+import { Cleaner } from './cleaner.js';
 
 export interface Stat {
   ino: number; mode: number; nlink: number; uid: number; gid: number; size: number;
@@ -48,6 +49,8 @@ export class Filesystem implements TxgSource {
   readonly txg: TxgManager;
   readonly control: ControlTree;
   readonly snapshots: Snapshots;
+  readonly cleaner = new Cleaner(this);
+  private direntTouches: Touch[] = [];
   private readonly hidden: HiddenTree[];
   readonly log: FsLog;
   readonly alarms = { count: 0, recent: [] as (Alarm & { time: string })[] };
@@ -420,8 +423,12 @@ export class Filesystem implements TxgSource {
 
   dirtyBytes(): number { return this.openBytes; }
 
-  freeze(): Promise<Frozen> {
-    return this.ns.run(async () => {
+  dirtyLimit(): number { return this.cleaner.dirtyLimit(); }
+
+  /** Captures the open transaction group; then the cleaner adds what it relocates into it. */
+  async freeze(): Promise<Frozen> {
+    const f = await this.ns.run(async () => {
+      await this.touchDirents();
       const files: FrozenFile[] = [];
       for (const v of this.vnodes.values()) {
         if (!v.dirty) continue;
@@ -429,21 +436,53 @@ export class Filesystem implements TxgSource {
         v.syncing = set;
         v.open = emptyDirty();
         v.dirty = false;
-        files.push({
-          ino: v.ino, attrs: { ...v.attrs }, map: v.map, blocks: set.blocks, trimFrom: set.trimFrom, deleted: v.deleted,
-          done: (root, stored) => { v.attrs.mapRoot = root; v.attrs.stored = stored; },
-        });
+        files.push(this.frozenFile(v, set, { ...v.attrs }));
       }
       this.syncingBytes = this.openBytes;
       this.openBytes = 0;
-      const f: Frozen = {
+      const frozen: Frozen = {
         files, rawInodes: [], direntRoot: this.ds.dirents.root, direntFreed: this.direntFreedSince,
-        snapOps: this.snapshots.take(), logical: this.writes.takeOpenLogical(),
+        snapOps: this.snapshots.take(), logical: this.writes.takeOpenLogical(), touches: [],
       };
       this.direntFreedSince = [];
       this.nsDirty = false;
-      return f;
+      return frozen;
     });
+    await this.cleaner.run(f);
+    return f;
+  }
+
+  private frozenFile(v: Vnode, set: DirtySet, attrs: InodeAttrs): FrozenFile {
+    return {
+      ino: v.ino, attrs, map: v.map, blocks: set.blocks, trimFrom: set.trimFrom, deleted: v.deleted,
+      done: (root, stored) => { v.attrs.mapRoot = root; v.attrs.stored = stored; },
+    };
+  }
+
+  /**
+   * A file the cleaner moves records of, in a commit it is not part of: it joins with its
+   * committed attributes (changes made since stay for the next commit). Null when it cannot.
+   */
+  async lateFreeze(f: Frozen, ino: bigint): Promise<FrozenFile | null> {
+    const v = await this.vnode(ino).catch(() => null);
+    const raw = await this.ds.readInode(ino);
+    if (!v || !raw || v.syncing) return null; // v.syncing: frozen already, in f
+    const set = emptyDirty();
+    v.syncing = set;
+    const ff = this.frozenFile(v, set, decodeInode(raw));
+    f.files.push(ff);
+    return ff;
+  }
+
+  /** Directory-tree nodes the cleaner moves are copied at the next freeze (the namespace owns that tree). */
+  deferDirentTouches(t: Touch[]): void { this.direntTouches.push(...t); }
+
+  private async touchDirents(): Promise<void> {
+    const touches = this.direntTouches;
+    if (!touches.length) return;
+    this.direntTouches = [];
+    await this.ds.dirents.batch(async () => { for (const x of touches) await this.ds.dirents.touch(x.key, x.level, x); });
+    this.direntFreedSince.push(...this.ds.dirents.takeFreed());
   }
 
   committed(f: Frozen): void {

@@ -28,7 +28,10 @@ export class Snapshots {
   take(): SnapOp[] { const p = this.pending; this.pending = []; return p; }
 
   /** After their commit: the catalog now shows what the operations did. */
-  committed(ops: SnapOp[]): void { for (const op of ops) this.busy.delete(`${op.ino}/${op.name}`); }
+  committed(ops: SnapOp[]): void {
+    for (const op of ops) this.busy.delete(`${op.ino}/${op.name}`);
+    if (ops.some((op) => op.kind === 'delete')) this.fs.cleaner.reconsider();
+  }
 
   /** The regular files a path names: the file itself, or every file under a directory. */
   async filesAt(path: string): Promise<SnapFile[]> {

@@ -31,6 +31,7 @@ export function statusOf(fs: Filesystem): Record<string, unknown> {
     space: {
       capacityBytes: sf.blocks * sf.bsize, usedBytes: ds.space.usedBytes(), freeBytes: sf.bfree * sf.bsize,
       segments: ds.space.segCount, freeSegments: ds.space.freeSegments(), segmentSize: ds.sb.segmentSize, blockSize: ds.blockSize,
+      cleaner: fs.cleaner.stats,
     },
     dirtyBytes: fs.dirtyBytes(),
     writePath: writePath(fs),

@@ -65,6 +65,7 @@ export class SegmentSpace {
     this.free.sort((a, b) => b - a); // pop() gives the lowest
   }
 
+  isPinned(seg: number): boolean { return this.pins.has(seg); }
   pin(seg: number): void { this.pins.set(seg, (this.pins.get(seg) ?? 0) + 1); }
   unpin(seg: number): void {
     const n = (this.pins.get(seg) ?? 0) - 1;

@@ -218,6 +218,37 @@ export class CowTree {
     return r;
   }
 
+  /** Whether the node on the path to `key` at `level` is the one stored at `at` (read only, published root). */
+  async holds(key: Buffer, level: number, at: { seg: number; off: number }, root: Node | null = this.root): Promise<boolean> {
+    let n = root;
+    while (n) {
+      await this.load(n);
+      if (n.level === level) return n.ptr?.seg === at.seg && n.ptr.off === at.off;
+      if (n.leaf) return false;
+      n = n.kids[childIndex(n, key)];
+    }
+    return false;
+  }
+
+  /**
+   * Copies the nodes on the path to `key` down to `level`, when the node there is the one
+   * stored at `at` (the cleaner relocating it: the copy is written elsewhere at the next commit
+   * and the old one is freed). Returns whether it did.
+   */
+  async touch(key: Buffer, level: number, at: { seg: number; off: number }): Promise<boolean> {
+    invariant(this.inBatch, 'touch inside a batch');
+    if (!(await this.holds(key, level, at, this.work))) return false;
+    let cur = this.own(await this.load(this.work!));
+    this.work = cur;
+    while (cur.level > level) {
+      const i = childIndex(cur, key);
+      const kid = this.own(await this.load(cur.kids[i]));
+      cur.kids[i] = kid;
+      cur = kid;
+    }
+    return true;
+  }
+
   /** Deletes key; returns whether it was there. */
   async del(key: Buffer): Promise<boolean> {
     invariant(this.inBatch, 'del inside a batch');

@@ -36,6 +36,17 @@ export interface Frozen {
   direntFreed: Node[];            // directory-tree nodes replaced since the previous freeze
   snapOps: SnapOp[];              // snapshot creations and deletions, applied after the files
   logical?: number;               // logical transactions this physical transaction carries
+  touches?: Touch[];              // nodes the cleaner relocates (copied on write along their path)
+}
+
+/** A node the segment cleaner relocates: found by the path to `key` at `level`, if still stored at seg/off. */
+export interface Touch { tree: bigint; key: Buffer; level: number; seg: number; off: number }
+
+/** Copies, in their own batch, the nodes the cleaner asked to relocate in tree t. */
+async function touchNodes(t: CowTree, touches: Touch[] | undefined): Promise<void> {
+  const mine = touches?.filter((x) => x.tree === t.id);
+  if (!mine?.length) return;
+  await t.batch(async () => { for (const x of mine) await t.touch(x.key, x.level, x); });
 }
 
 let zeros = Buffer.alloc(0);
@@ -70,6 +81,7 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
       }
       const newest = await ds.catalog.newestTxg(file.ino);
       const stored = await applyBlocks(file, txg, app, (p) => reaper.drop(file.ino, newest, p));
+      await touchNodes(file.map, f.touches);
       const root = (await persistTree(file.map.root, writeNode(file.map.id, false))) ?? NULL_PTR;
       for (const n of file.map.takeFreed()) if (n.ptr) reaper.drop(file.ino, newest, n.ptr);
       await ds.inodes.put(ino2key(file.ino), encodeInode({ ...file.attrs, mapRoot: root, stored }));
@@ -77,6 +89,7 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
     }
   });
   await applySnapshots(ds, reaper, f.snapOps, f.files.filter((x) => x.deleted).map((x) => x.ino));
+  for (const t of [ds.inodes, ds.snapTree, ds.deadTree, ds.segs]) await touchNodes(t, f.touches);
   const inodeRoot = await persist(ds.inodes);
   const direntRoot = (await persistTree(f.direntRoot, writeNode(ds.dirents.id, false))) ?? NULL_PTR;
   for (const n of f.direntFreed) if (n.ptr) reaper.free(n.ptr);

@@ -16,6 +16,8 @@ export interface TxgSource {
   committed(f: Frozen): void;
   hasChanges(): boolean;
   dirtyBytes(): number;
+  /** Dirty bytes above which writers wait (DIRTY_LIMIT_BYTES unless the source needs smaller commits). */
+  dirtyLimit?(): number;
 }
 
 type Waiter = { resolve: () => void; reject: (e: unknown) => void };
@@ -63,7 +65,7 @@ export class TxgManager {
 
   /** Back-pressure: waits while dirty data is over the limit. */
   async admit(): Promise<void> {
-    while (this.src.dirtyBytes() > LIMITS.DIRTY_LIMIT_BYTES && !this.failure) {
+    while (this.src.dirtyBytes() > (this.src.dirtyLimit?.() ?? LIMITS.DIRTY_LIMIT_BYTES) && !this.failure) {
       this.stats.backPressureWaits++;
       this.kick();
       await this.running;

@@ -67,6 +67,11 @@ export class Verifier {
     for (const v of kids.get(0) ?? []) await walk(v, null);
   }
 
+  /** Verifies one block map on its own (no snapshot hierarchy): the baseline a hierarchy is compared with. */
+  async single(ino: bigint, path: string, name: string, txg: bigint, root: BlockPtr): Promise<void> {
+    await this.version(ino, path, { name, id: -1, parent: 0, txg, root }, new Verified(null));
+  }
+
   private async version(ino: bigint, path: string, v: Version, seen: Verified): Promise<void> {
     this.report.versions++;
     if (v.root.state !== ExtentState.Present) return;

@@ -1,0 +1,70 @@
+// Incremental restore of a 1 GiB vdisk with 1% of its blocks changed since the snapshot: the
+// number of blocks moved equals the number changed, the content equals the snapshot, a newer
+// snapshot reads as before, and the common snapshot holds the present before the restore.
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { SingleLayout } from '../../src/backing/layout.js';
+import { MemTarget } from '../../src/backing/target.js';
+import { initChecksum } from '../../src/codec/checksum.js';
+import { Filesystem } from '../../src/fs/filesystem.js';
+import { restoreFile } from '../../src/fs/restore.js';
+import { LIMITS } from '../../src/limits.js';
+import { Datastore } from '../../src/txn/datastore.js';
+import { ROOT, rng, seedFromEnv } from '../helpers/mem.js';
+
+const MiB = 1024 * 1024;
+const SIZE = Number(process.env.RESTORE_MIB ?? 1024) * MiB;
+
+function block(bs: number, lbn: number, version: number): Buffer {
+  const b = Buffer.alloc(bs, (lbn * 7 + version * 13) % 251 + 1);
+  b.writeUInt32LE(lbn, 0); b.writeUInt32LE(version, 4);
+  return b;
+}
+
+async function digest(fs: Filesystem, path: string): Promise<string> {
+  const size = (await fs.getattr(path)).size;
+  const h = createHash('sha256');
+  const fh = await fs.open(path, false);
+  for (let off = 0; off < size; off += 8 * MiB) h.update(await fs.read(fh, off, Math.min(8 * MiB, size - off)));
+  fs.release(fh);
+  return h.digest('hex');
+}
+
+t.test(`restore a ${SIZE / MiB} MiB vdisk with 1% changed`, async (t) => {
+  const seed = seedFromEnv();
+  const rand = rng(seed);
+  await initChecksum();
+  const target = new MemTarget();
+  const ds = await Datastore.mkfs(new SingleLayout(target, LIMITS.SEGMENT_SIZE));
+  const fs = new Filesystem(ds);
+  const bs = ds.blockSize, blocks = SIZE / bs;
+  const fh = fs.addHandle(await fs.create('/disk.raw', 0o644, ROOT));
+  for (let lbn = 0; lbn < blocks; lbn++) await fs.write(fh, lbn * bs, block(bs, lbn, 0));
+  await fs.snapshots.create('/disk.raw', 'base');
+  const baseSum = await digest(fs, '/.snapshots/disk.raw/base');
+  const changed = new Set<number>();
+  const change = async (n: number, version: number) => {
+    for (let i = 0; i < n; i++) { const lbn = Math.floor(rand() * blocks); changed.add(lbn); await fs.write(fh, lbn * bs, block(bs, lbn, version)); }
+  };
+  await change(blocks / 200, 1);
+  await fs.snapshots.create('/disk.raw', 'newer');
+  const newerSum = await digest(fs, '/.snapshots/disk.raw/newer');
+  await change(blocks / 200, 2);
+  await fs.write(fh, SIZE, Buffer.alloc(3 * bs, 9)); // the file also grew past the snapshot's size
+  const presentSum = await digest(fs, '/disk.raw');
+  const progress: number[] = [];
+  const r = await restoreFile(fs, '/disk.raw', 'base', (done, total) => progress.push(done / Math.max(1, total)));
+  t.comment(`seed ${seed}: ${JSON.stringify(r)}`);
+  t.equal(r.blocksMoved, changed.size, `moved exactly the ${changed.size} changed blocks (${((100 * changed.size) / blocks).toFixed(2)}%)`);
+  t.ok(r.blocksCompared < blocks / 4, `compared ${r.blocksCompared} of ${blocks} blocks: shared subtrees skipped`);
+  t.equal((await fs.getattr('/disk.raw')).size, SIZE, 'size restored');
+  t.equal(await digest(fs, '/disk.raw'), baseSum, 'content = the snapshot');
+  t.equal(await digest(fs, '/.snapshots/disk.raw/newer'), newerSum, 'newer snapshot unchanged');
+  t.equal(await digest(fs, `/.snapshots/disk.raw/${r.commonSnapshot}`), presentSum, 'common snapshot = the present before');
+  t.equal(progress[progress.length - 1], 1, 'progress reached the end');
+  const list = await fs.snapshots.list('/disk.raw');
+  t.same(list.map((s) => `${s.name}<${s.parent}`), ['base<null', 'newer<base', `${r.commonSnapshot}<newer`]);
+  const header = (await ds.catalog.of((await fs.resolve('/disk.raw')).ino)).header;
+  t.equal(header.liveParent, list[0].id, 'the live file now descends from base');
+  fs.release(fh);
+});
