@@ -72,6 +72,8 @@ export function checkPath(path: string): string {
   if (path.length === 0) bad('empty path');
   if (Buffer.byteLength(path) > LIMITS.COMMAND_MAX_BYTES) bad('path too long');
   const parts = path.split('/').filter((p) => p.length > 0 && p !== '.');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(path)) bad('path contains a control character');
   for (const p of parts) {
     if (p === '..') bad(`path ${JSON.stringify(path)} leaves the datastore`);
     try { checkName(p); } catch (e) { bad(`bad path ${JSON.stringify(path)}: ${(e as Error).message}`); }

@@ -36,17 +36,23 @@ async function allFiles(fs: Filesystem): Promise<{ ino: bigint; path: string }[]
   return out;
 }
 
-/** Verifies the snapshot metadata of one file (or all) while no commit runs; alarms go to status and the log. */
+/**
+ * Verifies the snapshot metadata of one file (or all); each file while no commit runs (commits
+ * go on between files). Alarms go to status and the log.
+ */
 export async function verify(fs: Filesystem, path: string | null): Promise<VerifyReport> {
-  const files = path === null ? null : await fs.snapshots.filesAt(path);
-  return fs.txg.exclusive(async () => {
-    const t0 = performance.now();
-    const v = new Verifier(fs.ds);
-    for (const f of files ?? (await allFiles(fs))) await v.file('ino' in f ? f.ino : f.v.ino, f.path);
-    v.report.ms = Math.round(performance.now() - t0);
-    for (const a of v.report.alarms) fs.raiseAlarm(a);
-    return v.report;
+  const t0 = performance.now();
+  const files = path === null ? await allFiles(fs) : (await fs.snapshots.filesAt(path)).map((f) => ({ ino: f.v.ino, path: f.path }));
+  const v = new Verifier(fs.ds);
+  await fs.operation('verify', path ?? '/', async (progress) => {
+    for (let i = 0; i < files.length; i++) {
+      await fs.txg.exclusive(() => v.file(files[i].ino, files[i].path));
+      progress(i + 1, files.length);
+    }
   });
+  v.report.ms = Math.round(performance.now() - t0);
+  for (const a of v.report.alarms) fs.raiseAlarm(a);
+  return v.report;
 }
 
 export type { Alarm };

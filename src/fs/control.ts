@@ -92,15 +92,24 @@ export class ControlTree implements HiddenTree {
     try {
       result = await runCommand(this.fs, parseCommand(data));
     } catch (e) {
-      const code = isVdfsError(e) ? e.code : 'IO';
-      const line = data.subarray(0, 200).toString('utf8').replace(/[\x00-\x1f]/g, ' ').trim();
-      this.lastError = `${new Date().toISOString()} ${JSON.stringify(line)}: ${(e as Error).message}\n`;
-      this.fs.log.warn({ command: line, reason: (e as Error).message }, 'control command refused');
-      if (OWN_CODES.has(code)) throw e;
-      throw new VdfsError('INVALID', (e as Error).message);
+      this.refuse(data, e);
     }
     const out = Buffer.from(JSON.stringify(result) + '\n');
-    if (h.content.length + out.length <= LIMITS.COMMAND_REPLY_MAX_BYTES) h.content = Buffer.concat([h.content, out]);
+    if (h.content.length + out.length > LIMITS.COMMAND_REPLY_MAX_BYTES) {
+      this.refuse(data, new VdfsError('INVALID', `the reply (${out.length} bytes) is over ${LIMITS.COMMAND_REPLY_MAX_BYTES} bytes; name a smaller PATH`));
+    }
+    h.content = Buffer.concat([h.content, out]);
+  }
+
+  /** Records why a command was refused (last-error, log) and throws: INVALID unless the datastore itself failed. */
+  private refuse(data: Buffer, e: unknown): never {
+    const code = isVdfsError(e) ? e.code : 'IO';
+    // eslint-disable-next-line no-control-regex
+    const line = data.subarray(0, 200).toString('utf8').replace(/[\x00-\x1f]/g, ' ').trim();
+    this.lastError = `${new Date().toISOString()} ${JSON.stringify(line)}: ${(e as Error).message}\n`;
+    this.fs.log.warn({ command: line, reason: (e as Error).message }, 'control command refused');
+    if (OWN_CODES.has(code)) throw e;
+    throw new VdfsError('INVALID', (e as Error).message);
   }
 
   /** `echo cmd > command` truncates first: allowed, and a no-op, for the command file only. */

@@ -369,6 +369,9 @@ export class Filesystem implements TxgSource {
     if (h) h.release(fh); else this.handles.release(fh);
   }
 
+  /** Whether fh is a /.control handle (its writes are commands that may run long). */
+  isControlHandle(fh: number): boolean { return hiddenForFh(this.hidden, fh) === this.control; }
+
   async read(fh: number, off: number, len: number): Promise<Buffer> {
     const h = hiddenForFh(this.hidden, fh);
     if (h) return h.read(fh, off, len);

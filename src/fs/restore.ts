@@ -36,13 +36,26 @@ export async function restoreFile(fs: Filesystem, path: string, name: string, pr
   if (!v.isFile) fail('INVALID', `${path} is not a file`);
   const target = await fs.ds.catalog.find(v.ino, name);
   if (!target) fail('NOT_FOUND', `${path} has no snapshot named ${name}`);
-  const common = await commonName(fs, v);
-  await fs.snapshots.create(path, common);
-  const c = await fs.ds.catalog.find(v.ino, common);
-  if (!c) fail('NOT_FOUND', `${path} was removed during the restore`);
-  const diff = await diffMaps(fs.ds.loader, mapTreeId(v.ino), c!.mapRoot, target!.mapRoot);
-  const moved = await apply(fs, v, diff, target!.size, progress);
-  await fs.snapshots.setLiveParent(v, target!.id);
+  // The vnode stays cached (a handle), the target cannot be deleted, and one restore runs per file.
+  const releases = [fs.snapshots.beginRestore(v), fs.snapshots.hold(target!)];
+  v.handles++;
+  try {
+    const common = await commonName(fs, v);
+    await fs.snapshots.create(path, common);
+    const c = await fs.ds.catalog.find(v.ino, common);
+    if (!c) fail('NOT_FOUND', `${path} was removed during the restore`);
+    releases.push(fs.snapshots.hold(c!));
+    const diff = await diffMaps(fs.ds.loader, mapTreeId(v.ino), c!.mapRoot, target!.mapRoot);
+    const moved = await apply(fs, v, diff, target!.size, progress);
+    await fs.snapshots.setLiveParent(v, target!.id);
+    return report(path, name, common, diff, moved, t0);
+  } finally {
+    v.handles--;
+    for (const r of releases) r();
+  }
+}
+
+function report(path: string, name: string, common: string, diff: MapDiff, moved: { blocks: number; bytes: number }, t0: number): RestoreReport {
   return {
     file: path, snapshot: name, commonSnapshot: common, blocksCompared: diff.compared,
     blocksMoved: moved.blocks, bytesMoved: moved.bytes, nodesRead: diff.nodesRead, ms: Math.round(performance.now() - t0),

@@ -20,7 +20,30 @@ export interface SnapListing { path: string; name: string; id: number; parent: s
 export class Snapshots {
   private pending: SnapOp[] = [];
   private busy = new Set<string>();
+  /** Readers of a snapshot (open /.snapshots handles, restores), by `${ino}/${id}`: it cannot be deleted meanwhile. */
+  private holds = new Map<string, number>();
+  private restoring = new Set<bigint>();
   constructor(private fs: Filesystem) {}
+
+  /** Keeps a snapshot from deletion until the returned function is called. */
+  hold(s: SnapInfo): () => void {
+    const k = `${s.ino}/${s.id}`;
+    this.holds.set(k, (this.holds.get(k) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = (this.holds.get(k) ?? 1) - 1;
+      if (n > 0) this.holds.set(k, n); else this.holds.delete(k);
+    };
+  }
+
+  /** One restore per file at a time. */
+  beginRestore(v: Vnode): () => void {
+    if (this.restoring.has(v.ino)) fail('BUSY', 'a restore of this file is under way');
+    this.restoring.add(v.ino);
+    return () => this.restoring.delete(v.ino);
+  }
 
   hasPending(): boolean { return this.pending.length > 0; }
 
@@ -34,7 +57,7 @@ export class Snapshots {
   }
 
   /** The regular files a path names: the file itself, or every file under a directory. */
-  async filesAt(path: string): Promise<SnapFile[]> {
+  async filesAt(path: string, max = Infinity): Promise<SnapFile[]> {
     const top = await this.fs.resolve(path);
     const norm = '/' + splitPath(path).join('/');
     if (top.isFile) return [{ path: norm, v: top }];
@@ -46,18 +69,18 @@ export class Snapshots {
         const p = `${at === '/' ? '' : at}/${k.subarray(8).toString()}`;
         if (v.isFile) out.push({ path: p, v });
         else if (v.isDir) await walk(v, p);
-        if (out.length > LIMITS.SNAPSHOT_DIR_FILES_MAX) fail('INVALID', `more than ${LIMITS.SNAPSHOT_DIR_FILES_MAX} files under ${norm}`);
+        if (out.length > max) fail('INVALID', `more than ${max} files under ${norm}`);
       }
     };
     await walk(top, norm);
-    if (!out.length) fail('INVALID', `no files under ${norm}`);
     return out;
   }
 
   /** Snapshots every file `path` names under one name, in one transaction group. */
   async create(path: string, name: string): Promise<{ files: string[]; txg: number }> {
     const files = await this.fs.change(async () => {
-      const files = await this.filesAt(path);
+      const files = await this.filesAt(path, LIMITS.SNAPSHOT_DIR_FILES_MAX);
+      if (!files.length) fail('INVALID', `no files under ${path}`);
       for (const f of files) {
         const s = await this.fs.ds.catalog.of(f.v.ino);
         if (s.snaps.some((x) => x.name === name)) fail('EXISTS', `${f.path} already has a snapshot named ${name}`);
@@ -78,7 +101,9 @@ export class Snapshots {
       const found: SnapFile[] = [];
       for (const f of await this.filesAt(path)) {
         if (this.busy.has(`${f.v.ino}/${name}`)) fail('BUSY', `the snapshot ${name} of ${f.path} is being changed`);
-        if (await this.fs.ds.catalog.find(f.v.ino, name)) found.push(f);
+        const s = await this.fs.ds.catalog.find(f.v.ino, name);
+        if (s && this.holds.has(`${s.ino}/${s.id}`)) fail('BUSY', `the snapshot ${name} of ${f.path} is open or being restored from`);
+        if (s) found.push(f);
       }
       if (!found.length) fail('NOT_FOUND', `no snapshot named ${name} under ${'/' + splitPath(path).join('/')}`);
       for (const f of found) this.queue({ kind: 'delete', ino: f.v.ino, name });
@@ -102,9 +127,7 @@ export class Snapshots {
   /** The snapshots of every file a path names (default: the whole datastore), oldest first. */
   async list(path = '/'): Promise<SnapListing[]> {
     const out: SnapListing[] = [];
-    let files: SnapFile[];
-    try { files = await this.filesAt(path); } catch (e) { if (path === '/' || splitPath(path).length === 0) return out; throw e; }
-    for (const f of files) {
+    for (const f of await this.filesAt(path)) {
       const { snaps } = await this.fs.ds.catalog.of(f.v.ino);
       const byId = new Map(snaps.map((s) => [s.id, s.name]));
       for (const s of snaps) out.push(listing(f.path, s, byId));

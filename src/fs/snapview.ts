@@ -23,7 +23,7 @@ type Place =
   | { kind: 'file'; v: Vnode }          // a file: a directory of its snapshots
   | { kind: 'snap'; v: Vnode; s: SnapInfo };
 
-interface OpenSnap { s: SnapInfo; map: CowTree }
+interface OpenSnap { s: SnapInfo; map: CowTree; release: () => void }
 
 export class SnapView implements HiddenTree {
   readonly name = SNAPSHOTS_DIR;
@@ -46,11 +46,20 @@ export class SnapView implements HiddenTree {
   }
 
   private statOf(p: Place): Stat {
-    if (p.kind === 'snap') return hiddenStat(SNAP_INO_BASE + Number(p.v.ino) * 65536 + p.s.id, S_IFREG | 0o444, p.s.size, p.s.created);
+    if (p.kind === 'snap') return hiddenStat(this.snapIno(p.s), S_IFREG | 0o444, p.s.size, p.s.created);
     return hiddenStat(DIR_INO_BASE + Number(p.v.ino), S_IFDIR | 0o555, 0, p.v.attrs.mtime, 2);
   }
 
   async stat(path: string): Promise<Stat> { return this.statOf(await this.place(path)); }
+
+  /** Snapshot files get inode numbers from a counter (unique while mounted, whatever the ids). */
+  private inos = new Map<string, number>();
+  private snapIno(s: SnapInfo): number {
+    const k = `${s.ino}/${s.id}`;
+    let n = this.inos.get(k);
+    if (n === undefined) { n = SNAP_INO_BASE + this.inos.size; this.inos.set(k, n); }
+    return n;
+  }
 
   async readdir(path: string): Promise<{ names: string[]; stats: Stat[] }> {
     const p = await this.place(path);
@@ -77,7 +86,7 @@ export class SnapView implements HiddenTree {
     const s = (p as { s: SnapInfo }).s;
     const fh = this.nextFh++;
     if (this.nextFh >= this.fhBase + HIDDEN_FH_SPAN) this.nextFh = this.fhBase;
-    this.handles.set(fh, { s, map: new CowTree(mapTreeId(s.ino), this.fs.ds.loader, s.mapRoot) });
+    this.handles.set(fh, { s, map: new CowTree(mapTreeId(s.ino), this.fs.ds.loader, s.mapRoot), release: this.fs.snapshots.hold(s) });
     return fh;
   }
 
@@ -91,5 +100,5 @@ export class SnapView implements HiddenTree {
   async write(): Promise<void> { fail('READ_ONLY', 'snapshots are read-only'); }
   truncate(path: string): void { fail('READ_ONLY', `${path} is read-only`); }
 
-  release(fh: number): void { this.handles.delete(fh); }
+  release(fh: number): void { this.handles.get(fh)?.release(); this.handles.delete(fh); }
 }

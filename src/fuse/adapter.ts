@@ -25,9 +25,9 @@ function toFuseStat(s: Stat): Record<string, number | Date> {
 
 export function makeOps(fs: Filesystem, log: Log): Record<string, (...args: never[]) => void> {
   /** Runs work and replies once; `ok` turns its result into the reply's arguments. */
-  function handle<T>(op: string, cb: Reply, work: () => Promise<T>, ok: (r: T, live: () => boolean) => unknown[]): void {
+  function handle<T>(op: string, cb: Reply, work: () => Promise<T>, ok: (r: T, live: () => boolean) => unknown[], timeout = true): void {
     let done = false;
-    const timer = setTimeout(() => { done = true; log.warn({ op }, 'request timed out'); cb(ETIMEDOUT); }, LIMITS.FUSE_OP_TIMEOUT_MS);
+    const timer = timeout ? setTimeout(() => { done = true; log.warn({ op }, 'request timed out'); cb(ETIMEDOUT); }, LIMITS.FUSE_OP_TIMEOUT_MS) : undefined;
     const finish = (code: number, ...rest: unknown[]) => {
       if (done) return;
       done = true;
@@ -66,7 +66,8 @@ export function makeOps(fs: Filesystem, log: Log): Record<string, (...args: neve
       }),
     write: (_p: string, fd: number, buf: Buffer, len: number, pos: number, cb: Reply) => {
       const copy = Buffer.from(buf.subarray(0, len)); // libfuse owns buf once we return
-      handle('write', cb, () => fs.write(fd, pos, copy), () => [len]);
+      // A control command (restore, verify) runs as long as it takes: no timeout on its write.
+      handle('write', cb, () => fs.write(fd, pos, copy), () => [len], !fs.isControlHandle(fd));
     },
     flush: (_p: string, _fd: number, cb: Reply) => cb(0),
     fsync: (_p: string, _datasync: number, _fd: number, cb: Reply) => handle('fsync', cb, () => fs.fsync(), zero),

@@ -37,7 +37,8 @@ class Verified {
   }
 }
 
-const ptrId = (p: BlockPtr) => `${p.seg}:${p.off}:${p.checksum}`;
+/** The whole pointer: a child pointer that differs in anything (birth, length) is not the verified node. */
+const ptrId = (p: BlockPtr) => `${p.seg}:${p.off}:${p.len}:${p.checksum}:${p.birth}`;
 const lt = (a: Buffer, b: Buffer) => Buffer.compare(a, b) < 0;
 
 export class Verifier {
@@ -64,7 +65,11 @@ export class Verifier {
       await this.version(ino, path, v, mine);
       for (const k of kids.get(v.id) ?? []) await walk(k, mine);
     };
+    const before = this.report.versions;
     for (const v of kids.get(0) ?? []) await walk(v, null);
+    if (this.report.versions - before !== versions.length) {
+      this.report.alarms.push({ file: path, snapshot: '(tree)', node: '-', reason: `${versions.length - (this.report.versions - before)} versions unreachable from the snapshot tree's roots (a parent cycle)` });
+    }
   }
 
   /** Verifies one block map on its own (no snapshot hierarchy): the baseline a hierarchy is compared with. */

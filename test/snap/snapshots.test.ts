@@ -94,3 +94,21 @@ t.test('snapshot of a directory, list, delete of the file takes its snapshots', 
   t.same((await fs.snapshots.list('/')).map((s) => s.path), ['/vm/b']);
   t.same((await recountSpace(ds)).mismatches, []);
 });
+
+t.test('a snapshot open for reading cannot be deleted; one restore per file', async (t) => {
+  const { fs } = await memDatastore();
+  const fh = fs.addHandle(await fs.create('/f', 0o644, ROOT));
+  await fs.write(fh, 0, Buffer.alloc(5 * BS, 3));
+  await fs.snapshots.create('/f', 'a');
+  const sfh = await fs.open('/.snapshots/f/a', false);
+  await t.rejects(fs.snapshots.delete('/f', 'a'), { code: 'BUSY' });
+  t.ok((await fs.read(sfh, 0, BS)).every((b) => b === 3), 'still reads');
+  fs.release(sfh);
+  await fs.write(fh, 0, Buffer.alloc(BS, 4));
+  const { restoreFile } = await import('../../src/fs/restore.js');
+  const [first, second] = await Promise.allSettled([restoreFile(fs, '/f', 'a'), restoreFile(fs, '/f', 'a')]);
+  t.equal(first.status, 'fulfilled');
+  t.match(second, { status: 'rejected', reason: { code: 'BUSY' } }, 'a second restore of the file waits its turn: refused');
+  await fs.snapshots.delete('/f', 'a');
+  fs.release(fh);
+});
