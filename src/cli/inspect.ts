@@ -38,7 +38,10 @@ export async function inspect(ds: Datastore): Promise<Record<string, unknown>> {
     txg: Number(ds.txg),
     commits,
     space: { segments: ds.space.segCount, freeSegments: ds.space.freeSegments(), usedBytes: ds.space.usedBytes(), openSegment: ds.openSeg, openOffset: ds.openOff },
-    trees: { inodes: await treeShape(ds.inodes), dirents: await treeShape(ds.dirents), segments: await treeShape(ds.segs) },
+    trees: {
+      inodes: await treeShape(ds.inodes), dirents: await treeShape(ds.dirents), segments: await treeShape(ds.segs),
+      snapshots: await treeShape(ds.snapTree), deadLists: await treeShape(ds.deadTree),
+    },
     files,
   };
 }

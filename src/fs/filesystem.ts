@@ -5,7 +5,7 @@
  */
 import { CowTree, Node } from '../meta/btree.js';
 import {
-  decodeDirent, decodeInode, direntKey, encodeDirent, InodeAttrs, newAttrs, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
+  decodeDirent, decodeInode, direntKey, InodeAttrs, S_IFMT,
 } from '../meta/inode.js';
 import type { Datastore } from '../txn/datastore.js';
 import { mapTreeId, ROOT_INO } from '../txn/datastore.js';
@@ -25,6 +25,7 @@ import type { Alarm } from '../verify/verify.js';
 import { checkName, splitPath } from './names.js';
 import { Snapshots } from './snapshots.js';
 import { Cleaner } from './cleaner.js';
+import { Namespace } from './namespace.js';
 
 export interface Stat {
   ino: number; mode: number; nlink: number; uid: number; gid: number; size: number;
@@ -56,15 +57,19 @@ export class Filesystem implements TxgSource {
   readonly alarms = { count: 0, recent: [] as (Alarm & { time: string })[] };
   readonly operations = new Map<number, Operation>();
   private nextOperation = 1;
-  private vnodes = new Map<bigint, Vnode>();
+  /** @internal (fs/namespace.ts) */
+  vnodes = new Map<bigint, Vnode>();
   private ns = new Mutex();
   private handles = new HandleTable();
   readonly writes: WritePath;
   private perWrite = new Mutex();
-  private openBytes = 0;
+  /** @internal (fs/namespace.ts) */
+  openBytes = 0;
   private syncingBytes = 0;
-  private direntFreedSince: Node[] = [];
-  private nsDirty = false;
+  /** @internal (fs/namespace.ts) */
+  direntFreedSince: Node[] = [];
+  /** @internal (fs/namespace.ts) */
+  nsDirty = false;
   readonly counters = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0 };
 
   constructor(readonly ds: Datastore, onCommitError: (e: unknown) => void = () => {}, readonly opts: FsOptions = {}) {
@@ -91,7 +96,8 @@ export class Filesystem implements TxgSource {
     return v;
   }
 
-  private mapTree(ino: bigint, attrs: InodeAttrs): CowTree {
+  /** @internal (fs/namespace.ts) */
+  mapTree(ino: bigint, attrs: InodeAttrs): CowTree {
     return new CowTree(mapTreeId(ino), this.ds.loader, attrs.mapRoot);
   }
 
@@ -104,7 +110,8 @@ export class Filesystem implements TxgSource {
     }
   }
 
-  private async child(dir: Vnode, name: string): Promise<bigint | null> {
+  /** @internal (fs/namespace.ts) */
+  async child(dir: Vnode, name: string): Promise<bigint | null> {
     if (!dir.isDir) fail('NOT_DIR', 'not a directory');
     const v = await this.ds.dirents.get(direntKey(dir.ino, name));
     return v ? decodeDirent(v) : null;
@@ -121,7 +128,8 @@ export class Filesystem implements TxgSource {
     return v;
   }
 
-  private async parentOf(path: string): Promise<{ dir: Vnode; name: string }> {
+  /** @internal (fs/namespace.ts) */
+  async parentOf(path: string): Promise<{ dir: Vnode; name: string }> {
     const parts = splitPath(path);
     const name = parts.pop();
     if (name === undefined) fail('EXISTS', 'the root exists');
@@ -179,7 +187,8 @@ export class Filesystem implements TxgSource {
     if (this.txg.failure) fail('READ_ONLY', 'a commit failed; the datastore is read-only until remounted');
   }
 
-  private refuseHidden(path: string): void {
+  /** @internal (fs/namespace.ts) */
+  refuseHidden(path: string): void {
     if (hiddenFor(this.hidden, path)) fail('READ_ONLY', `${path} is read-only`);
   }
 
@@ -199,143 +208,17 @@ export class Filesystem implements TxgSource {
     try { return await fn((done, total) => { o.done = done; o.total = total; }); } finally { this.operations.delete(id); }
   }
 
-  private newVnode(mode: number, who: Caller): Vnode {
-    const ino = this.ds.nextIno++;
-    const attrs = newAttrs(mode, who.uid, who.gid);
-    const v = new Vnode(ino, attrs, this.mapTree(ino, attrs));
-    v.dirty = true;
-    this.vnodes.set(ino, v);
-    return v;
-  }
+  // ---- namespace changes: fs/namespace.ts ---------------------------------------------
 
-  private async link(dir: Vnode, name: string, v: Vnode): Promise<void> {
-    await this.ds.dirents.batch(() => this.ds.dirents.put(direntKey(dir.ino, name), encodeDirent(v.ino, v.attrs.mode)));
-    this.afterDirentChange(dir);
-  }
-
-  private async unlinkName(dir: Vnode, name: string): Promise<void> {
-    await this.ds.dirents.batch(() => this.ds.dirents.del(direntKey(dir.ino, name)));
-    this.afterDirentChange(dir);
-  }
-
-  private afterDirentChange(dir: Vnode): void {
-    this.direntFreedSince.push(...this.ds.dirents.takeFreed());
-    this.nsDirty = true;
-    dir.touch();
-  }
-
-  async create(path: string, mode: number, who: Caller, type = S_IFREG, link?: Buffer): Promise<Vnode> {
-    return this.change(async () => {
-      const { dir, name } = await this.parentOf(path);
-      if ((await this.child(dir, name)) !== null) fail('EXISTS', `${path} exists`);
-      const v = this.newVnode(type | (mode & 0o7777), who);
-      if (type === S_IFDIR) { v.attrs.nlink = 2; dir.attrs.nlink++; }
-      if (link) { v.attrs.link = link; v.attrs.size = link.length; }
-      await this.link(dir, name, v);
-      return v;
-    });
-  }
-
-  mkdir = (path: string, mode: number, who: Caller) => this.create(path, mode, who, S_IFDIR);
-
-  async symlink(target: string, path: string, who: Caller): Promise<void> {
-    const t = Buffer.from(target);
-    if (t.length > LIMITS.SYMLINK_MAX) fail('NAME_TOO_LONG', 'symlink target too long');
-    await this.create(path, 0o777, who, S_IFLNK, t);
-  }
-
-  async readlink(path: string): Promise<string> {
-    const v = await this.resolve(path);
-    if (!v.isLink) fail('INVALID', `${path} is not a symlink`);
-    return v.attrs.link.toString();
-  }
-
-  async hardlink(src: string, dst: string): Promise<void> {
-    this.refuseHidden(src);
-    await this.change(async () => {
-      const v = await this.resolve(src);
-      if (v.isDir) fail('NOT_SUPPORTED', 'hard links to directories are not allowed');
-      const { dir, name } = await this.parentOf(dst);
-      if ((await this.child(dir, name)) !== null) fail('EXISTS', `${dst} exists`);
-      v.attrs.nlink++;
-      v.changed();
-      await this.link(dir, name, v);
-    });
-  }
-
-  /** The directory, name and vnode of an existing entry (caller holds the namespace lock). */
-  private async entry(path: string): Promise<{ dir: Vnode; name: string; v: Vnode }> {
-    const { dir, name } = await this.parentOf(path);
-    const ino = await this.child(dir, name);
-    if (ino === null) fail('NOT_FOUND', `${path}: no such file or directory`);
-    return { dir, name, v: await this.vnode(ino!) };
-  }
-
-  async unlink(path: string): Promise<void> {
-    this.refuseHidden(path);
-    await this.change(async () => {
-      const { dir, name, v } = await this.entry(path);
-      if (v.isDir) fail('IS_DIR', `${path} is a directory`);
-      await this.unlinkName(dir, name);
-      this.dropLink(v);
-    });
-  }
-
-  private dropLink(v: Vnode): void {
-    v.attrs.nlink--;
-    v.changed();
-    if (v.attrs.nlink <= 0 || v.isDir) {
-      v.deleted = true;
-      this.openBytes -= v.open.blocks.size * this.ds.blockSize;
-      v.open = emptyDirty();
-    }
-  }
-
-  async rmdir(path: string): Promise<void> {
-    this.refuseHidden(path);
-    await this.change(async () => {
-      const { dir, name, v } = await this.entry(path);
-      if (!v.isDir) fail('NOT_DIR', `${path} is not a directory`);
-      if (!(await this.isEmptyDir(v))) fail('NOT_EMPTY', `${path} is not empty`);
-      await this.unlinkName(dir, name);
-      dir.attrs.nlink--;
-      this.dropLink(v);
-    });
-  }
-
-  private async isEmptyDir(v: Vnode): Promise<boolean> {
-    for await (const _ of this.ds.dirents.scan(direntKey(v.ino, ''), direntKey(v.ino + 1n, ''))) return false;
-    return true;
-  }
-
-  async rename(src: string, dst: string): Promise<void> {
-    this.refuseHidden(src);
-    this.refuseHidden(dst);
-    await this.change(async () => {
-      const from = await this.entry(src);
-      const to = await this.parentOf(dst);
-      const v = from.v;
-      if (v.isDir && (dst + '/').startsWith(src.replace(/\/*$/, '/'))) fail('INVALID', 'cannot move a directory into itself');
-      const existing = await this.child(to.dir, to.name);
-      if (existing === v.ino) return;
-      if (existing !== null) {
-        const old = await this.vnode(existing);
-        if (old.isDir && !v.isDir) fail('IS_DIR', `${dst} is a directory`);
-        if (!old.isDir && v.isDir) fail('NOT_DIR', `${dst} is not a directory`);
-        if (old.isDir && !(await this.isEmptyDir(old))) fail('NOT_EMPTY', `${dst} is not empty`);
-        if (old.isDir) to.dir.attrs.nlink--;
-        this.dropLink(old);
-      }
-      await this.ds.dirents.batch(async () => {
-        await this.ds.dirents.del(direntKey(from.dir.ino, from.name));
-        await this.ds.dirents.put(direntKey(to.dir.ino, to.name), encodeDirent(v.ino, v.attrs.mode));
-      });
-      this.afterDirentChange(from.dir);
-      this.afterDirentChange(to.dir);
-      if (v.isDir && from.dir !== to.dir) { from.dir.attrs.nlink--; to.dir.attrs.nlink++; }
-      v.changed();
-    });
-  }
+  readonly names = new Namespace(this);
+  create: Namespace['create'] = (...a) => this.names.create(...a);
+  mkdir: Namespace['mkdir'] = (...a) => this.names.mkdir(...a);
+  symlink: Namespace['symlink'] = (...a) => this.names.symlink(...a);
+  readlink: Namespace['readlink'] = (...a) => this.names.readlink(...a);
+  hardlink: Namespace['hardlink'] = (...a) => this.names.hardlink(...a);
+  unlink: Namespace['unlink'] = (...a) => this.names.unlink(...a);
+  rmdir: Namespace['rmdir'] = (...a) => this.names.rmdir(...a);
+  rename: Namespace['rename'] = (...a) => this.names.rename(...a);
 
   async readdir(path: string): Promise<{ names: string[]; stats: Stat[] }> {
     const h = hiddenFor(this.hidden, path);
