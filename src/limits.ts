@@ -59,6 +59,10 @@ export const LIMITS = {
   SG_GATHER_TURNS: 0,
   /** Resolutions of one scatter-gather array when commits freeze the txg under it (3 always suffice; see write-path.ts). */
   SG_MAX_RESOLVES: 4,
+  /** Open handles of each kind (files; /.control; /.snapshots): each kind has its own range of this many numbers. */
+  FH_SPAN: 1 << 28,
+  /** Bytes of a refused command repeated in last-error, the log and error messages. */
+  COMMAND_ECHO_BYTES: 200,
   /** Longest snapshot name (bytes). */
   SNAP_NAME_MAX: 64,
   /** Snapshots one file may have at once. */

@@ -9,6 +9,7 @@ import { open, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VdfsError } from '../errors.js';
+import { LIMITS } from '../limits.js';
 import { formatCommand, parseTokens } from '../fs/command.js';
 import { runCommand } from '../fs/commands.js';
 import { Filesystem } from '../fs/filesystem.js';
@@ -30,7 +31,8 @@ export function progressPrinter(what: string): (done: number, total: number) => 
   };
 }
 
-async function mountOf(where: string): Promise<string | null> {
+/** The mountpoint serving a datastore given by its mountpoint or its directory; null when it is not mounted. */
+export async function mountOf(where: string): Promise<string | null> {
   if (await isMountpoint(where)) return where;
   const pid = await lockHolder(where);
   if (pid === null) return null;
@@ -60,7 +62,7 @@ export async function control(where: string, tokens: string[], log: Logger): Pro
 async function readAll(fh: FileHandle): Promise<string> {
   const chunks: Buffer[] = [];
   for (let at = 0; ;) {
-    const b = Buffer.alloc(64 * 1024);
+    const b = Buffer.alloc(LIMITS.COMMAND_REPLY_MAX_BYTES);
     const { bytesRead } = await fh.read(b, 0, b.length, at);
     if (!bytesRead) break;
     chunks.push(b.subarray(0, bytesRead));
@@ -76,7 +78,7 @@ async function viaMount(mnt: string, line: string, progress: ((d: number, t: num
     readFile(join(mnt, '.control/status'), 'utf8').then((s) => {
       const op = (JSON.parse(s) as { operations?: { op: string; done: number; total: number }[] }).operations?.find((o) => o.op === 'restore');
       if (op) progress(op.done, op.total);
-    }, () => {});
+    }).catch(() => {}); // progress is best effort: an unreadable status skips one update
   }, POLL_MS);
   try {
     await fh.write(line + '\n', 0);

@@ -3,14 +3,13 @@ import { Command, InvalidArgumentError } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { VdfsError } from '../errors.js';
 import { Filesystem } from '../fs/filesystem.js';
 import { makeLogger } from './log.js';
 import { inspect } from './inspect.js';
-import { isMountpoint, mountDetached, mountForeground, umount } from './mount.js';
-import { lockHolder, mkfsDatastore, openDatastore } from './store.js';
+import { mountDetached, mountForeground, umount } from './mount.js';
+import { mkfsDatastore, openDatastore } from './store.js';
 import { statusOf } from '../fs/status.js';
-import { control } from './control.js';
+import { control, mountOf } from './control.js';
 
 const bin = join(fileURLToPath(new URL('.', import.meta.url)), '../../../bin/vdfs.js');
 const sizeArg = (v: string): number => {
@@ -53,9 +52,8 @@ program.command('umount').argument('<mountpoint>')
 program.command('status').argument('<dir-or-mountpoint>')
   .description('figures of a mounted or unmounted datastore (JSON)')
   .action(async (where: string) => {
-    if (await isMountpoint(where)) { process.stdout.write(await readFile(join(where, '.control/status'), 'utf8')); return; }
-    const holder = await lockHolder(where);
-    if (holder !== null) throw new VdfsError('BUSY', `datastore ${where} is in use by process ${holder}; ask its mountpoint`);
+    const mnt = await mountOf(where);
+    if (mnt) { process.stdout.write(await readFile(join(mnt, '.control/status'), 'utf8')); return; }
     const ds = await openDatastore(where);
     print(statusOf(new Filesystem(ds)));
     await ds.close();

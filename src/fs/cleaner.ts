@@ -16,10 +16,8 @@ import { decodeNode } from '../meta/node-codec.js';
 import type { CowTree } from '../meta/btree.js';
 import { scanSegment, FoundRecord } from '../log/segment-scan.js';
 import { Frozen, FrozenFile, keyOfBlock, Touch } from '../txn/commit.js';
-import { TREE_DEAD, TREE_DIRENTS, TREE_INODES, TREE_SEGS, TREE_SNAPS } from '../txn/datastore.js';
+import { MAP_BIT } from '../txn/datastore.js';
 import type { Filesystem } from './filesystem.js';
-
-const MAP_BIT = 1n << 63n;
 
 export class Cleaner {
   readonly stats = { runs: 0, segmentsRead: 0, segmentsCleaned: 0, recordsMoved: 0, bytesMoved: 0, heldBySnapshots: 0 };
@@ -41,6 +39,9 @@ export class Cleaner {
     const cons = (moved: number) => Math.ceil((frozenBytes + moved) / segSize);
     const ahead = (freed: number, moved: number) =>
       Math.max(0, sp.freeSegments() - cons(moved)) + freed >= cons(moved) + LIMITS.CLEAN_RESERVE_SEGMENTS;
+    // Enough free segments (the common case): no segment is looked at, and writers are not paced.
+    this.cleanable = false;
+    if (ahead(0, 0)) return;
     const limit = LIMITS.CLEAN_MAX_LIVE * segSize;
     const liveOf = (s: number) => sp.live[s] + sp.metaLive[s];
     const candidates: number[] = [];
@@ -50,7 +51,7 @@ export class Cleaner {
       candidates.push(s);
     }
     this.cleanable = candidates.length > 0;
-    if (ahead(0, 0) || !this.cleanable) return;
+    if (!this.cleanable) return;
     const moveCap = Math.min(LIMITS.CLEAN_MAX_BYTES_PER_TXG, Math.max(segSize, this.halfPool()));
     candidates.sort((a, b) => liveOf(a) - liveOf(b));
     this.stats.runs++;
@@ -128,9 +129,8 @@ export class Cleaner {
   }
 
   private async treeOf(id: bigint): Promise<CowTree | null> {
-    const ds = this.fs.ds;
     if (id & MAP_BIT) return (await this.fs.vnode(id & ~MAP_BIT).catch(() => null))?.map ?? null;
-    return ({ [`${TREE_INODES}`]: ds.inodes, [`${TREE_DIRENTS}`]: ds.dirents, [`${TREE_SEGS}`]: ds.segs, [`${TREE_SNAPS}`]: ds.snapTree, [`${TREE_DEAD}`]: ds.deadTree } as Record<string, CowTree>)[`${id}`] ?? null;
+    return this.fs.ds.treeById(id) ?? null;
   }
 
   /** Live blocks join their file's frozen set (content unchanged); nodes are touched in the commit. */
@@ -146,7 +146,7 @@ export class Cleaner {
     }
     for (const t of plan.touches) {
       if (t.tree === this.fs.ds.dirents.id) this.fs.deferDirentTouches([t]);
-      else if (!(t.tree & MAP_BIT) || (await fileOf(t.tree & ~MAP_BIT))) f.touches!.push(t);
+      else if (!(t.tree & MAP_BIT) || (await fileOf(t.tree & ~MAP_BIT))) f.touches!.set(t.tree, [...(f.touches!.get(t.tree) ?? []), t]);
     }
   }
 }

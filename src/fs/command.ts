@@ -14,6 +14,7 @@
 import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { checkName } from './names.js';
+import { hiddenName } from './hidden.js';
 
 export type Command =
   | { verb: 'snapshot create' | 'snapshot delete'; path: string; name: string }
@@ -78,8 +79,9 @@ export function checkPath(path: string): string {
     if (p === '..') bad(`path ${JSON.stringify(path)} leaves the datastore`);
     try { checkName(p); } catch (e) { bad(`bad path ${JSON.stringify(path)}: ${(e as Error).message}`); }
   }
-  if (parts[0] === '.control' || parts[0] === '.snapshots') bad(`path ${JSON.stringify(path)} is inside a hidden tree`);
-  return '/' + parts.join('/');
+  const norm = '/' + parts.join('/');
+  if (hiddenName(norm)) bad(`path ${JSON.stringify(path)} is inside a hidden tree`);
+  return norm;
 }
 
 function arity(tokens: string[], min: number, max: number, usage: string): void {
@@ -98,7 +100,7 @@ export function parseTokens(t: string[]): Command {
   }
   if (verb === 'restore') { arity(t, 3, 3, 'restore PATH NAME'); return { verb: 'restore', path: checkPath(t[1]), name: checkSnapName(t[2]) }; }
   if (verb === 'verify') { arity(t, 1, 2, 'verify [PATH]'); return { verb: 'verify', path: t[1] === undefined ? null : checkPath(t[1]) }; }
-  return bad(`unknown command ${JSON.stringify((verb ?? '').slice(0, 40))} (snapshot, restore, verify)`);
+  return bad(`unknown command ${JSON.stringify((verb ?? '').slice(0, LIMITS.COMMAND_ECHO_BYTES))} (snapshot, restore, verify)`);
 }
 
 /** Parses the bytes of one write to /.control/command: one line, one command. */

@@ -2,13 +2,12 @@
  * Running a parsed control command (fs/command.ts) on a filesystem. The same function serves
  * /.control/command and the `vdfs` subcommands run directly on an unmounted datastore.
  */
-import { decodeDirent, decodeInode, key2ino, S_IFMT, S_IFREG } from '../meta/inode.js';
-import { Alarm, Verifier, VerifyReport } from '../verify/verify.js';
+import { Verifier, VerifyReport } from '../verify/verify.js';
 import type { Command } from './command.js';
 import type { Filesystem } from './filesystem.js';
 import { restoreFile, Progress } from './restore.js';
 
-export type CommandResult = Record<string, unknown>;
+type CommandResult = Record<string, unknown>;
 
 export async function runCommand(fs: Filesystem, c: Command, progress?: Progress): Promise<CommandResult> {
   switch (c.verb) {
@@ -20,33 +19,17 @@ export async function runCommand(fs: Filesystem, c: Command, progress?: Progress
   }
 }
 
-/** Every regular file of the datastore with a path (one of its names), in inode order. */
-async function allFiles(fs: Filesystem): Promise<{ ino: bigint; path: string }[]> {
-  const names = new Map<bigint, { parent: bigint; name: string }>();
-  for await (const [k, v] of fs.ds.dirents.scan()) names.set(decodeDirent(v), { parent: k.readBigUInt64BE(0), name: k.subarray(8).toString() });
-  const pathOf = (ino: bigint): string => {
-    const parts: string[] = [];
-    for (let at = names.get(ino); at && parts.length < 4096; at = names.get(at.parent)) parts.unshift(at.name);
-    return '/' + parts.join('/');
-  };
-  const out: { ino: bigint; path: string }[] = [];
-  for await (const [k, v] of fs.ds.inodes.scan()) {
-    if ((decodeInode(v).mode & S_IFMT) === S_IFREG) out.push({ ino: key2ino(k), path: pathOf(key2ino(k)) });
-  }
-  return out;
-}
-
 /**
  * Verifies the snapshot metadata of one file (or all); each file while no commit runs (commits
  * go on between files). Alarms go to status and the log.
  */
 export async function verify(fs: Filesystem, path: string | null): Promise<VerifyReport> {
   const t0 = performance.now();
-  const files = path === null ? await allFiles(fs) : (await fs.snapshots.filesAt(path)).map((f) => ({ ino: f.v.ino, path: f.path }));
+  const files = await fs.snapshots.filesAt(path ?? '/');
   const v = new Verifier(fs.ds);
   await fs.operation('verify', path ?? '/', async (progress) => {
     for (let i = 0; i < files.length; i++) {
-      await fs.txg.exclusive(() => v.file(files[i].ino, files[i].path));
+      await fs.txg.exclusive(() => v.file(files[i].v.ino, files[i].path));
       progress(i + 1, files.length);
     }
   });
@@ -54,5 +37,3 @@ export async function verify(fs: Filesystem, path: string | null): Promise<Verif
   for (const a of v.report.alarms) fs.raiseAlarm(a);
   return v.report;
 }
-
-export type { Alarm };

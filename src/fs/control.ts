@@ -15,11 +15,11 @@ import { S_IFDIR, S_IFREG } from '../meta/inode.js';
 import { parseCommand } from './command.js';
 import { runCommand } from './commands.js';
 import type { Filesystem, Stat } from './filesystem.js';
-import { HIDDEN_FH_SPAN, HiddenTree, hiddenStat } from './hidden.js';
+import { CONTROL_DIR, HiddenTree, hiddenStat } from './hidden.js';
+import { FhTable } from './handles.js';
 import { splitPath } from './names.js';
 import { statusOf } from './status.js';
 
-export const CONTROL_DIR = '.control';
 const FILES = { status: 3, command: 4, 'last-error': 5 } as const;
 type File = keyof typeof FILES;
 const CONTROL_INO = 2;
@@ -28,11 +28,18 @@ const OWN_CODES = new Set(['IO', 'CHECKSUM', 'CORRUPT', 'READ_ONLY', 'NO_SPACE']
 
 interface Handle { file: File; content: Buffer }
 
+/** The status JSON, within STATUS_FILE_BYTES (the size it reports): the oldest kept alarms give way. */
+function statusText(fs: Filesystem): Buffer {
+  for (let keep: number = LIMITS.ALARMS_KEPT; ; keep = Math.floor(keep / 2)) {
+    const b = Buffer.from(JSON.stringify(statusOf(fs, keep), null, 2) + '\n');
+    if (b.length <= LIMITS.STATUS_FILE_BYTES || keep === 0) return b;
+  }
+}
+
 export class ControlTree implements HiddenTree {
   readonly name = CONTROL_DIR;
-  readonly fhBase = HIDDEN_FH_SPAN;
-  private handles = new Map<number, Handle>();
-  private nextFh = this.fhBase;
+  readonly fhBase = LIMITS.FH_SPAN;
+  private handles = new FhTable<Handle>(this.fhBase, this.fhBase + LIMITS.FH_SPAN, 'control file');
   private readonly started = Date.now();
   lastError = '';
   constructor(private fs: Filesystem) {}
@@ -65,28 +72,19 @@ export class ControlTree implements HiddenTree {
     const f = this.file(path);
     if (f === null) fail('IS_DIR', `${path} is a directory`);
     if (writable && f !== 'command') fail('READ_ONLY', `${path} is read-only`);
-    const content = f === 'status' ? Buffer.from(JSON.stringify(statusOf(this.fs), null, 2) + '\n')
+    const content = f === 'status' ? statusText(this.fs)
       : f === 'last-error' ? Buffer.from(this.lastError) : Buffer.alloc(0);
-    const fh = this.nextFh++;
-    if (this.nextFh >= this.fhBase + HIDDEN_FH_SPAN) this.nextFh = this.fhBase;
-    this.handles.set(fh, { file: f!, content });
-    return fh;
-  }
-
-  private handle(fh: number): Handle {
-    const h = this.handles.get(fh);
-    if (!h) fail('BAD_HANDLE', `no open control file with handle ${fh}`);
-    return h!;
+    return this.handles.add({ file: f!, content });
   }
 
   async read(fh: number, off: number, len: number): Promise<Buffer> {
-    const b = this.handle(fh).content;
+    const b = this.handles.get(fh).content;
     return b.subarray(Math.min(off, b.length), Math.min(off + len, b.length));
   }
 
   /** One write, one command; its result is appended to what the handle reads back. */
   async write(fh: number, _off: number, data: Buffer): Promise<void> {
-    const h = this.handle(fh);
+    const h = this.handles.get(fh);
     if (h.file !== 'command') fail('READ_ONLY', 'only /.control/command takes writes');
     let result;
     try {
@@ -105,7 +103,7 @@ export class ControlTree implements HiddenTree {
   private refuse(data: Buffer, e: unknown): never {
     const code = isVdfsError(e) ? e.code : 'IO';
     // eslint-disable-next-line no-control-regex
-    const line = data.subarray(0, 200).toString('utf8').replace(/[\x00-\x1f]/g, ' ').trim();
+    const line = data.subarray(0, LIMITS.COMMAND_ECHO_BYTES).toString('utf8').replace(/[\x00-\x1f]/g, ' ').trim();
     this.lastError = `${new Date().toISOString()} ${JSON.stringify(line)}: ${(e as Error).message}\n`;
     this.fs.log.warn({ command: line, reason: (e as Error).message }, 'control command refused');
     if (OWN_CODES.has(code)) throw e;
@@ -117,5 +115,5 @@ export class ControlTree implements HiddenTree {
     if (this.file(path) !== 'command') fail('READ_ONLY', `${path} is read-only`);
   }
 
-  release(fh: number): void { this.handles.delete(fh); }
+  release(fh: number): void { this.handles.take(fh); }
 }

@@ -9,7 +9,7 @@ import {
 } from '../meta/inode.js';
 import type { Datastore } from '../txn/datastore.js';
 import { mapTreeId, ROOT_INO } from '../txn/datastore.js';
-import type { Frozen, FrozenFile, Touch } from '../txn/commit.js';
+import { Frozen, FrozenFile, Touch, touchAll } from '../txn/commit.js';
 import { Mutex } from '../txn/mutex.js';
 import { TxgManager, TxgSource } from '../txn/txg.js';
 import { fail } from '../errors.js';
@@ -17,9 +17,9 @@ import { LIMITS } from '../limits.js';
 import { DirtySet, emptyDirty, Vnode } from './vnode.js';
 import { readData, truncateData, txnFile } from './data.js';
 import { HandleTable } from './handles.js';
-import { WritePath } from '../txn/write-path.js';
+import { TxnFile, WritePath } from '../txn/write-path.js';
 import { ControlTree } from './control.js';
-import { HiddenTree, hiddenFor, hiddenForFh } from './hidden.js';
+import { HiddenTree, hiddenFor, hiddenForFh, hiddenName } from './hidden.js';
 import { SnapView } from './snapview.js';
 import type { Alarm } from '../verify/verify.js';
 import { checkName, splitPath } from './names.js';
@@ -106,7 +106,7 @@ export class Filesystem implements TxgSource {
     if (this.vnodes.size <= LIMITS.INODE_CACHE || this.ns.locked) return;
     for (const [ino, v] of this.vnodes) {
       if (this.vnodes.size <= LIMITS.INODE_CACHE / 2) break;
-      if (v.clean && ino !== ROOT_INO) this.vnodes.delete(ino);
+      if (v.clean && ino !== ROOT_INO) { this.vnodes.delete(ino); this.ds.catalog.forget(ino); }
     }
   }
 
@@ -115,6 +115,13 @@ export class Filesystem implements TxgSource {
     if (!dir.isDir) fail('NOT_DIR', 'not a directory');
     const v = await this.ds.dirents.get(direntKey(dir.ino, name));
     return v ? decodeDirent(v) : null;
+  }
+
+  /** The entries of a directory (published state), in name order. */
+  async *entries(dir: Vnode): AsyncGenerator<{ name: string; ino: bigint }> {
+    for await (const [k, val] of this.ds.dirents.scan(direntKey(dir.ino, ''), direntKey(dir.ino + 1n, ''))) {
+      yield { name: k.subarray(8).toString(), ino: decodeDirent(val) };
+    }
   }
 
   /** Resolves an absolute path to its vnode (no symlink following: the kernel does that). */
@@ -130,13 +137,13 @@ export class Filesystem implements TxgSource {
 
   /** @internal (fs/namespace.ts) */
   async parentOf(path: string): Promise<{ dir: Vnode; name: string }> {
+    this.refuseHidden(path);
     const parts = splitPath(path);
     const name = parts.pop();
     if (name === undefined) fail('EXISTS', 'the root exists');
     checkName(name!);
     const dir = await this.resolve('/' + parts.join('/'));
     if (!dir.isDir) fail('NOT_DIR', `${path}: a parent is not a directory`);
-    if (hiddenFor(this.hidden, path)) fail('READ_ONLY', `${path} is inside a read-only hidden tree`);
     return { dir, name: name! };
   }
 
@@ -189,7 +196,7 @@ export class Filesystem implements TxgSource {
 
   /** @internal (fs/namespace.ts) */
   refuseHidden(path: string): void {
-    if (hiddenFor(this.hidden, path)) fail('READ_ONLY', `${path} is read-only`);
+    if (hiddenName(path)) fail('READ_ONLY', `${path} is inside a read-only hidden tree`);
   }
 
   /** Records an alarm: kept for status (the newest ALARMS_KEPT) and logged at error level. */
@@ -226,9 +233,9 @@ export class Filesystem implements TxgSource {
     const dir = await this.resolve(path);
     if (!dir.isDir) fail('NOT_DIR', `${path} is not a directory`);
     const names: string[] = [], stats: Stat[] = [];
-    for await (const [k, val] of this.ds.dirents.scan(direntKey(dir.ino, ''), direntKey(dir.ino + 1n, ''))) {
-      names.push(k.subarray(8).toString());
-      stats.push(this.stat(await this.vnode(decodeDirent(val))));
+    for await (const e of this.entries(dir)) {
+      names.push(e.name);
+      stats.push(this.stat(await this.vnode(e.ino)));
     }
     if (dir.ino === ROOT_INO) for (const t of this.hidden) { names.push(t.name); stats.push(await t.stat('/' + t.name)); }
     return { names, stats };
@@ -271,8 +278,7 @@ export class Filesystem implements TxgSource {
     const { v, sync } = this.handles.get(fh);
     if (!v.isFile) fail('INVALID', 'not a regular file');
     if (off + data.length > LIMITS.FILE_MAX_BYTES) fail('TOO_BIG', 'write past the largest file size');
-    this.refuseIfFailed();
-    const file = (v.txn ??= txnFile(this.ds, v, this.dirtyCounter));
+    const file = this.txnOf(v);
     if (this.opts.commitPerWrite) {
       // The measuring switch: each write is applied and committed on its own.
       await this.perWrite.run(async () => { await this.writes.write(file, off, data); await this.txg.sync(); });
@@ -283,6 +289,12 @@ export class Filesystem implements TxgSource {
     }
     this.counters.writes++;
     this.counters.bytesWritten += data.length;
+  }
+
+  /** The write path's view of a file (made once per vnode); refused after a failed commit. */
+  txnOf(v: Vnode): TxnFile {
+    this.refuseIfFailed();
+    return (v.txn ??= txnFile(this.ds, v, this.dirtyCounter));
   }
 
   async truncate(path: string | null, fh: number | null, size: number): Promise<void> {
@@ -328,7 +340,7 @@ export class Filesystem implements TxgSource {
       this.openBytes = 0;
       const frozen: Frozen = {
         files, rawInodes: [], direntRoot: this.ds.dirents.root, direntFreed: this.direntFreedSince,
-        snapOps: this.snapshots.take(), logical: this.writes.takeOpenLogical(), touches: [],
+        snapOps: this.snapshots.take(), logical: this.writes.takeOpenLogical(), touches: new Map(),
       };
       this.direntFreedSince = [];
       this.nsDirty = false;
@@ -367,7 +379,7 @@ export class Filesystem implements TxgSource {
     const touches = this.direntTouches;
     if (!touches.length) return;
     this.direntTouches = [];
-    await this.ds.dirents.batch(async () => { for (const x of touches) await this.ds.dirents.touch(x.key, x.level, x); });
+    await touchAll(this.ds.dirents, touches);
     this.direntFreedSince.push(...this.ds.dirents.takeFreed());
   }
 

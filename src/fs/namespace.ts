@@ -84,7 +84,6 @@ export class Namespace {
   }
 
   async unlink(path: string): Promise<void> {
-    this.fs.refuseHidden(path);
     await this.fs.change(async () => {
       const { dir, name, v } = await this.entry(path);
       if (v.isDir) fail('IS_DIR', `${path} is a directory`);
@@ -104,7 +103,6 @@ export class Namespace {
   }
 
   async rmdir(path: string): Promise<void> {
-    this.fs.refuseHidden(path);
     await this.fs.change(async () => {
       const { dir, name, v } = await this.entry(path);
       if (!v.isDir) fail('NOT_DIR', `${path} is not a directory`);
@@ -116,13 +114,11 @@ export class Namespace {
   }
 
   private async isEmptyDir(v: Vnode): Promise<boolean> {
-    for await (const _ of this.fs.ds.dirents.scan(direntKey(v.ino, ''), direntKey(v.ino + 1n, ''))) return false;
+    for await (const _ of this.fs.entries(v)) return false;
     return true;
   }
 
   async rename(src: string, dst: string): Promise<void> {
-    this.fs.refuseHidden(src);
-    this.fs.refuseHidden(dst);
     await this.fs.change(async () => {
       const from = await this.entry(src);
       const to = await this.fs.parentOf(dst);

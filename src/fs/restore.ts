@@ -11,7 +11,7 @@ import { ExtentState } from '../format/ptr.js';
 import { LIMITS } from '../limits.js';
 import { diffMaps, MapDiff } from '../snap/diff.js';
 import { mapTreeId } from '../txn/datastore.js';
-import { truncateData, txnFile } from './data.js';
+import { truncateData } from './data.js';
 import type { Filesystem } from './filesystem.js';
 import type { Vnode } from './vnode.js';
 
@@ -66,7 +66,7 @@ function report(path: string, name: string, common: string, diff: MapDiff, moved
 async function apply(fs: Filesystem, v: Vnode, diff: MapDiff, size: number, progress: Progress): Promise<{ blocks: number; bytes: number }> {
   const bs = fs.ds.blockSize, keep = Math.ceil(size / bs);
   const todo = diff.changes.filter((c) => c.lbn < keep);
-  const file = txnFile(fs.ds, v, fs.dirtyCounter);
+  const file = fs.txnOf(v);
   let done = 0, bytes = 0;
   progress(0, todo.length);
   await v.lock.run(() => (v.attrs.size > size ? truncateData(fs.ds, v, size, fs.dirtyCounter) : undefined));

@@ -7,7 +7,6 @@
  */
 import { fail } from '../errors.js';
 import { LIMITS } from '../limits.js';
-import { decodeDirent, direntKey } from '../meta/inode.js';
 import type { SnapOp } from '../snap/apply.js';
 import type { SnapInfo } from '../snap/record.js';
 import type { Filesystem } from './filesystem.js';
@@ -56,18 +55,22 @@ export class Snapshots {
     if (ops.some((op) => op.kind === 'delete')) this.fs.cleaner.reconsider();
   }
 
-  /** The regular files a path names: the file itself, or every file under a directory. */
+  /**
+   * The regular files a path names: the file itself, or every file under a directory, each once
+   * (a file with several names is listed under the first found).
+   */
   async filesAt(path: string, max = Infinity): Promise<SnapFile[]> {
     const top = await this.fs.resolve(path);
     const norm = '/' + splitPath(path).join('/');
     if (top.isFile) return [{ path: norm, v: top }];
     if (!top.isDir) fail('INVALID', `${norm} is neither a file nor a directory`);
     const out: SnapFile[] = [];
+    const seen = new Set<bigint>();
     const walk = async (dir: Vnode, at: string): Promise<void> => {
-      for await (const [k, val] of this.fs.ds.dirents.scan(direntKey(dir.ino, ''), direntKey(dir.ino + 1n, ''))) {
-        const v = await this.fs.vnode(decodeDirent(val));
-        const p = `${at === '/' ? '' : at}/${k.subarray(8).toString()}`;
-        if (v.isFile) out.push({ path: p, v });
+      for await (const e of this.fs.entries(dir)) {
+        const v = await this.fs.vnode(e.ino);
+        const p = `${at === '/' ? '' : at}/${e.name}`;
+        if (v.isFile && !seen.has(v.ino)) { seen.add(v.ino); out.push({ path: p, v }); }
         else if (v.isDir) await walk(v, p);
         if (out.length > max) fail('INVALID', `more than ${max} files under ${norm}`);
       }
@@ -99,7 +102,7 @@ export class Snapshots {
   async delete(path: string, name: string): Promise<{ files: string[] }> {
     const files = await this.fs.change(async () => {
       const found: SnapFile[] = [];
-      for (const f of await this.filesAt(path)) {
+      for (const f of await this.filesAt(path, LIMITS.SNAPSHOT_DIR_FILES_MAX)) {
         if (this.busy.has(`${f.v.ino}/${name}`)) fail('BUSY', `the snapshot ${name} of ${f.path} is being changed`);
         const s = await this.fs.ds.catalog.find(f.v.ino, name);
         if (s && this.holds.has(`${s.ino}/${s.id}`)) fail('BUSY', `the snapshot ${name} of ${f.path} is open or being restored from`);

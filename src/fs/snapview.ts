@@ -6,17 +6,20 @@
  */
 import { fail, isVdfsError } from '../errors.js';
 import { CowTree } from '../meta/btree.js';
-import { decodeDirent, direntKey, S_IFDIR, S_IFREG } from '../meta/inode.js';
+import { S_IFDIR, S_IFREG } from '../meta/inode.js';
 import { mapTreeId } from '../txn/datastore.js';
-import type { SnapInfo } from '../snap/record.js';
+import { SnapInfo, snapKey } from '../snap/record.js';
+import { xxh64 } from '../codec/checksum.js';
 import type { Filesystem, Stat } from './filesystem.js';
-import { HIDDEN_FH_SPAN, HiddenTree, hiddenStat } from './hidden.js';
+import { HiddenTree, hiddenStat, SNAPSHOTS_DIR } from './hidden.js';
+import { FhTable } from './handles.js';
+import { LIMITS } from '../limits.js';
 import { mappedBlock, readBlocks } from './data.js';
 import { splitPath } from './names.js';
 import type { Vnode } from './vnode.js';
 
-export const SNAPSHOTS_DIR = '.snapshots';
-const DIR_INO_BASE = 2 ** 40, SNAP_INO_BASE = 2 ** 41;
+/** Inode numbers of /.snapshots entries: directories mirror the file's at 2^40 up; snapshot files hash to 2^52 up. */
+const DIR_INO_BASE = 2 ** 40, SNAP_INO_BASE = 2 ** 52;
 
 type Place =
   | { kind: 'dir'; v: Vnode }           // a namespace directory, mirrored
@@ -27,9 +30,8 @@ interface OpenSnap { s: SnapInfo; map: CowTree; release: () => void }
 
 export class SnapView implements HiddenTree {
   readonly name = SNAPSHOTS_DIR;
-  readonly fhBase = 2 * HIDDEN_FH_SPAN;
-  private handles = new Map<number, OpenSnap>();
-  private nextFh = this.fhBase;
+  readonly fhBase = 2 * LIMITS.FH_SPAN;
+  private handles = new FhTable<OpenSnap>(this.fhBase, this.fhBase + LIMITS.FH_SPAN, 'snapshot');
   constructor(private fs: Filesystem) {}
 
   private async place(path: string): Promise<Place> {
@@ -52,13 +54,9 @@ export class SnapView implements HiddenTree {
 
   async stat(path: string): Promise<Stat> { return this.statOf(await this.place(path)); }
 
-  /** Snapshot files get inode numbers from a counter (unique while mounted, whatever the ids). */
-  private inos = new Map<string, number>();
+  /** A snapshot file's inode number: a 48-bit hash of (file, id) above the other ranges — stable, and kept nowhere. */
   private snapIno(s: SnapInfo): number {
-    const k = `${s.ino}/${s.id}`;
-    let n = this.inos.get(k);
-    if (n === undefined) { n = SNAP_INO_BASE + this.inos.size; this.inos.set(k, n); }
-    return n;
+    return SNAP_INO_BASE + Number(xxh64(snapKey(s.ino, s.id)) & 0xffff_ffff_ffffn);
   }
 
   async readdir(path: string): Promise<{ names: string[]; stats: Stat[] }> {
@@ -69,11 +67,11 @@ export class SnapView implements HiddenTree {
       for (const s of (await this.fs.ds.catalog.of(p.v.ino)).snaps) { names.push(s.name); stats.push(this.statOf({ kind: 'snap', v: p.v, s })); }
       return { names, stats };
     }
-    for await (const [k, val] of this.fs.ds.dirents.scan(direntKey(p.v.ino, ''), direntKey(p.v.ino + 1n, ''))) {
-      const v = await this.fs.vnode(decodeDirent(val));
+    for await (const e of this.fs.entries(p.v)) {
+      const v = await this.fs.vnode(e.ino);
       if (v.isFile && !(await this.fs.ds.catalog.of(v.ino)).snaps.length) continue;
       if (!v.isFile && !v.isDir) continue;
-      names.push(k.subarray(8).toString());
+      names.push(e.name);
       stats.push(this.statOf({ kind: v.isDir ? 'dir' : 'file', v }));
     }
     return { names, stats };
@@ -84,21 +82,16 @@ export class SnapView implements HiddenTree {
     if (p.kind !== 'snap') fail('IS_DIR', `${path} is a directory`);
     if (writable) fail('READ_ONLY', `${path} is a snapshot; snapshots are read-only`);
     const s = (p as { s: SnapInfo }).s;
-    const fh = this.nextFh++;
-    if (this.nextFh >= this.fhBase + HIDDEN_FH_SPAN) this.nextFh = this.fhBase;
-    this.handles.set(fh, { s, map: new CowTree(mapTreeId(s.ino), this.fs.ds.loader, s.mapRoot), release: this.fs.snapshots.hold(s) });
-    return fh;
+    return this.handles.add({ s, map: new CowTree(mapTreeId(s.ino), this.fs.ds.loader, s.mapRoot), release: this.fs.snapshots.hold(s) });
   }
 
   async read(fh: number, off: number, len: number): Promise<Buffer> {
-    const h = this.handles.get(fh);
-    if (!h) fail('BAD_HANDLE', `no open snapshot with handle ${fh}`);
-    const { s, map } = h!;
+    const { s, map } = this.handles.get(fh);
     return readBlocks(this.fs.ds.blockSize, s.size, off, len, (lbn) => mappedBlock(this.fs.ds, s.ino, map, map.root, lbn));
   }
 
   async write(): Promise<void> { fail('READ_ONLY', 'snapshots are read-only'); }
   truncate(path: string): void { fail('READ_ONLY', `${path} is read-only`); }
 
-  release(fh: number): void { this.handles.get(fh)?.release(); this.handles.delete(fh); }
+  release(fh: number): void { this.handles.take(fh)?.release(); }
 }

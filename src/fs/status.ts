@@ -1,5 +1,6 @@
 /** The figures /.control/status and `vdfs status` report (JSON). */
 import type { Filesystem } from './filesystem.js';
+import { LIMITS } from '../limits.js';
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
@@ -10,7 +11,7 @@ function writePath(fs: Filesystem): Record<string, unknown> {
   return {
     mode: fs.opts.commitPerWrite ? 'commit-per-write' : 'batched',
     writeRequests: fs.counters.writes, sgArrays: w.arrays, sgElements: w.elements, sgSets: w.sets,
-    logicalTransactions: w.logicalTxns, transactionDependent: w.dependent,
+    logicalTransactions: w.sets /* one per set */, transactionDependent: w.dependent,
     resolutions: { overwrite: w.overwrite, merge: w.merge, zeroFill: w.zeroFill, oldBlock: w.oldBlock, reresolved: w.reresolved },
     physicalTransactions: t.commits, physicalWithWrites: t.commitsWithWrites,
     meanLogicalPerPhysical: t.commitsWithWrites ? round(t.logicalTxns / t.commitsWithWrites) : 0,
@@ -19,7 +20,8 @@ function writePath(fs: Filesystem): Record<string, unknown> {
   };
 }
 
-export function statusOf(fs: Filesystem): Record<string, unknown> {
+/** `alarmsShown`: how many of the newest kept alarms to list. */
+export function statusOf(fs: Filesystem, alarmsShown: number = LIMITS.ALARMS_KEPT): Record<string, unknown> {
   const ds = fs.ds;
   const sf = fs.statfs();
   const health = fs.txg.failure ? 'FAILED' : fs.alarms.count ? 'ALARM' : 'ONLINE';
@@ -36,7 +38,7 @@ export function statusOf(fs: Filesystem): Record<string, unknown> {
     dirtyBytes: fs.dirtyBytes(),
     writePath: writePath(fs),
     operations: [...fs.operations.values()],
-    alarms: { count: fs.alarms.count, recent: fs.alarms.recent },
+    alarms: { count: fs.alarms.count, recent: alarmsShown ? fs.alarms.recent.slice(-alarmsShown) : [] },
     io: fs.counters,
     layout: ds.layout.name,
   };

@@ -9,7 +9,7 @@
  * u64 owner, u64 key (25 bytes each), then the trailer u32 'VDSE' — so an extent never ends in
  * zero bytes, and a log cut short anywhere inside it no longer hashes right.
  */
-import { encodeRecord, RecordKind, RecordMeta } from '../codec/record.js';
+import { encodeRecord, RECORD_HEADER, RecordKind, RecordMeta } from '../codec/record.js';
 import { StreamHash, streamXxh64 } from '../codec/checksum.js';
 import type { LogExtent } from '../format/commit.js';
 import { BlockPtr, ExtentState } from '../format/ptr.js';
@@ -19,8 +19,10 @@ import { VdfsError } from '../errors.js';
 import type { SegmentSpace } from './space.js';
 
 const SUMMARY_ENTRY = 25;
-export const SUMMARY_TRAILER = 0x45534456; // 'VDSE'
-const summaryBytes = (n: number) => 48 + 8 + n * SUMMARY_ENTRY;
+const SUMMARY_TRAILER = 0x45534456; // 'VDSE'
+/** A summary payload's fixed bytes: the u32 count and the u32 trailer. */
+const SUMMARY_FIXED = 8;
+const summaryBytes = (n: number) => RECORD_HEADER + SUMMARY_FIXED + n * SUMMARY_ENTRY;
 
 interface OpenExtent {
   seg: number; start: number; end: number; hash: StreamHash;
@@ -87,7 +89,7 @@ export class Appender {
   }
 
   private closeExtent(ext: OpenExtent): void {
-    const p = Buffer.alloc(8 + ext.entries.length * SUMMARY_ENTRY);
+    const p = Buffer.alloc(SUMMARY_FIXED + ext.entries.length * SUMMARY_ENTRY);
     p.writeUInt32LE(SUMMARY_TRAILER, p.length - 4);
     p.writeUInt32LE(ext.entries.length, 0);
     ext.entries.forEach((e, i) => {

@@ -60,7 +60,7 @@ export class SegmentSpace {
     for (const s of [...this.emptied]) {
       if (s === openSeg || this.pins.has(s)) continue; // retried after a later commit
       this.emptied.delete(s);
-      if (this.isEmpty(s) && !this.free.includes(s)) this.free.push(s);
+      if (this.isEmpty(s)) this.free.push(s);
     }
     this.free.sort((a, b) => b - a); // pop() gives the lowest
   }
@@ -70,7 +70,6 @@ export class SegmentSpace {
   unpin(seg: number): void {
     const n = (this.pins.get(seg) ?? 0) - 1;
     if (n <= 0) this.pins.delete(seg); else this.pins.set(seg, n);
-    if (n <= 0 && this.isEmpty(seg) && !this.free.includes(seg)) this.emptied.add(seg);
   }
 
   usedBytes(): number {

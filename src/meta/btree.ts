@@ -97,8 +97,8 @@ export class CowTree {
     return n;
   }
 
-  /** Looks key up under root (default: inside a batch its working tree, else the published root). */
-  async get(key: Buffer, root: Node | null = this.inBatch ? this.work : this.root): Promise<Buffer | undefined> {
+  /** Looks key up under root (default: the published root; a batch passes `current` to see its own changes). */
+  async get(key: Buffer, root: Node | null = this.root): Promise<Buffer | undefined> {
     let n = root;
     while (n) {
       if (!n.loaded) await this.load(n);

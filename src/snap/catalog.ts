@@ -1,10 +1,11 @@
 /**
  * The snapshot catalog: each file's snapshots, read from the snapshot tree and cached. Only a
  * commit changes the tree (see snap/apply.ts); it keeps the cache in step, so readers never
- * scan a tree in the middle of a batch.
+ * scan a tree in the middle of a batch. The namespace forgets a file's entry when it evicts the
+ * file's vnode, so the cache is bounded by INODE_CACHE.
  */
 import { CowTree } from '../meta/btree.js';
-import { decodeHeader, decodeSnap, HEADER_ID, SnapHeader, SnapInfo, snapKey } from './record.js';
+import { decodeHeader, decodeSnap, HEADER_ID, keyId, SnapHeader, SnapInfo, snapKey } from './record.js';
 
 export interface FileSnaps { header: SnapHeader; snaps: SnapInfo[] }
 
@@ -29,7 +30,7 @@ export class SnapCatalog {
   private async load(ino: bigint): Promise<FileSnaps> {
     const out: FileSnaps = { header: { nextId: 1, liveParent: 0 }, snaps: [] };
     for await (const [k, v] of this.tree.scan(snapKey(ino, HEADER_ID), snapKey(ino + 1n, HEADER_ID))) {
-      if (k.readUInt32BE(8) === HEADER_ID) out.header = decodeHeader(v);
+      if (keyId(k) === HEADER_ID) out.header = decodeHeader(v);
       else out.snaps.push(decodeSnap(k, v));
     }
     out.snaps.sort(byTime);
@@ -44,13 +45,6 @@ export class SnapCatalog {
   async newestTxg(ino: bigint): Promise<bigint> {
     const s = (await this.of(ino)).snaps;
     return s.length ? s[s.length - 1].txg : 0n;
-  }
-
-  /** Every file that has snapshots (scan of the published tree). */
-  async files(): Promise<bigint[]> {
-    const out: bigint[] = [];
-    for await (const [k] of this.tree.scan()) if (k.readUInt32BE(8) === HEADER_ID) out.push(k.readBigUInt64BE(0));
-    return out;
   }
 
   forget(ino: bigint): void { this.cache.delete(ino); }

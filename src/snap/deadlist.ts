@@ -37,6 +37,5 @@ export function deadFrom(ino: bigint, after: bigint): Buffer {
 }
 
 export const deadBirth = (k: Buffer): bigint => k.readBigUInt64BE(16);
-export const deadIno = (k: Buffer): bigint => k.readBigUInt64BE(0);
 /** The first key past every entry of ino. */
 export const deadEnd = (ino: bigint): Buffer => deadKey(ino + 1n, 0n, { birth: 0n, seg: 0, off: 0 });

@@ -36,17 +36,16 @@ export interface Frozen {
   direntFreed: Node[];            // directory-tree nodes replaced since the previous freeze
   snapOps: SnapOp[];              // snapshot creations and deletions, applied after the files
   logical?: number;               // logical transactions this physical transaction carries
-  touches?: Touch[];              // nodes the cleaner relocates (copied on write along their path)
+  touches?: Map<bigint, Touch[]>; // nodes the cleaner relocates, by tree id (copied on write along their path)
 }
 
 /** A node the segment cleaner relocates: found by the path to `key` at `level`, if still stored at seg/off. */
 export interface Touch { tree: bigint; key: Buffer; level: number; seg: number; off: number }
 
 /** Copies, in their own batch, the nodes the cleaner asked to relocate in tree t. */
-async function touchNodes(t: CowTree, touches: Touch[] | undefined): Promise<void> {
-  const mine = touches?.filter((x) => x.tree === t.id);
-  if (!mine?.length) return;
-  await t.batch(async () => { for (const x of mine) await t.touch(x.key, x.level, x); });
+export async function touchAll(t: CowTree, touches: Touch[] | undefined): Promise<void> {
+  if (!touches?.length) return;
+  await t.batch(async () => { for (const x of touches) await t.touch(x.key, x.level, x); });
 }
 
 let zeros = Buffer.alloc(0);
@@ -65,9 +64,10 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   const reaper = new Reaper(txg);
   const writeNode = (id: bigint, meta: boolean) => async (n: Node) =>
     app.append({ kind: RecordKind.Node, owner: id, key: BigInt(n.level), birth: txg }, encodeNode(n.image()), meta);
-  const persist = async (t: CowTree, root: Node | null = t.root) => {
-    const ptr = (await persistTree(root, writeNode(t.id, false))) ?? NULL_PTR;
-    for (const n of t.takeFreed()) if (n.ptr) reaper.free(n.ptr);
+  /** Writes a tree's dirty nodes; the nodes they replaced go to `drop` (default: freed). */
+  const persist = async (id: bigint, root: Node | null, replaced: Node[], drop = (p: BlockPtr) => reaper.free(p)) => {
+    const ptr = (await persistTree(root, writeNode(id, false))) ?? NULL_PTR;
+    for (const n of replaced) if (n.ptr) drop(n.ptr);
     return ptr;
   };
 
@@ -79,22 +79,21 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
         await ds.inodes.del(ino2key(file.ino));
         continue;
       }
-      const newest = await ds.catalog.newestTxg(file.ino);
-      const stored = await applyBlocks(file, txg, app, (p) => reaper.drop(file.ino, newest, p));
-      await touchNodes(file.map, f.touches);
-      const root = (await persistTree(file.map.root, writeNode(file.map.id, false))) ?? NULL_PTR;
-      for (const n of file.map.takeFreed()) if (n.ptr) reaper.drop(file.ino, newest, n.ptr);
+      const newest = ds.snapTree.root ? await ds.catalog.newestTxg(file.ino) : 0n;
+      const drop = (p: BlockPtr) => reaper.drop(file.ino, newest, p);
+      const stored = await applyBlocks(file, txg, app, drop);
+      await touchAll(file.map, f.touches?.get(file.map.id));
+      const root = await persist(file.map.id, file.map.root, file.map.takeFreed(), drop);
       await ds.inodes.put(ino2key(file.ino), encodeInode({ ...file.attrs, mapRoot: root, stored }));
       file.done(root, stored);
     }
   });
   await applySnapshots(ds, reaper, f.snapOps, f.files.filter((x) => x.deleted).map((x) => x.ino));
-  for (const t of [ds.inodes, ds.snapTree, ds.deadTree, ds.segs]) await touchNodes(t, f.touches);
-  const inodeRoot = await persist(ds.inodes);
-  const direntRoot = (await persistTree(f.direntRoot, writeNode(ds.dirents.id, false))) ?? NULL_PTR;
-  for (const n of f.direntFreed) if (n.ptr) reaper.free(n.ptr);
-  const snapRoot = await persist(ds.snapTree);
-  const deadRoot = await persist(ds.deadTree);
+  for (const t of [ds.inodes, ds.snapTree, ds.deadTree, ds.segs]) await touchAll(t, f.touches?.get(t.id));
+  const inodeRoot = await persist(ds.inodes.id, ds.inodes.root, ds.inodes.takeFreed());
+  const direntRoot = await persist(ds.dirents.id, f.direntRoot, f.direntFreed);
+  const snapRoot = await persist(ds.snapTree.id, ds.snapTree.root, ds.snapTree.takeFreed());
+  const deadRoot = await persist(ds.deadTree.id, ds.deadTree.root, ds.deadTree.takeFreed());
   for (const p of reaper.frees) ds.space.release(p.seg, p.len);
 
   const segRoot = await writeSegTree(ds, app, writeNode(ds.segs.id, true));
@@ -125,7 +124,7 @@ async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, drop: (
     for (const lbn of [...file.blocks.keys()].sort((a, b) => a - b)) {
       const data = file.blocks.get(lbn)!;
       const key = keyOfBlock(lbn);
-      const old = await file.map.get(key);
+      const old = await file.map.get(key, file.map.current);
       if (old) dropPtr(decodePtr(old));
       const ptr = isZero(data)
         ? zeroPtr(txg)

@@ -22,7 +22,9 @@ import { SnapCatalog } from '../snap/catalog.js';
 export const TREE_INODES = 1n, TREE_DIRENTS = 2n, TREE_SEGS = 3n, TREE_SNAPS = 4n, TREE_DEAD = 5n;
 export const ROOT_INO = 1n;
 export const FIRST_USER_INO = 16n;
-export const mapTreeId = (ino: bigint) => ino | (1n << 63n);
+/** A file's block map has tree id ino | MAP_BIT; the global trees have small ids. */
+export const MAP_BIT = 1n << 63n;
+export const mapTreeId = (ino: bigint) => ino | MAP_BIT;
 
 export interface MkfsOptions { blockSize?: number; segmentSize?: number }
 
@@ -81,6 +83,11 @@ export class Datastore {
     await ds.loadSpace();
     ds.lastCommit = { txg: c.txg, time: c.time, bytes: 0, ms: 0 };
     return ds;
+  }
+
+  /** A global tree by its id (file maps are not here: the namespace owns them). */
+  treeById(id: bigint): CowTree | undefined {
+    return [this.inodes, this.dirents, this.segs, this.snapTree, this.deadTree].find((t) => t.id === id);
   }
 
   /** Loads and verifies a node of any tree (file maps included). */

@@ -33,7 +33,7 @@ export interface TxnFile {
 }
 
 export interface WriteStats {
-  elements: number; arrays: number; sets: number; logicalTxns: number; dependent: number;
+  elements: number; arrays: number; sets: number; dependent: number;
   overwrite: number; merge: number; zeroFill: number; oldBlock: number; reresolved: number;
 }
 
@@ -47,7 +47,7 @@ const DEP_STAT: Record<Dependency, 'overwrite' | 'merge' | 'zeroFill' | 'oldBloc
 
 export class WritePath {
   readonly stats: WriteStats = {
-    elements: 0, arrays: 0, sets: 0, logicalTxns: 0, dependent: 0,
+    elements: 0, arrays: 0, sets: 0, dependent: 0,
     overwrite: 0, merge: 0, zeroFill: 0, oldBlock: 0, reresolved: 0,
   };
   /** Logical transactions applied to the open txg since the last freeze. */
@@ -121,14 +121,15 @@ export class WritePath {
         this.stats[DEP_STAT[dep]]++;
       }
       if (txns.length) file.written(size);
-      this.count(array.length, sets.length, txns.length, dependent.length);
+      this.count(array.length, txns.length, dependent.length);
       return txns;
     }
   }
 
-  private count(elements: number, sets: number, txns: number, dependent: number): void {
+  /** One logical transaction per set: `sets` counts both. */
+  private count(elements: number, txns: number, dependent: number): void {
     const s = this.stats;
-    s.arrays++; s.elements += elements; s.sets += sets; s.logicalTxns += txns; s.dependent += dependent;
+    s.arrays++; s.elements += elements; s.sets += txns; s.dependent += dependent;
     this.openLogical += txns;
   }
 }

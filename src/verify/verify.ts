@@ -81,7 +81,7 @@ export class Verifier {
     this.report.versions++;
     if (v.root.state !== ExtentState.Present) return;
     const alarm = (node: string, reason: string) => this.report.alarms.push({ file: path, snapshot: v.name, node, reason });
-    await this.node(ino, v, seen, v.root, null, null, null, alarm);
+    await this.node(ino, v, seen, v.root, null, null, null, 'root pointer', alarm);
   }
 
   /** Checks a pointer's target range; returns a reason when it is not a live place in the log. */
@@ -94,7 +94,7 @@ export class Verifier {
 
   /** Verifies the subtree at p whose keys must lie in [lo, hi); returns its actual key range. */
   private async node(ino: bigint, v: Version, seen: Verified, p: BlockPtr, level: number | null,
-    lo: Buffer | null, hi: Buffer | null, alarm: (node: string, reason: string) => void): Promise<Range> {
+    lo: Buffer | null, hi: Buffer | null, holder: string, alarm: (node: string, reason: string) => void): Promise<Range> {
     const id = ptrId(p), where = `${p.seg}:${p.off}`;
     const inFences = (r: Range) => (!lo || !r.min || !lt(r.min, lo)) && (!hi || !r.max || lt(r.max, hi));
     const known = seen.get(id);
@@ -104,7 +104,7 @@ export class Verifier {
       return known;
     }
     const place = this.placeProblem(p, 'child');
-    if (place) { alarm(where, place); return { min: null, max: null }; }
+    if (place) { alarm(holder, place); return { min: null, max: null }; } // the node holding the bad pointer is the damaged one
     if (p.birth > v.txg) alarm(where, `node born in txg ${p.birth}, after its snapshot (txg ${v.txg})`);
     let img: NodeImage;
     try {
@@ -121,7 +121,7 @@ export class Verifier {
     else {
       for (let i = 0; i < img.kids.length; i++) {
         const kidLo = i === 0 ? lo : img.keys[i], kidHi = i + 1 < img.kids.length ? img.keys[i + 1] : hi;
-        const kr = await this.node(ino, v, seen, img.kids[i], img.level - 1, kidLo, kidHi, alarm);
+        const kr = await this.node(ino, v, seen, img.kids[i], img.level - 1, kidLo, kidHi, where, alarm);
         if (i === 0) r.min = kr.min;
         if (i === img.kids.length - 1) r.max = kr.max;
       }

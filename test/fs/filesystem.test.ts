@@ -40,8 +40,11 @@ t.test('unlink frees space after the commit; a commit racing an unlink does not 
   await fs.write(fh, 0, Buffer.alloc(200_000, 9));
   fs.release(fh);
   const sync = fs.fsync();
-  await fs.unlink('/big'); // lands after the freeze of the commit above
+  await new Promise((r) => setImmediate(r)); // the commit above freezes first
+  await fs.unlink('/big');
   await sync;
+  t.ok(fs.hasChanges(), 'the unlink landed after the freeze, in the next transaction group');
+  t.ok(ds.space.usedBytes() > 200_000, 'the file is still there after the first commit');
   await fs.fsync();
   t.ok(ds.space.usedBytes() < 20_000, `used ${ds.space.usedBytes()} bytes after unlink`);
   t.notOk(fs.hasChanges());
