@@ -3,17 +3,9 @@ import t, { Test } from 'tap';
 import { mkdtemp, open, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { childEnv, Daemon, fuseMissing, run, VDFS } from '../helpers/daemon.js';
+import { cli, Daemon, fuseMissing } from '../helpers/daemon.js';
 
-async function vdfs(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  try {
-    const r = await run('node', [VDFS, ...args], { timeout: 60_000, env: childEnv() });
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, out: x.stdout, err: x.stderr };
-  }
-}
+const vdfs = (...args: string[]) => cli(args);
 
 const oneLine = (t: Test, r: { code: number; err: string }, re: RegExp, what: string) => {
   t.not(r.code, 0, `${what}: exits non-zero`);

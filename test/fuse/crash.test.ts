@@ -4,10 +4,11 @@
 // its old content or that of a write issued after it. CRASH_ROUNDS sets the rounds (default 30).
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readFile, rm, cp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { childEnv, Daemon, fuseMissing } from '../helpers/daemon.js';
+import { childEnv, Daemon, fuseDaemon } from '../helpers/daemon.js';
 import { CHUNK, chunkSeq } from '../helpers/crash-chunks.js';
 import { rng, seedFromEnv } from '../helpers/mem.js';
 
@@ -15,15 +16,10 @@ const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 30);
 const CHUNKS = 2048; // an 8 MiB vdisk
 const WRITER = resolve(fileURLToPath(new URL('.', import.meta.url)), '../helpers/crash-writer.js');
 
-const missing = await fuseMissing();
-if (missing) {
-  t.comment(missing);
-  t.pass(missing);
-} else {
+const d = await fuseDaemon(t, 'vdfs-crash-');
+if (d) {
   const seed = seedFromEnv();
   t.comment(`seed ${seed}, ${ROUNDS} rounds (set SEED, CRASH_ROUNDS to change)`);
-  const d = await Daemon.fresh('vdfs-crash-');
-  t.teardown(() => d.remove());
   const vdisk = join(d.mnt, 'crash.raw');
 
   t.test(`${ROUNDS} rounds of SIGKILL under fsync'd writes lose nothing acknowledged`, async (t) => {
@@ -47,6 +43,12 @@ if (missing) {
       totals.writes += stats.writes; totals.acked += stats.acked; totals.unacked += stats.unacked;
       totals.losses += problems.length; totals.newerUnacked += stats.newerUnacked;
       held = next;
+      if (problems.length) {
+        // keep the evidence past the teardown that removes the datastore
+        const keep = join(tmpdir(), `vdfs-crash-evidence-${seed}-${round}`);
+        await cp(join(d.dir, '..'), keep, { recursive: true }).catch(() => {});
+        t.comment(`journal, datastore and daemon.log of round ${round} kept in ${keep}`);
+      }
       await rm(journal);
     }
     await d.stop();

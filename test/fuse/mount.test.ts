@@ -2,17 +2,12 @@
 import t from 'tap';
 import { mkdir, open, readdir, rename, rm, rmdir, statfs, unlink, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Daemon, fuseMissing, run, sha256, tool } from '../helpers/daemon.js';
+import { fuseDaemon, run, sha256, tool } from '../helpers/daemon.js';
 
-const missing = await fuseMissing();
-if (missing) {
-  t.comment(missing);
-  t.pass(missing);
-} else {
-  const d = await Daemon.fresh();
-  t.teardown(() => d.remove());
+const d = await fuseDaemon(t);
+if (d) {
   await d.start();
-  const m = (p: string) => join(d.mnt, p);
+  const m = (p: string) => d.at(p);
   const MB = Number(process.env.VDFS_DD_MB ?? 256);
 
   t.test(`dd ${MB} MiB of random data; same sha256 after unmount and remount`, async (t) => {

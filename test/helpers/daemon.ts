@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
 
 export const run = promisify(execFile);
 /** Environment for vdfs children: without the test runner's NODE_OPTIONS hooks (they keep a
@@ -25,6 +26,31 @@ export async function fuseMissing(): Promise<string | null> {
   try { await access('/dev/fuse'); } catch { return 'skipped: /dev/fuse is missing'; }
   try { await run('which', ['fusermount']); } catch { return 'skipped: fusermount is missing (apt-get install fuse)'; }
   return null;
+}
+
+/**
+ * A fresh datastore and its (not yet started) daemon for a FUSE test file, removed at teardown;
+ * null when FUSE is missing, the file then planning no tests and saying why ("skipped").
+ */
+export async function fuseDaemon(t: Test, prefix?: string): Promise<Daemon | null> {
+  const missing = await fuseMissing();
+  if (missing) { t.comment(missing); t.plan(0, missing); return null; }
+  const d = await Daemon.fresh(prefix);
+  t.teardown(() => d.remove());
+  return d;
+}
+
+export interface CliResult { code: number; out: string; err: string }
+
+/** Runs the vdfs CLI; a failure is a result (code, stderr), not an exception. */
+export async function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  try {
+    const r = await run('node', [VDFS, ...args], { timeout: 120_000, env: childEnv(env), maxBuffer: 64 << 20 });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, out: x.stdout, err: x.stderr };
+  }
 }
 
 export async function tool(name: string): Promise<boolean> {
@@ -48,12 +74,25 @@ export class Daemon {
     return d;
   }
 
+  /** Where the daemon writes its pid file (the CLI finds the mountpoint of a datastore there). */
+  get runDir(): string { return join(this.dir, '..', 'run'); }
+
+  /** A path on the mount. */
+  at(p: string): string { return join(this.mnt, p); }
+
+  /** Runs a vdfs command that prints JSON; rejects with its stderr when it fails. */
+  async vdfs(...args: string[]): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed CLI JSON, shape per command
+    const r = await cli(args, { VDFS_RUN_DIR: this.runDir });
+    if (r.code !== 0) throw new Error(r.err.trim());
+    return JSON.parse(r.out);
+  }
+
   async start(extra: string[] = []): Promise<void> {
     // The daemon logs to a file, not a pipe: a pipe would tie this process to its lifetime.
     const logFile = join(this.dir, '..', 'daemon.log');
     const out = await open(logFile, 'a');
     const child = spawn('node', [VDFS, 'mount', this.dir, this.mnt, ...extra], {
-      stdio: ['ignore', out.fd, out.fd], env: childEnv({ VDFS_RUN_DIR: join(this.dir, '..', 'run') }),
+      stdio: ['ignore', out.fd, out.fd], env: childEnv({ VDFS_RUN_DIR: this.runDir }),
     });
     await out.close();
     this.child = child;

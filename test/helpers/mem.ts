@@ -5,9 +5,38 @@ import { MemTarget } from '../../src/backing/target.js';
 import { initChecksum } from '../../src/codec/checksum.js';
 import { Filesystem } from '../../src/fs/filesystem.js';
 import { Datastore } from '../../src/txn/datastore.js';
+import { LIMITS } from '../../src/limits.js';
 
 export const ROOT = { uid: 0, gid: 0 };
 export const SMALL = { blockSize: 4096, segmentSize: 64 * 1024 };
+/** The sizes a real datastore gets by default. */
+export const DEFAULTS = { blockSize: LIMITS.BLOCK_SIZE, segmentSize: LIMITS.SEGMENT_SIZE };
+export const MiB = 1024 * 1024;
+
+/** A block's content for (lbn, version): never all zeros, cheap to make and to check. */
+export function block(bs: number, lbn: number, version: number): Buffer {
+  const b = Buffer.alloc(bs, (lbn * 7 + version * 13) % 251 + 1);
+  b.writeUInt32LE(lbn, 0); b.writeUInt32LE(version, 4);
+  return b;
+}
+
+/** A file's whole content. */
+export async function readWhole(fs: Filesystem, path: string): Promise<Buffer> {
+  const st = await fs.getattr(path);
+  const fh = await fs.open(path, false);
+  try { return await fs.read(fh, 0, st.size); } finally { fs.release(fh); }
+}
+
+/** sha256 of a file's content, read 8 MiB at a time. */
+export async function digest(fs: Filesystem, path: string): Promise<string> {
+  const size = (await fs.getattr(path)).size;
+  const h = createHash('sha256');
+  const fh = await fs.open(path, false);
+  try {
+    for (let off = 0; off < size; off += 8 * MiB) h.update(await fs.read(fh, off, Math.min(8 * MiB, size - off)));
+  } finally { fs.release(fh); }
+  return h.digest('hex');
+}
 
 export async function memDatastore(opts = SMALL): Promise<{ target: MemTarget; ds: Datastore; fs: Filesystem }> {
   await initChecksum();
