@@ -107,3 +107,15 @@ t.test('a snapshot open for reading cannot be deleted; one restore per file', as
   await fs.snapshots.delete('/f', 'a');
   fs.release(fh);
 });
+
+t.test('hidden trees refuse changes at any depth; a file with two names is snapshotted once', async (t) => {
+  const { fs } = await memDatastore();
+  await t.rejects(fs.create('/.control/x', 0o644, ROOT), { code: 'READ_ONLY' });
+  await t.rejects(fs.mkdir('/.snapshots/d', 0o755, ROOT), { code: 'READ_ONLY' });
+  await t.rejects(fs.rename('/.control/status', '/s'), { code: 'READ_ONLY' });
+  await fs.mkdir('/vm', 0o755, ROOT);
+  fs.release(fs.addHandle(await fs.create('/vm/a', 0o644, ROOT)));
+  await fs.hardlink('/vm/a', '/vm/b');
+  t.same((await fs.snapshots.create('/vm', 'x')).files, ['/vm/a']);
+  t.equal((await fs.snapshots.list('/')).length, 1);
+});
