@@ -87,6 +87,22 @@ export const LIMITS = {
   CLEAN_MIN_DIRTY_BYTES: 4 * 1024 * 1024,
   /** Bytes of records the cleaner relocates into one commit. */
   CLEAN_MAX_BYTES_PER_TXG: 64 * 1024 * 1024,
+  /** Compression level new datastores get (fflate 1..9): 1 is the fastest, and fflate is slow at higher levels. */
+  COMPRESS_DEFAULT_LEVEL: 1,
+  /** A compressed block is kept only when at most this fraction of its size (else it is stored raw). */
+  COMPRESS_KEEP_RATIO: 0.875,
+  /** Bytes of a block the incompressibility probe samples (evenly spaced). */
+  COMPRESS_PROBE_SAMPLES: 4096,
+  /** Sampled order-0 entropy (bits per byte) above which a block is stored raw without trying DEFLATE. */
+  COMPRESS_PROBE_MAX_BITS: 7.5,
+  /** Records one key epoch seals before a new epoch (and key) begins: GCM's invocation bound per key. */
+  SEAL_RECORDS_PER_EPOCH: 1n << 32n,
+  /** Epoch keys kept derived for reading (each costs one HKDF to derive again). */
+  EPOCH_KEYS_CACHED: 256,
+  /** Bytes of data blocks in one codec job (one worker message; one event-loop turn when inline). */
+  CODEC_JOB_BYTES: 1024 * 1024,
+  /** Most codec worker threads (the default is one per core up to this). */
+  CODEC_WORKERS_MAX: 4,
   /** Bytes written to the backing target in one call while committing. */
   WRITE_CHUNK_BYTES: 4 * 1024 * 1024,
 } as const;

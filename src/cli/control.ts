@@ -15,7 +15,7 @@ import { runCommand } from '../fs/commands.js';
 import { Filesystem } from '../fs/filesystem.js';
 import type { Logger } from './log.js';
 import { isMountpoint, mountpointOfPid } from './mount.js';
-import { lockHolder, openDatastore, takeLock } from './store.js';
+import { lockHolder, openDatastore, StoreOptions, takeLock } from './store.js';
 
 const POLL_MS = 500;
 
@@ -41,15 +41,15 @@ export async function mountOf(where: string): Promise<string | null> {
   return mnt;
 }
 
-/** Runs one command; returns its result. */
-export async function control(where: string, tokens: string[], log: Logger): Promise<Record<string, unknown>> {
+/** Runs one command; returns its result. `store` opens an unmounted datastore (its key file). */
+export async function control(where: string, tokens: string[], log: Logger, store: StoreOptions = {}): Promise<Record<string, unknown>> {
   const cmd = parseTokens(tokens);
   const progress = progressPrinter(cmd.verb);
   const mnt = await mountOf(where);
   if (mnt) return viaMount(mnt, formatCommand(tokens), cmd.verb === 'restore' ? progress : null);
   const unlock = await takeLock(where);
   try {
-    const ds = await openDatastore(where);
+    const ds = await openDatastore(where, store);
     const fs = new Filesystem(ds, () => {}, { log });
     try {
       const r = await runCommand(fs, cmd, cmd.verb === 'restore' ? progress : undefined);

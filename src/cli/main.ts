@@ -2,12 +2,15 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Filesystem } from '../fs/filesystem.js';
 import { makeLogger } from './log.js';
 import { inspect } from './inspect.js';
 import { mountDetached, mountForeground, umount } from './mount.js';
-import { mkfsDatastore, openDatastore } from './store.js';
+import { mkfsDatastore, openDatastore, openOptions, StoreOptions } from './store.js';
+import { writeKeyFile } from './keygen.js';
+import { COMPRESS_NAMES, LEVEL_MAX, LEVEL_MIN } from '../codec/compress.js';
+import { LIMITS } from '../limits.js';
 import { statusOf } from '../fs/status.js';
 import { control, mountOf } from './control.js';
 
@@ -18,6 +21,20 @@ const sizeArg = (v: string): number => {
   return Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1);
 };
 const print = (o: unknown): boolean => process.stdout.write(JSON.stringify(o, null, 2) + '\n');
+const compressArg = (v: string): string => {
+  if (!(v in COMPRESS_NAMES)) throw new InvalidArgumentError(`one of ${Object.keys(COMPRESS_NAMES).join(', ')}`);
+  return v;
+};
+const levelArg = (v: string): number => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < LEVEL_MIN || n > LEVEL_MAX) throw new InvalidArgumentError(`a level ${LEVEL_MIN}..${LEVEL_MAX}`);
+  return n;
+};
+const countArg = (v: string): number => {
+  if (!/^\d+$/.test(v) || Number(v) > LIMITS.CODEC_WORKERS_MAX) throw new InvalidArgumentError(`0..${LIMITS.CODEC_WORKERS_MAX}`);
+  return Number(v);
+};
+const KEY_FILE = ['--key-file <file>', 'the datastore key: 32 raw bytes or 64 hex digits (vdfs keygen makes one); used when the datastore is not mounted'] as const;
 
 const program = new Command('vdfs')
   .description('A datastore for virtual-machine disks, served as a FUSE filesystem')
@@ -29,20 +46,34 @@ program.command('mkfs').argument('<dir>', 'directory that will hold datastore.vd
   .option('--force', 'replace an existing datastore')
   .option('--block-size <size>', 'vdisk block size (4K..1M)', sizeArg)
   .option('--segment-size <size>', 'log segment size', sizeArg)
-  .action(async (dir: string, o: { force?: boolean; blockSize?: number; segmentSize?: number }) => {
-    const ds = await mkfsDatastore(dir, !!o.force, { blockSize: o.blockSize, segmentSize: o.segmentSize });
-    print({ created: join(dir, 'datastore.vdfs'), uuid: ds.sb.uuid.toString('hex'), blockSize: ds.sb.blockSize, segmentSize: ds.sb.segmentSize });
+  .option('--compress <codec>', 'compress new blocks: deflate or none', compressArg, 'none')
+  .option('--level <n>', `compression level ${LEVEL_MIN} (fastest)..${LEVEL_MAX} (smallest)`, levelArg, LIMITS.COMPRESS_DEFAULT_LEVEL)
+  .option('--encrypt', 'encrypt every record with AES-256-GCM (needs --key-file)')
+  .option('--key-file <file>', 'the key: 32 raw bytes or 64 hex digits (vdfs keygen makes one); never stored in the datastore')
+  .action(async (dir: string, o: { force?: boolean; blockSize?: number; segmentSize?: number; compress: string; level: number; encrypt?: boolean; keyFile?: string }) => {
+    const { key } = await openOptions({ keyFile: o.keyFile });
+    const policy = { compress: COMPRESS_NAMES[o.compress], level: o.level, encrypt: !!o.encrypt };
+    const ds = await mkfsDatastore(dir, !!o.force, { blockSize: o.blockSize, segmentSize: o.segmentSize, policy, key });
+    print({ created: join(dir, 'datastore.vdfs'), uuid: ds.sb.uuid.toString('hex'), blockSize: ds.sb.blockSize, segmentSize: ds.sb.segmentSize,
+      compress: o.compress, level: o.level, encrypt: !!o.encrypt });
     await ds.close();
   });
+
+program.command('keygen').argument('<file>', 'where to write the new key (mode 0600; never overwritten)')
+  .description('make a random 256-bit datastore key (64 hex digits)')
+  .action((file: string) => writeKeyFile(file));
 
 program.command('mount').argument('<dir>').argument('<mountpoint>')
   .description('serve a datastore at a mountpoint (foreground unless --detach)')
   .option('-d, --detach', 'run in the background; logs go to DIR/vdfs.log')
   .option('--commit-per-write', 'commit every write on its own (slow; only to measure what batching gains)')
-  .action(async (dir: string, mnt: string, o: { detach?: boolean; commitPerWrite?: boolean }) => {
+  .option('--key-file <file>', 'the datastore key (needed when it is encrypted; lets policy encrypt=on start using it otherwise)')
+  .option('--codec-workers <n>', `threads that compress and encrypt (default one per core, at most ${LIMITS.CODEC_WORKERS_MAX}; 0 does it on the main thread)`, countArg)
+  .action(async (dir: string, mnt: string, o: { detach?: boolean; commitPerWrite?: boolean; keyFile?: string; codecWorkers?: number }) => {
     const opts = { commitPerWrite: !!o.commitPerWrite };
-    if (o.detach) await mountDetached(bin, dir, mnt, opts);
-    else await mountForeground(dir, mnt, makeLogger(), opts);
+    const store: StoreOptions = { keyFile: o.keyFile, workers: o.codecWorkers };
+    if (o.detach) await mountDetached(bin, dir, mnt, opts, store);
+    else await mountForeground(dir, mnt, makeLogger(), opts, store);
   });
 
 program.command('umount').argument('<mountpoint>')
@@ -51,41 +82,54 @@ program.command('umount').argument('<mountpoint>')
 
 program.command('status').argument('<dir-or-mountpoint>')
   .description('figures of a mounted or unmounted datastore (JSON)')
-  .action(async (where: string) => {
+  .option(...KEY_FILE)
+  .action(async (where: string, o: StoreOptions) => {
     const mnt = await mountOf(where);
     if (mnt) { process.stdout.write(await readFile(join(mnt, '.control/status'), 'utf8')); return; }
-    const ds = await openDatastore(where);
+    const ds = await openDatastore(where, o);
     print(statusOf(new Filesystem(ds)));
     await ds.close();
   });
 
 const WHERE = ['<where>', 'datastore directory or mountpoint (a mounted datastore is asked through its mountpoint)'] as const;
-const runControl = async (where: string, tokens: string[]): Promise<void> => { print(await control(where, tokens, makeLogger())); };
+const runControl = async (where: string, tokens: string[], o: StoreOptions): Promise<void> => { print(await control(where, tokens, makeLogger(), o)); };
+const opt = (v: string | undefined) => (v === undefined ? [] : [v]);
 
 const snapshot = program.command('snapshot').description('create, delete and list snapshots of a file or of every file under a directory');
-snapshot.command('create').argument(...WHERE).argument('<path>', 'file or directory inside the datastore').argument('<name>')
-  .action((where: string, path: string, name: string) => runControl(where, ['snapshot', 'create', path, name]));
-snapshot.command('delete').argument(...WHERE).argument('<path>').argument('<name>')
-  .action((where: string, path: string, name: string) => runControl(where, ['snapshot', 'delete', path, name]));
-snapshot.command('list').argument(...WHERE).argument('[path]')
-  .action((where: string, path?: string) => runControl(where, ['snapshot', 'list', ...(path === undefined ? [] : [path])]));
+snapshot.command('create').argument(...WHERE).argument('<path>', 'file or directory inside the datastore').argument('<name>').option(...KEY_FILE)
+  .action((where: string, path: string, name: string, o: StoreOptions) => runControl(where, ['snapshot', 'create', path, name], o));
+snapshot.command('delete').argument(...WHERE).argument('<path>').argument('<name>').option(...KEY_FILE)
+  .action((where: string, path: string, name: string, o: StoreOptions) => runControl(where, ['snapshot', 'delete', path, name], o));
+snapshot.command('list').argument(...WHERE).argument('[path]').option(...KEY_FILE)
+  .action((where: string, path: string | undefined, o: StoreOptions) => runControl(where, ['snapshot', 'list', ...opt(path)], o));
 
-program.command('restore').argument(...WHERE).argument('<path>', 'file inside the datastore').argument('<name>', 'snapshot to restore')
+program.command('restore').argument(...WHERE).argument('<path>', 'file inside the datastore').argument('<name>', 'snapshot to restore').option(...KEY_FILE)
   .description('restore a file to a snapshot, moving only the blocks that differ (a snapshot of the present is taken first)')
-  .action((where: string, path: string, name: string) => runControl(where, ['restore', path, name]));
+  .action((where: string, path: string, name: string, o: StoreOptions) => runControl(where, ['restore', path, name], o));
 
-program.command('verify').argument(...WHERE).argument('[path]')
+program.command('policy').argument(...WHERE)
+  .description('show or change the codec policy for new blocks (blocks already stored keep theirs)')
+  .option('--compress <codec>', 'deflate or none', compressArg)
+  .option('--level <n>', `compression level ${LEVEL_MIN}..${LEVEL_MAX}`, levelArg)
+  .option('--encrypt', 'encrypt new records (the first time: give --key-file, which becomes the datastore key)')
+  .option('--no-encrypt', 'stop encrypting new records (old ones still need the key)')
+  .option('--key-file <file>', 'the datastore key (read by the daemon when mounted)')
+  .action((where: string, o: { compress?: string; level?: number; encrypt?: boolean; keyFile?: string }) => runControl(where, ['policy',
+    ...(o.compress ? [`compress=${o.compress}`] : []), ...(o.level ? [`level=${o.level}`] : []),
+    ...(o.encrypt === undefined ? [] : [`encrypt=${o.encrypt ? 'on' : 'off'}`]), ...(o.keyFile ? [`key-file=${resolve(o.keyFile)}`] : [])], { keyFile: o.keyFile }));
+
+program.command('verify').argument(...WHERE).argument('[path]').option(...KEY_FILE)
   .description('verify the snapshot metadata of every file (or of one); exits 2 when an alarm is raised')
-  .action(async (where: string, path?: string) => {
-    const r = await control(where, ['verify', ...(path === undefined ? [] : [path])], makeLogger());
+  .action(async (where: string, path: string | undefined, o: StoreOptions) => {
+    const r = await control(where, ['verify', ...opt(path)], makeLogger(), o);
     print(r);
     if ((r as { verified?: { alarms?: unknown[] } }).verified?.alarms?.length) process.exitCode = 2;
   });
 
-program.command('inspect').argument('<dir>')
+program.command('inspect').argument('<dir>').option(...KEY_FILE)
   .description('debugging view: superblock, commit ring, trees and files (read-only)')
-  .action(async (dir: string) => {
-    const ds = await openDatastore(dir);
+  .action(async (dir: string, o: StoreOptions) => {
+    const ds = await openDatastore(dir, o);
     print(await inspect(ds));
     await ds.close();
   });

@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import { Filesystem, FsOptions } from '../fs/filesystem.js';
 import { mountFs } from '../fuse/mount.js';
 import { VdfsError } from '../errors.js';
-import { openDatastore, takeLock } from './store.js';
+import { openDatastore, openOptions, StoreOptions, takeLock } from './store.js';
+import { Datastore } from '../txn/datastore.js';
 import type { Logger } from './log.js';
 
 export const RUN_DIR = process.env.VDFS_RUN_DIR ?? '/run/vdfs';
@@ -37,11 +38,12 @@ async function checkMountpoint(mnt: string): Promise<void> {
   if (await isMountpoint(mnt)) throw new VdfsError('BUSY', `mountpoint ${mnt} is busy: something is mounted there`);
 }
 
-export async function mountForeground(dir: string, mnt: string, log: Logger, opts: FsOptions = {}): Promise<void> {
+export async function mountForeground(dir: string, mnt: string, log: Logger, opts: FsOptions = {}, store: StoreOptions = {}): Promise<void> {
+  await openOptions(store); // a bad key file is refused before anything is touched
   await checkMountpoint(mnt);
   const unlock = await takeLock(dir);
-  let ds;
-  try { ds = await openDatastore(dir); } catch (e) { await unlock(); throw e; }
+  let ds: Datastore;
+  try { ds = await openDatastore(dir, store); } catch (e) { await unlock(); throw e; }
   const fs = new Filesystem(ds, (e) => log.error({ err: e }, 'commit failed; datastore is read-only until remounted'), { ...opts, log });
   fs.txg.start();
   let mounted;
@@ -73,10 +75,12 @@ export async function mountForeground(dir: string, mnt: string, log: Logger, opt
 }
 
 /** Starts the daemon as a detached child and returns once it has mounted (or failed). */
-export async function mountDetached(script: string, dir: string, mnt: string, opts: FsOptions = {}): Promise<void> {
+export async function mountDetached(script: string, dir: string, mnt: string, opts: FsOptions = {}, store: StoreOptions = {}): Promise<void> {
+  await openOptions(store); // refuse a bad key file here, with its reason, not in the log
   const logFile = join(resolve(dir), 'vdfs.log');
   const out = await open(logFile, 'a');
-  const args = ['mount', dir, mnt, ...(opts.commitPerWrite ? ['--commit-per-write'] : [])];
+  const args = ['mount', dir, mnt, ...(opts.commitPerWrite ? ['--commit-per-write'] : []),
+    ...(store.keyFile ? ['--key-file', resolve(store.keyFile)] : []), ...(store.workers !== undefined ? ['--codec-workers', String(store.workers)] : [])];
   const child = fork(script, args, { detached: true, stdio: ['ignore', out.fd, out.fd, 'ipc'] });
   await new Promise<void>((res, rej) => {
     child.once('message', () => res());

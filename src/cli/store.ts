@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path';
 import { SingleLayout } from '../backing/layout.js';
 import { DATASTORE_FILE, exists, FileTarget } from '../backing/target.js';
 import { initChecksum } from '../codec/checksum.js';
-import { readSuperblock, Datastore, MkfsOptions } from '../txn/datastore.js';
+import { readSuperblock, Datastore, MkfsOptions, OpenOptions } from '../txn/datastore.js';
+import { readKeyFile } from '../codec/seal.js';
 import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 
@@ -42,11 +43,20 @@ async function openTarget(dir: string, create: boolean): Promise<FileTarget> {
   return FileTarget.open(join(d, DATASTORE_FILE), create);
 }
 
-export async function openDatastore(dir: string): Promise<Datastore> {
+/** How the CLI opens a datastore: its key file (if any) and codec worker threads. */
+export interface StoreOptions { keyFile?: string; workers?: number }
+
+/** Open options from CLI options: the key file is read (and checked for size) before anything else. */
+export async function openOptions(o: StoreOptions): Promise<OpenOptions> {
+  return { key: o.keyFile ? await readKeyFile(o.keyFile) : null, workers: o.workers };
+}
+
+export async function openDatastore(dir: string, o: StoreOptions = {}): Promise<Datastore> {
+  const opts = await openOptions(o);
   const target = await openTarget(dir, false);
   try {
     const sb = await readSuperblock(new SingleLayout(target, 1));
-    return await Datastore.open(new SingleLayout(target, sb.segmentSize));
+    return await Datastore.open(new SingleLayout(target, sb.segmentSize), opts);
   } catch (e) {
     await target.close();
     throw e;
@@ -54,6 +64,7 @@ export async function openDatastore(dir: string): Promise<Datastore> {
 }
 
 export async function mkfsDatastore(dir: string, force: boolean, opts: MkfsOptions): Promise<Datastore> {
+  if (opts.policy?.encrypt && !opts.key) throw new VdfsError('KEY', '--encrypt needs --key-file (make one with: vdfs keygen FILE)');
   const file = join(resolve(dir), DATASTORE_FILE);
   if (await exists(file)) {
     if (!force) throw new VdfsError('EXISTS', `${file} already holds a datastore (use --force to replace it)`);

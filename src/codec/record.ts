@@ -5,7 +5,8 @@
  * |-----|------|--------------|------------------------------------------------------------|
  * |   0 |    4 | magic        | 'VDR1' (0x56445231)                                        |
  * |   4 |    1 | kind         | 1 data block, 2 tree node, 3 extent summary                 |
- * |   5 |    1 | codec        | 0 raw (later issues add compression/encryption ids)        |
+ * |   5 |    1 | codec        | bits 0-3 compression (0 none, 1 deflate); bit 7 sealed     |
+ * |     |      |              | (AES-256-GCM, see seal.ts); bits 4-6 zero. 0 = raw         |
  * |   6 |    2 | reserved     | 0                                                          |
  * |   8 |    4 | logicalLen   | bytes after decoding                                       |
  * |  12 |    4 | storedLen    | payload bytes that follow the header                       |
@@ -16,7 +17,9 @@
  * |  48 |    … | payload      | storedLen bytes                                            |
  *
  * Little-endian throughout. The checksum covers the header, so any single changed byte of a
- * record is detected (a changed length is caught before the checksum, by range checks).
+ * record is detected (a changed length is caught before the checksum, by range checks). This
+ * codec only frames: the payload is what the block pipeline (block-codec.ts) stored — raw,
+ * deflated, sealed, or deflated then sealed — and decodeRecord returns it still encoded.
  */
 import { xxh64 } from './checksum.js';
 import { VdfsError } from '../errors.js';
@@ -25,6 +28,11 @@ export const RECORD_MAGIC = 0x56445231;
 export const RECORD_HEADER = 48;
 export const enum RecordKind { Data = 1, Node = 2, Summary = 3 }
 export const CODEC_RAW = 0;
+/** Codec byte: the compression in the low nibble, the sealed flag in bit 7. */
+export const CODEC_COMPRESS_MASK = 0x0f;
+export const CODEC_SEALED = 0x80;
+/** Compression ids this version knows (the low nibble). */
+export const COMPRESS_IDS = [0, 1] as const;
 
 export interface RecordMeta {
   kind: RecordKind;
@@ -34,18 +42,23 @@ export interface RecordMeta {
 }
 
 export interface DecodedRecord extends RecordMeta {
+  /** The stored payload, still encoded as `codec` says. */
   payload: Buffer;
   checksum: bigint;
+  codec: number;
+  logicalLen: number;
 }
 
-/** Encode a record: header + payload, returning the bytes and the checksum. */
-export function encodeRecord(meta: RecordMeta, payload: Buffer): { bytes: Buffer; checksum: bigint } {
+export interface EncodedRecord { bytes: Buffer; checksum: bigint }
+
+/** Encode a record: header + stored payload (already encoded as `codec` says), returning the bytes and the checksum. */
+export function encodeRecord(meta: RecordMeta, payload: Buffer, codec = CODEC_RAW, logicalLen = payload.length): EncodedRecord {
   const bytes = Buffer.allocUnsafe(RECORD_HEADER + payload.length);
   bytes.writeUInt32LE(RECORD_MAGIC, 0);
   bytes[4] = meta.kind;
-  bytes[5] = CODEC_RAW;
+  bytes[5] = codec;
   bytes.writeUInt16LE(0, 6);
-  bytes.writeUInt32LE(payload.length, 8);
+  bytes.writeUInt32LE(logicalLen, 8);
   bytes.writeUInt32LE(payload.length, 12);
   bytes.writeBigUInt64LE(meta.owner, 16);
   bytes.writeBigUInt64LE(meta.key, 24);
@@ -82,10 +95,10 @@ export function decodeRecord(bytes: Buffer, expect?: Partial<RecordMeta> & { che
   const codec = bytes[5];
   const logicalLen = bytes.readUInt32LE(8);
   const storedLen = bytes.readUInt32LE(12);
-  if (codec !== CODEC_RAW) throw new VdfsError('CORRUPT', `unknown codec ${codec}`);
+  if (!knownCodec(codec)) throw new VdfsError('CORRUPT', `unknown codec ${codec}`);
   if (bytes.readUInt16LE(6) !== 0) throw new VdfsError('CORRUPT', 'reserved header bytes set');
   if (storedLen !== bytes.length - RECORD_HEADER) throw new VdfsError('CORRUPT', 'record length mismatch');
-  if (logicalLen !== storedLen) throw new VdfsError('CORRUPT', 'raw record with differing lengths');
+  if (codec === CODEC_RAW && logicalLen !== storedLen) throw new VdfsError('CORRUPT', 'raw record with differing lengths');
   const checksum = bytes.readBigUInt64LE(40);
   if (recordChecksum(bytes, storedLen) !== checksum) throw new VdfsError('CHECKSUM', 'record checksum mismatch');
   const rec: DecodedRecord = {
@@ -94,6 +107,8 @@ export function decodeRecord(bytes: Buffer, expect?: Partial<RecordMeta> & { che
     key: bytes.readBigUInt64LE(24),
     birth: bytes.readBigUInt64LE(32),
     checksum,
+    codec,
+    logicalLen,
     payload: bytes.subarray(RECORD_HEADER),
   };
   if (expect) {
@@ -104,4 +119,8 @@ export function decodeRecord(bytes: Buffer, expect?: Partial<RecordMeta> & { che
     }
   }
   return rec;
+}
+
+function knownCodec(codec: number): boolean {
+  return (codec & ~(CODEC_COMPRESS_MASK | CODEC_SEALED)) === 0 && (COMPRESS_IDS as readonly number[]).includes(codec & CODEC_COMPRESS_MASK);
 }

@@ -1,25 +1,36 @@
 /**
- * Superblock codec (format v2). Two copies: at byte 0 and at HEADER_REGION - SLOT_SIZE.
- * Written by mkfs; read at open, the first copy that verifies wins.
+ * Superblock codec (format v3). Two copies: at byte 0 and at HEADER_REGION - SLOT_SIZE.
+ * Written by mkfs and by each policy change (copy 0, sync, copy 1, sync; generation + 1); read
+ * at open, where the valid copy with the highest generation wins.
  *
- * | off | size | field        | meaning                                   |
- * |-----|------|--------------|-------------------------------------------|
- * |   0 |    8 | magic        | 'VDFSSB01'                                |
- * |   8 |    4 | version      | 2 (v1 had no snapshot or dead-list trees) |
- * |  12 |    4 | blockSize    | logical block size of vdisks              |
- * |  16 |    4 | segmentSize  | bytes per segment                         |
- * |  20 |    4 | commitSlots  | slots in the commit ring                  |
- * |  24 |   16 | uuid         | datastore id                              |
- * |  40 |    8 | created      | ms since the epoch                        |
- * |  48 |    8 | checksum     | xxhash64 of bytes 0..47                   |
+ * | off | size | field        | meaning                                                    |
+ * |-----|------|--------------|------------------------------------------------------------|
+ * |   0 |    8 | magic        | 'VDFSSB01'                                                 |
+ * |   8 |    4 | version      | 3 (v2 had no codec policy; v1 no snapshot trees)           |
+ * |  12 |    4 | blockSize    | logical block size of vdisks                               |
+ * |  16 |    4 | segmentSize  | bytes per segment                                          |
+ * |  20 |    4 | commitSlots  | slots in the commit ring                                   |
+ * |  24 |   16 | uuid         | datastore id                                               |
+ * |  40 |    8 | created      | ms since the epoch                                         |
+ * |  48 |    8 | generation   | bumped by every rewrite of the superblock                  |
+ * |  56 |    1 | compress     | policy for new data blocks: 0 none, 1 deflate              |
+ * |  57 |    1 | level        | compression level 1..9                                     |
+ * |  58 |    1 | encrypt      | policy for new records: 0 off, 1 AES-256-GCM               |
+ * |  59 |    5 | reserved     | 0                                                          |
+ * |  64 |   32 | keyCheck     | proof of the key (seal.ts); all zero when none was ever set |
+ * |  96 |    8 | checksum     | xxhash64 of bytes 0..95                                    |
  */
 import { xxh64 } from '../codec/checksum.js';
 import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
+import type { Policy } from '../codec/block-codec.js';
+import { LEVEL_MAX, LEVEL_MIN } from '../codec/compress.js';
 
 export const SB_MAGIC = Buffer.from('VDFSSB01');
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 export const SB_COPIES = [0, LIMITS.HEADER_REGION - LIMITS.SLOT_SIZE] as const;
+const SB_BYTES = 96;
+const NO_KEY = Buffer.alloc(32);
 
 export interface Superblock {
   version: number;
@@ -28,6 +39,10 @@ export interface Superblock {
   commitSlots: number;
   uuid: Buffer;
   created: number;
+  generation: bigint;
+  policy: Policy;
+  /** Null when no key was ever set. */
+  keyCheck: Buffer | null;
 }
 
 export function encodeSuperblock(sb: Superblock): Buffer {
@@ -39,27 +54,40 @@ export function encodeSuperblock(sb: Superblock): Buffer {
   b.writeUInt32LE(sb.commitSlots, 20);
   sb.uuid.copy(b, 24, 0, 16);
   b.writeBigUInt64LE(BigInt(sb.created), 40);
-  b.writeBigUInt64LE(xxh64(b.subarray(0, 48)), 48);
+  b.writeBigUInt64LE(sb.generation, 48);
+  b[56] = sb.policy.compress; b[57] = sb.policy.level; b[58] = sb.policy.encrypt ? 1 : 0;
+  (sb.keyCheck ?? NO_KEY).copy(b, 64);
+  b.writeBigUInt64LE(xxh64(b.subarray(0, SB_BYTES)), SB_BYTES);
   return b;
 }
 
 export function decodeSuperblock(b: Buffer): Superblock {
-  if (b.length < 56 || !b.subarray(0, 8).equals(SB_MAGIC)) throw new VdfsError('NO_DATASTORE', 'no vdfs superblock');
-  if (b.readBigUInt64LE(48) !== xxh64(b.subarray(0, 48))) throw new VdfsError('BAD_SUPERBLOCK', 'superblock checksum mismatch');
+  if (b.length < SB_BYTES + 8 || !b.subarray(0, 8).equals(SB_MAGIC)) throw new VdfsError('NO_DATASTORE', 'no vdfs superblock');
+  const version = b.readUInt32LE(8);
+  if (version !== FORMAT_VERSION) {
+    throw new VdfsError('BAD_SUPERBLOCK', `unsupported format version ${version} (this vdfs reads version ${FORMAT_VERSION}; make a new datastore and copy the vdisks over)`);
+  }
+  if (b.readBigUInt64LE(SB_BYTES) !== xxh64(b.subarray(0, SB_BYTES))) throw new VdfsError('BAD_SUPERBLOCK', 'superblock checksum mismatch');
+  const keyCheck = Buffer.from(b.subarray(64, 96));
   const sb: Superblock = {
-    version: b.readUInt32LE(8),
+    version,
     blockSize: b.readUInt32LE(12),
     segmentSize: b.readUInt32LE(16),
     commitSlots: b.readUInt32LE(20),
     uuid: Buffer.from(b.subarray(24, 40)),
     created: Number(b.readBigUInt64LE(40)),
+    generation: b.readBigUInt64LE(48),
+    policy: { compress: b[56], level: b[57], encrypt: b[58] === 1 },
+    keyCheck: keyCheck.equals(NO_KEY) ? null : keyCheck,
   };
-  if (sb.version !== FORMAT_VERSION) throw new VdfsError('BAD_SUPERBLOCK', `unsupported format version ${sb.version}`);
   const pow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
   if (!pow2(sb.blockSize) || sb.blockSize < 4096 || sb.blockSize > 1024 * 1024) throw new VdfsError('BAD_SUPERBLOCK', 'bad block size');
   if (!pow2(sb.segmentSize) || sb.segmentSize < 4 * sb.blockSize) throw new VdfsError('BAD_SUPERBLOCK', 'bad segment size');
   if (sb.commitSlots < 2 || LIMITS.COMMIT_RING_OFFSET + sb.commitSlots * LIMITS.SLOT_SIZE > SB_COPIES[1]) {
     throw new VdfsError('BAD_SUPERBLOCK', 'bad commit ring size');
   }
+  if (b[56] > 1 || sb.policy.level < LEVEL_MIN || sb.policy.level > LEVEL_MAX || b[58] > 1) throw new VdfsError('BAD_SUPERBLOCK', 'bad codec policy');
+  if (sb.policy.encrypt && !sb.keyCheck) throw new VdfsError('BAD_SUPERBLOCK', 'encryption on without a key check');
+  if (!b.subarray(59, 64).equals(Buffer.alloc(5))) throw new VdfsError('BAD_SUPERBLOCK', 'reserved superblock bytes set');
   return sb;
 }

@@ -7,7 +7,8 @@
  * path). A segment is taken only when every live byte in it can move this way — records a
  * snapshot still holds cannot (moving them would need the snapshot's map rewritten), so such a
  * segment is left until a snapshot deletion or an overwrite changes its count. After the
- * commit the emptied segments are free like any other.
+ * commit the emptied segments are free like any other. A moved block is decoded (opened and
+ * inflated) and written again under the current policy with a new birth.
  */
 import { RecordKind } from '../codec/record.js';
 import { decodePtr } from '../format/ptr.js';
@@ -96,12 +97,14 @@ export class Cleaner {
     const bytes = await ds.layout.readSeg(s, 0, ds.sb.segmentSize);
     const out: Plan = { bytes: 0, data: [], touches: [] };
     for (const r of scanSegment(bytes)) {
-      const verdict = r.kind === RecordKind.Data ? await this.dataVerdict(s, r, files) : await this.nodeVerdict(s, r);
+      // Nodes are opened to find their path (a sealed node needs the key); data only when it moves.
+      const key = r.kind === RecordKind.Node ? firstKey(ds.codec.open(r)) : null;
+      const verdict = key ? await this.nodeVerdict(s, r, key) : await this.dataVerdict(s, r, files);
       if (verdict === 'held') { this.stats.heldBySnapshots++; return null; }
       if (verdict === 'dead') continue;
       out.bytes += r.len;
-      if (verdict === 'touch') out.touches.push({ tree: r.owner, key: firstKey(r.payload), level: Number(r.key), seg: s, off: r.off });
-      else if (verdict === 'move') out.data.push({ ino: r.owner, lbn: Number(r.key), payload: r.payload });
+      if (verdict === 'touch') out.touches.push({ tree: r.owner, key: key!, level: Number(r.key), seg: s, off: r.off });
+      else if (verdict === 'move') out.data.push({ ino: r.owner, lbn: Number(r.key), payload: ds.codec.open(r) });
     }
     return out;
   }
@@ -120,10 +123,10 @@ export class Cleaner {
     return 'move';
   }
 
-  private async nodeVerdict(s: number, r: FoundRecord): Promise<'dead' | 'held' | 'touch'> {
+  private async nodeVerdict(s: number, r: FoundRecord, key: Buffer): Promise<'dead' | 'held' | 'touch'> {
     const tree = await this.treeOf(r.owner);
     if (!tree) return 'dead';
-    if (!(await tree.holds(firstKey(r.payload), Number(r.key), { seg: s, off: r.off }))) return 'dead';
+    if (!(await tree.holds(key, Number(r.key), { seg: s, off: r.off }))) return 'dead';
     if (r.owner & MAP_BIT && r.birth <= (await this.fs.ds.catalog.newestTxg(r.owner & ~MAP_BIT))) return 'held';
     return 'touch';
   }
@@ -153,7 +156,7 @@ export class Cleaner {
 
 interface Plan { bytes: number; data: { ino: bigint; lbn: number; payload: Buffer }[]; touches: Touch[] }
 
-/** A node record's first key (the path to it); an empty node has none and is found by the empty key. */
+/** A node's first key, from its plain payload (the path to it); an empty node has none and is found by the empty key. */
 function firstKey(payload: Buffer): Buffer {
   return decodeNode(payload).keys[0] ?? Buffer.alloc(0);
 }

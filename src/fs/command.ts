@@ -7,6 +7,8 @@
  *   snapshot list [PATH]
  *   restore PATH NAME             restore a file to its snapshot NAME (incrementally)
  *   verify [PATH]                 verify the snapshot metadata of one file or of all
+ *   policy [compress=none|deflate] [level=1..9] [encrypt=on|off] [key-file=/ABS/PATH]
+ *                                 show, or change, the codec policy for new blocks
  *
  * Tokens are separated by blanks; a token with blanks or quotes is written in double quotes
  * with \" and \\ escapes. PATH is relative to the datastore's root (a leading / is allowed).
@@ -15,12 +17,17 @@ import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { checkName } from './names.js';
 import { hiddenName } from './hidden.js';
+import { Compress, COMPRESS_NAMES, LEVEL_MAX, LEVEL_MIN } from '../codec/compress.js';
 
 export type Command =
   | { verb: 'snapshot create' | 'snapshot delete'; path: string; name: string }
   | { verb: 'snapshot list'; path: string }
   | { verb: 'restore'; path: string; name: string }
-  | { verb: 'verify'; path: string | null };
+  | { verb: 'verify'; path: string | null }
+  | { verb: 'policy'; change: PolicyChange };
+
+/** What a policy command changes (absent: unchanged). */
+export interface PolicyChange { compress?: Compress; level?: number; encrypt?: boolean; keyFile?: string }
 
 const bad = (why: string): never => { throw new VdfsError('INVALID', why); };
 
@@ -100,7 +107,40 @@ export function parseTokens(t: string[]): Command {
   }
   if (verb === 'restore') { arity(t, 3, 3, 'restore PATH NAME'); return { verb: 'restore', path: checkPath(t[1]), name: checkSnapName(t[2]) }; }
   if (verb === 'verify') { arity(t, 1, 2, 'verify [PATH]'); return { verb: 'verify', path: t[1] === undefined ? null : checkPath(t[1]) }; }
-  return bad(`unknown command ${JSON.stringify((verb ?? '').slice(0, LIMITS.COMMAND_ECHO_BYTES))} (snapshot, restore, verify)`);
+  if (verb === 'policy') return { verb: 'policy', change: parsePolicy(t.slice(1)) };
+  return bad(`unknown command ${JSON.stringify((verb ?? '').slice(0, LIMITS.COMMAND_ECHO_BYTES))} (snapshot, restore, verify, policy)`);
+}
+
+const POLICY_USAGE = 'policy [compress=none|deflate] [level=1..9] [encrypt=on|off] [key-file=/ABS/PATH]';
+
+/** key=value settings of a policy command; each at most once. */
+function parsePolicy(args: string[]): PolicyChange {
+  const c: PolicyChange = {};
+  const seen = new Set<string>();
+  for (const a of args) {
+    const eq = a.indexOf('=');
+    const [k, v] = eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, ''];
+    if (seen.has(k)) bad(`${k} given twice`);
+    seen.add(k);
+    if (k === 'compress') {
+      if (!(v in COMPRESS_NAMES)) bad(`compress=${JSON.stringify(v).slice(0, LIMITS.COMMAND_ECHO_BYTES)}: one of ${Object.keys(COMPRESS_NAMES).join(', ')}`);
+      c.compress = COMPRESS_NAMES[v];
+    } else if (k === 'level') {
+      if (!/^\d$/.test(v) || Number(v) < LEVEL_MIN || Number(v) > LEVEL_MAX) bad(`level must be ${LEVEL_MIN}..${LEVEL_MAX}`);
+      c.level = Number(v);
+    } else if (k === 'encrypt') {
+      if (v !== 'on' && v !== 'off') bad('encrypt must be on or off');
+      c.encrypt = v === 'on';
+    } else if (k === 'key-file') {
+      if (!v.startsWith('/') || Buffer.byteLength(v) > LIMITS.COMMAND_MAX_BYTES) bad('key-file must be an absolute path');
+      // eslint-disable-next-line no-control-regex
+      if (/[\u0000-\u001f\u007f]/.test(v)) bad('key-file contains a control character');
+      c.keyFile = v;
+    } else {
+      bad(`usage: ${POLICY_USAGE}`);
+    }
+  }
+  return c;
 }
 
 /** Parses the bytes of one write to /.control/command: one line, one command. */

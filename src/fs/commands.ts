@@ -3,7 +3,9 @@
  * /.control/command and the `vdfs` subcommands run directly on an unmounted datastore.
  */
 import { Verifier, VerifyReport } from '../verify/verify.js';
-import type { Command } from './command.js';
+import type { Command, PolicyChange } from './command.js';
+import { readKeyFile } from '../codec/seal.js';
+import { compressName } from '../codec/compress.js';
 import type { Filesystem } from './filesystem.js';
 import { restoreFile, Progress } from './restore.js';
 
@@ -16,7 +18,25 @@ export async function runCommand(fs: Filesystem, c: Command, progress?: Progress
     case 'snapshot list': return { snapshots: await fs.snapshots.list(c.path) };
     case 'restore': return { restored: await fs.operation('restore', c.path, (p) => restoreFile(fs, c.path, c.name, (d, t) => { p(d, t); progress?.(d, t); })) };
     case 'verify': return { verified: await verify(fs, c.path) };
+    case 'policy': return { policy: await policy(fs, c.change) };
   }
+}
+
+/** Shows the codec policy, or changes it (between commits: a commit encodes under one policy). */
+export async function policy(fs: Filesystem, change: PolicyChange): Promise<Record<string, unknown>> {
+  const ds = fs.ds;
+  const { keyFile, ...p } = change;
+  if (Object.keys(p).length) {
+    const key = keyFile ? await readKeyFile(keyFile) : undefined;
+    await fs.txg.exclusive(() => ds.setPolicy({ ...ds.sb.policy, ...p }, key));
+    fs.log.info({ policy: policyView(fs) }, 'codec policy changed');
+  }
+  return policyView(fs);
+}
+
+export function policyView(fs: Filesystem): Record<string, unknown> {
+  const { sb } = fs.ds;
+  return { compress: compressName(sb.policy.compress), level: sb.policy.level, encrypt: sb.policy.encrypt, keySet: !!sb.keyCheck, keyHeld: !!fs.ds.codec.ring };
 }
 
 /**

@@ -1,6 +1,7 @@
 /** The figures /.control/status and `vdfs status` report (JSON). */
 import type { Filesystem } from './filesystem.js';
 import { LIMITS } from '../limits.js';
+import { policyView } from './commands.js';
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
@@ -35,6 +36,11 @@ export function statusOf(fs: Filesystem, alarmsShown: number = LIMITS.ALARMS_KEP
       segments: ds.space.segCount, freeSegments: ds.space.freeSegments(), segmentSize: ds.sb.segmentSize, blockSize: ds.blockSize,
       cleaner: fs.cleaner.stats,
     },
+    data: {
+      logicalBytes: ds.data.logical, storedBytes: ds.data.stored,
+      compressRatio: ds.data.stored ? round(ds.data.logical / ds.data.stored) : 1,
+    },
+    codec: { ...policyView(fs), records: ds.codec.stats.compressed + ds.codec.stats.raw, compressed: ds.codec.stats.compressed, storedRaw: ds.codec.stats.raw, sealed: ds.codec.stats.sealed, encodeMs: Math.round(ds.codec.stats.encodeMs) },
     dirtyBytes: fs.dirtyBytes(),
     writePath: writePath(fs),
     operations: [...fs.operations.values()],

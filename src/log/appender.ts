@@ -9,7 +9,7 @@
  * u64 owner, u64 key (25 bytes each), then the trailer u32 'VDSE' — so an extent never ends in
  * zero bytes, and a log cut short anywhere inside it no longer hashes right.
  */
-import { encodeRecord, RECORD_HEADER, RecordKind, RecordMeta } from '../codec/record.js';
+import { encodeRecord, EncodedRecord, RECORD_HEADER, RecordKind, RecordMeta } from '../codec/record.js';
 import { StreamHash, streamXxh64 } from '../codec/checksum.js';
 import type { LogExtent } from '../format/commit.js';
 import { BlockPtr, ExtentState } from '../format/ptr.js';
@@ -36,11 +36,17 @@ export class Appender {
   private writes: Promise<void>[] = [];
   bytesWritten = 0;
 
-  constructor(private layout: Layout, private space: SegmentSpace, private txg: bigint, public seg: number, public off: number) {}
+  /** `encode` frames a payload into a record (the block pipeline; raw framing by default). */
+  constructor(private layout: Layout, private space: SegmentSpace, private txg: bigint, public seg: number, public off: number,
+    private encode: (m: RecordMeta, payload: Buffer) => EncodedRecord = encodeRecord) {}
 
-  /** Appends a record; `meta` marks segment-usage-tree nodes (see SegmentSpace). */
+  /** Encodes and appends a record; `meta` marks segment-usage-tree nodes (see SegmentSpace). */
   append(m: RecordMeta, payload: Buffer, meta = false): BlockPtr {
-    const { bytes, checksum } = encodeRecord(m, payload);
+    return this.appendEncoded(m, this.encode(m, payload), meta);
+  }
+
+  /** Appends a record already encoded (data blocks, encoded as a batch before the commit writes them). */
+  appendEncoded(m: RecordMeta, { bytes, checksum }: EncodedRecord, meta = false): BlockPtr {
     const ext = this.room(bytes.length);
     const off = ext.end;
     ext.entries.push({ off, len: bytes.length, kind: m.kind, owner: m.owner, key: m.key });

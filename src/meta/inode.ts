@@ -1,5 +1,5 @@
 /**
- * Inode codec (format v1): the value stored in the inode tree under key = ino (u64 BE).
+ * Inode codec (format v3): the value stored in the inode tree under key = ino (u64 BE).
  *
  * | off | size | field   | meaning                                        |
  * |-----|------|---------|------------------------------------------------|
@@ -13,47 +13,53 @@
  * |  40 |    8 | ctime   | ms (float64)                                   |
  * |  48 |    8 | stored  | bytes of records this file's data occupies     |
  * |  56 |   32 | mapRoot | block pointer: the file's block-map tree       |
- * |  88 |    2 | linkLen | symlink target length (0 otherwise)            |
- * |  90 |    … | link    | symlink target bytes                           |
+ * |  88 |    8 | logical | bytes of this file's stored (present) blocks   |
+ * |  96 |    2 | linkLen | symlink target length (0 otherwise)            |
+ * |  98 |    … | link    | symlink target bytes                           |
+ *
+ * logical / stored is the file's compression ratio (stored counts record headers too).
  */
 import { VdfsError } from '../errors.js';
 import { BlockPtr, decodePtr, encodePtr, NULL_PTR } from '../format/ptr.js';
 
+const FIXED = 98;
 export const S_IFMT = 0o170000, S_IFDIR = 0o040000, S_IFREG = 0o100000, S_IFLNK = 0o120000;
 
 export interface InodeAttrs {
   mode: number; uid: number; gid: number; nlink: number; size: number;
-  atime: number; mtime: number; ctime: number; stored: number;
+  atime: number; mtime: number; ctime: number; stored: number; logical: number;
   mapRoot: BlockPtr; link: Buffer;
 }
 
 export function newAttrs(mode: number, uid: number, gid: number, now = Date.now()): InodeAttrs {
-  return { mode, uid, gid, nlink: 1, size: 0, atime: now, mtime: now, ctime: now, stored: 0, mapRoot: NULL_PTR, link: Buffer.alloc(0) };
+  return { mode, uid, gid, nlink: 1, size: 0, atime: now, mtime: now, ctime: now, stored: 0, logical: 0, mapRoot: NULL_PTR, link: Buffer.alloc(0) };
 }
 
 export const ino2key = (ino: bigint): Buffer => { const k = Buffer.alloc(8); k.writeBigUInt64BE(ino); return k; };
 export const key2ino = (k: Buffer): bigint => k.readBigUInt64BE(0);
 
 export function encodeInode(a: InodeAttrs): Buffer {
-  const b = Buffer.alloc(90 + a.link.length);
+  const b = Buffer.alloc(FIXED + a.link.length);
   b.writeUInt32LE(a.mode, 0); b.writeUInt32LE(a.uid, 4); b.writeUInt32LE(a.gid, 8); b.writeUInt32LE(a.nlink, 12);
   b.writeBigUInt64LE(BigInt(a.size), 16);
   b.writeDoubleLE(a.atime, 24); b.writeDoubleLE(a.mtime, 32); b.writeDoubleLE(a.ctime, 40);
   b.writeBigUInt64LE(BigInt(a.stored), 48);
   encodePtr(a.mapRoot, b, 56);
-  b.writeUInt16LE(a.link.length, 88);
-  a.link.copy(b, 90);
+  b.writeBigUInt64LE(BigInt(a.logical), 88);
+  b.writeUInt16LE(a.link.length, 96);
+  a.link.copy(b, FIXED);
   return b;
 }
 
 export function decodeInode(b: Buffer): InodeAttrs {
-  if (b.length < 90 || b.length !== 90 + b.readUInt16LE(88)) throw new VdfsError('CORRUPT', 'bad inode record');
+  if (b.length < FIXED || b.length !== FIXED + b.readUInt16LE(96)) throw new VdfsError('CORRUPT', 'bad inode record');
   return {
     mode: b.readUInt32LE(0), uid: b.readUInt32LE(4), gid: b.readUInt32LE(8), nlink: b.readUInt32LE(12),
     size: Number(b.readBigUInt64LE(16)),
     atime: b.readDoubleLE(24), mtime: b.readDoubleLE(32), ctime: b.readDoubleLE(40),
     stored: Number(b.readBigUInt64LE(48)),
-    mapRoot: decodePtr(b, 56), link: Buffer.from(b.subarray(90)),
+    logical: Number(b.readBigUInt64LE(88)),
+    mapRoot: decodePtr(b, 56), link: Buffer.from(b.subarray(FIXED)),
   };
 }
 

@@ -6,14 +6,15 @@
  * one; nothing this txg wrote overlaps what the previous commit references (segments freed by a
  * txg are reused only after it is durable, and each txg starts on a fresh aligned offset).
  */
-import { RecordKind } from '../codec/record.js';
+import { EncodedRecord, RecordKind } from '../codec/record.js';
+import type { DataItem } from '../codec/block-codec.js';
 import { encodeCommit } from '../format/commit.js';
 import { BlockPtr, decodePtr, encodePtr, ExtentState, NULL_PTR, zeroPtr } from '../format/ptr.js';
 import { CowTree, Node, persistTree } from '../meta/btree.js';
 import { encodeNode } from '../meta/node-codec.js';
 import { encodeInode, ino2key, InodeAttrs } from '../meta/inode.js';
 import { Appender } from '../log/appender.js';
-import { LIMITS } from '../limits.js';
+import { invariant, LIMITS } from '../limits.js';
 import type { Datastore } from './datastore.js';
 import { applySnapshots, Reaper, SnapOp } from '../snap/apply.js';
 
@@ -25,8 +26,8 @@ export interface FrozenFile {
   blocks: Map<number, Buffer>;  // logical block number -> full block content
   trimFrom: number | null;      // drop map entries at and beyond this block first
   deleted: boolean;
-  /** Called once the new map root and stored bytes are known. */
-  done(mapRoot: BlockPtr, stored: number): void;
+  /** Called once the new map root and the stored and logical bytes are known. */
+  done(mapRoot: BlockPtr, sizes: DataSizes): void;
 }
 
 export interface Frozen {
@@ -38,6 +39,9 @@ export interface Frozen {
   logical?: number;               // logical transactions this physical transaction carries
   touches?: Map<bigint, Touch[]>; // nodes the cleaner relocates, by tree id (copied on write along their path)
 }
+
+/** A file's present blocks: their logical bytes and the record bytes they take. */
+export interface DataSizes { stored: number; logical: number }
 
 /** A node the segment cleaner relocates: found by the path to `key` at `level`, if still stored at seg/off. */
 export interface Touch { tree: bigint; key: Buffer; level: number; seg: number; off: number }
@@ -60,7 +64,8 @@ export function keyOfBlock(lbn: number): Buffer { const k = Buffer.alloc(8); k.w
 /** Returns the bytes appended to the log. */
 export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   const txg = ds.txg + 1n;
-  const app = new Appender(ds.layout, ds.space, txg, ds.openSeg, ds.openOff);
+  const app = new Appender(ds.layout, ds.space, txg, ds.openSeg, ds.openOff, (m, p) => ds.codec.encodeNode(m, p));
+  const encoded = await encodeBlocks(ds, f.files, txg);
   const reaper = new Reaper(txg);
   const writeNode = (id: bigint, meta: boolean) => async (n: Node) =>
     app.append({ kind: RecordKind.Node, owner: id, key: BigInt(n.level), birth: txg }, encodeNode(n.image()), meta);
@@ -75,17 +80,19 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
     for (const [ino, val] of f.rawInodes) await ds.inodes.put(ino2key(ino), val);
     for (const file of f.files) {
       if (file.deleted) {
+        ds.data.logical -= file.attrs.logical; ds.data.stored -= file.attrs.stored;
         await freeWholeMap(file.map, reaper);
         await ds.inodes.del(ino2key(file.ino));
         continue;
       }
       const newest = ds.snapTree.root ? await ds.catalog.newestTxg(file.ino) : 0n;
       const drop = (p: BlockPtr) => reaper.drop(file.ino, newest, p);
-      const stored = await applyBlocks(file, txg, app, drop);
+      const sizes = await applyBlocks(file, txg, app, drop, encoded.get(file) ?? new Map(), ds.blockSize);
+      ds.data.logical += sizes.logical - file.attrs.logical; ds.data.stored += sizes.stored - file.attrs.stored;
       await touchAll(file.map, f.touches?.get(file.map.id));
       const root = await persist(file.map.id, file.map.root, file.map.takeFreed(), drop);
-      await ds.inodes.put(ino2key(file.ino), encodeInode({ ...file.attrs, mapRoot: root, stored }));
-      file.done(root, stored);
+      await ds.inodes.put(ino2key(file.ino), encodeInode({ ...file.attrs, mapRoot: root, ...sizes }));
+      file.done(root, sizes);
     }
   });
   await applySnapshots(ds, reaper, f.snapOps, f.files.filter((x) => x.deleted).map((x) => x.ino));
@@ -111,10 +118,34 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   return app.bytesWritten;
 }
 
-/** Applies trims and dirty blocks to a file's map; `drop` gets each record the map lets go. Returns the new stored bytes. */
-async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, drop: (p: BlockPtr) => void): Promise<number> {
-  let stored = file.attrs.stored;
-  const dropPtr = (p: BlockPtr) => { if (p.state === ExtentState.Present) { drop(p); stored -= p.len; } };
+/**
+ * Every non-zero dirty block of the txg through the block pipeline at once (compression and
+ * sealing run on the worker threads, in parallel, while the event loop stays free); by file,
+ * then block number.
+ */
+async function encodeBlocks(ds: Datastore, files: FrozenFile[], txg: bigint): Promise<Map<FrozenFile, Map<number, EncodedRecord>>> {
+  const items: (DataItem & { file: FrozenFile; lbn: number })[] = [];
+  for (const file of files) {
+    if (file.deleted) continue;
+    for (const [lbn, data] of file.blocks) {
+      if (!isZero(data)) items.push({ file, lbn, data, meta: { kind: RecordKind.Data, owner: file.ino, key: BigInt(lbn), birth: txg } });
+    }
+  }
+  const recs = await ds.codec.encodeData(items);
+  const out = new Map<FrozenFile, Map<number, EncodedRecord>>();
+  items.forEach((x, i) => {
+    let m = out.get(x.file);
+    if (!m) out.set(x.file, (m = new Map()));
+    m.set(x.lbn, recs[i]);
+  });
+  return out;
+}
+
+/** Applies trims and dirty blocks (encoded: the non-zero ones) to a file's map; `drop` gets each record the map lets go. */
+async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, drop: (p: BlockPtr) => void,
+  encoded: Map<number, EncodedRecord>, blockSize: number): Promise<DataSizes> {
+  let { stored, logical } = file.attrs;
+  const dropPtr = (p: BlockPtr) => { if (p.state === ExtentState.Present) { drop(p); stored -= p.len; logical -= blockSize; } };
   await file.map.batch(async () => {
     if (file.trimFrom !== null) {
       const doomed: [Buffer, Buffer][] = [];
@@ -126,14 +157,14 @@ async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, drop: (
       const key = keyOfBlock(lbn);
       const old = await file.map.get(key, file.map.current);
       if (old) dropPtr(decodePtr(old));
-      const ptr = isZero(data)
-        ? zeroPtr(txg)
-        : app.append({ kind: RecordKind.Data, owner: file.ino, key: BigInt(lbn), birth: txg }, data);
-      if (ptr.state === ExtentState.Present) stored += ptr.len;
+      const rec = encoded.get(lbn);
+      invariant(!rec === isZero(data), 'a dirty block is encoded exactly when it is not all zeros');
+      const ptr = rec ? app.appendEncoded({ kind: RecordKind.Data, owner: file.ino, key: BigInt(lbn), birth: txg }, rec) : zeroPtr(txg);
+      if (rec) { stored += ptr.len; logical += blockSize; }
       await file.map.put(key, encodePtr(ptr));
     }
   });
-  return stored;
+  return { stored, logical };
 }
 
 /** A deleted file's whole map is freed (its snapshots go with it: snap/apply.ts). */

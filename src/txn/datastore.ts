@@ -5,13 +5,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Layout } from '../backing/layout.js';
-import { decodeRecord, RecordKind } from '../codec/record.js';
+import { RecordKind } from '../codec/record.js';
+import { BlockCodec, Policy, POLICY_OFF } from '../codec/block-codec.js';
+import { KeyRing, keyMatches } from '../codec/seal.js';
+import { defaultWorkers } from '../codec/pool.js';
 import { decodeCommit, CommitRecord } from '../format/commit.js';
 import { BlockPtr, NULL_PTR } from '../format/ptr.js';
 import { decodeSuperblock, encodeSuperblock, FORMAT_VERSION, SB_COPIES, Superblock } from '../format/superblock.js';
 import { CowTree, Node, NodeLoader } from '../meta/btree.js';
 import { decodeNode, NodeImage } from '../meta/node-codec.js';
-import { encodeInode, ino2key, newAttrs, S_IFDIR } from '../meta/inode.js';
+import { decodeInode, encodeInode, ino2key, newAttrs, S_IFDIR } from '../meta/inode.js';
 import { SegmentSpace } from '../log/space.js';
 import { LIMITS } from '../limits.js';
 import { VdfsError } from '../errors.js';
@@ -26,7 +29,13 @@ export const FIRST_USER_INO = 16n;
 export const MAP_BIT = 1n << 63n;
 export const mapTreeId = (ino: bigint) => ino | MAP_BIT;
 
-export interface MkfsOptions { blockSize?: number; segmentSize?: number }
+export interface OpenOptions {
+  /** The master key (from the key file); required when the datastore has a key check. */
+  key?: Buffer | null;
+  /** Codec worker threads (default: one per core up to CODEC_WORKERS_MAX; 0 encodes inline). */
+  workers?: number;
+}
+export interface MkfsOptions extends OpenOptions { blockSize?: number; segmentSize?: number; policy?: Partial<Policy> }
 
 export class Datastore {
   inodes!: CowTree;
@@ -42,26 +51,40 @@ export class Datastore {
   openOff = 0;
   lastCommit: { txg: bigint; time: number; bytes: number; ms: number } | null = null;
   commits = 0;
+  /** Live file data: logical bytes of present blocks, and the record bytes they take (inode sums). */
+  readonly data = { logical: 0, stored: 0 };
+  readonly codec: BlockCodec;
 
-  private constructor(readonly layout: Layout, readonly sb: Superblock) {}
+  private constructor(readonly layout: Layout, public sb: Superblock, o: OpenOptions) {
+    if (sb.keyCheck && !o.key) throw new VdfsError('KEY', 'the datastore is encrypted: give its key (--key-file)');
+    if (o.key && sb.keyCheck && !keyMatches(o.key, sb.uuid, sb.keyCheck)) throw new VdfsError('KEY', 'wrong key: it does not match the datastore\'s key check');
+    const ring = o.key ? new KeyRing(o.key, sb.uuid) : null;
+    this.codec = new BlockCodec(sb.policy, sb.uuid, ring, o.workers ?? defaultWorkers());
+  }
 
   get blockSize(): number { return this.sb.blockSize; }
 
   static async mkfs(layout: Layout, opts: MkfsOptions = {}): Promise<Datastore> {
+    const policy = { ...POLICY_OFF, ...opts.policy };
+    if (policy.encrypt && !opts.key) throw new VdfsError('KEY', 'encryption needs a key (--key-file)');
+    const uuid = randomBytes(16);
     const sb: Superblock = {
       version: FORMAT_VERSION,
       blockSize: opts.blockSize ?? LIMITS.BLOCK_SIZE,
       segmentSize: opts.segmentSize ?? LIMITS.SEGMENT_SIZE,
       commitSlots: LIMITS.COMMIT_SLOTS,
-      uuid: randomBytes(16),
+      uuid,
       created: Date.now(),
+      generation: 1n,
+      policy,
+      keyCheck: opts.key ? new KeyRing(opts.key, uuid).check : null,
     };
     const sbBytes = encodeSuperblock(sb);
     decodeSuperblock(sbBytes); // validates the options
     // Clear the commit ring so no older datastore's commits can be found, then the superblocks.
     await layout.writeHeader(LIMITS.COMMIT_RING_OFFSET, Buffer.alloc(sb.commitSlots * LIMITS.SLOT_SIZE));
     for (const at of SB_COPIES) await layout.writeHeader(at, sbBytes);
-    const ds = new Datastore(layout, sb);
+    const ds = new Datastore(layout, sb, opts);
     ds.space = new SegmentSpace(1, sb.segmentSize);
     ds.initTrees(NULL_PTR, NULL_PTR, NULL_PTR, NULL_PTR, NULL_PTR);
     const root = newAttrs(S_IFDIR | 0o755, 0, 0);
@@ -70,9 +93,9 @@ export class Datastore {
     return ds;
   }
 
-  static async open(layout: Layout): Promise<Datastore> {
+  static async open(layout: Layout, opts: OpenOptions = {}): Promise<Datastore> {
     const sb = await readSuperblock(layout);
-    const ds = new Datastore(layout, sb);
+    const ds = new Datastore(layout, sb, opts);
     const c = await ds.newestValidCommit();
     ds.txg = c.txg;
     ds.nextIno = c.nextIno;
@@ -81,6 +104,10 @@ export class Datastore {
     ds.space = new SegmentSpace(c.segCount, sb.segmentSize);
     ds.initTrees(c.inodeRoot, c.direntRoot, c.segRoot, c.snapRoot, c.deadRoot);
     await ds.loadSpace();
+    for await (const [, v] of ds.inodes.scan()) {
+      const a = decodeInode(v);
+      ds.data.logical += a.logical; ds.data.stored += a.stored;
+    }
     ds.lastCommit = { txg: c.txg, time: c.time, bytes: 0, ms: 0 };
     return ds;
   }
@@ -149,7 +176,7 @@ export class Datastore {
     this.space.pin(ptr.seg);
     try {
       const bytes = await this.layout.readSeg(ptr.seg, ptr.off, ptr.len);
-      return decodeRecord(bytes, { kind, owner, key, birth: ptr.birth, checksum: ptr.checksum }).payload;
+      return this.codec.decode(bytes, { kind, owner, key, birth: ptr.birth, checksum: ptr.checksum });
     } finally {
       this.space.unpin(ptr.seg);
     }
@@ -171,17 +198,38 @@ export class Datastore {
     this.lastCommit = { txg: this.txg, time: Date.now(), bytes, ms: performance.now() - t0 };
   }
 
-  async close(): Promise<void> { await this.layout.close(); }
+  /**
+   * Changes the codec policy for records written from now on (old ones stay readable). Turning
+   * encryption on needs a key: the one held, or `key`, which becomes the datastore's key when it
+   * has none yet (and must match its key check otherwise).
+   */
+  async setPolicy(p: Policy, key?: Buffer): Promise<void> {
+    if (key && this.sb.keyCheck && !keyMatches(key, this.sb.uuid, this.sb.keyCheck)) throw new VdfsError('KEY', 'wrong key: it does not match the datastore\'s key check');
+    const ring = this.codec.ring ?? (key ? new KeyRing(key, this.sb.uuid) : null);
+    if (p.encrypt && !ring) throw new VdfsError('KEY', 'encryption needs a key: mount (or run this) with --key-file');
+    const sb: Superblock = { ...this.sb, generation: this.sb.generation + 1n, policy: { ...p }, keyCheck: this.sb.keyCheck ?? (p.encrypt ? ring!.check : null) };
+    const bytes = encodeSuperblock(sb);
+    decodeSuperblock(bytes); // validates the policy
+    for (const at of SB_COPIES) { await this.layout.writeHeader(at, bytes); await this.layout.sync(); }
+    this.sb = sb;
+    this.codec.ring = ring;
+    this.codec.policy = sb.policy;
+  }
+
+  async close(): Promise<void> { await this.codec.close(); await this.layout.close(); }
 }
 
+/** The valid superblock copy with the highest generation (a policy change torn between the copies leaves one of them). */
 export async function readSuperblock(layout: Layout): Promise<Superblock> {
-  let firstError: unknown = null;
+  let firstError: unknown = null, best: Superblock | null = null;
   for (const at of SB_COPIES) {
     try {
-      return decodeSuperblock(await layout.readHeader(at, LIMITS.SLOT_SIZE));
+      const sb = decodeSuperblock(await layout.readHeader(at, LIMITS.SLOT_SIZE));
+      if (!best || sb.generation > best.generation) best = sb;
     } catch (e) {
       firstError ??= e;
     }
   }
+  if (best) return best;
   throw firstError;
 }

@@ -4,7 +4,7 @@ import { SingleLayout } from '../../src/backing/layout.js';
 import { MemTarget } from '../../src/backing/target.js';
 import { initChecksum } from '../../src/codec/checksum.js';
 import { Filesystem } from '../../src/fs/filesystem.js';
-import { Datastore } from '../../src/txn/datastore.js';
+import { Datastore, MkfsOptions, OpenOptions } from '../../src/txn/datastore.js';
 import { LIMITS } from '../../src/limits.js';
 
 export const ROOT = { uid: 0, gid: 0 };
@@ -38,7 +38,7 @@ export async function digest(fs: Filesystem, path: string): Promise<string> {
   return h.digest('hex');
 }
 
-export async function memDatastore(opts = SMALL): Promise<{ target: MemTarget; ds: Datastore; fs: Filesystem }> {
+export async function memDatastore(opts: MkfsOptions & typeof SMALL = SMALL): Promise<{ target: MemTarget; ds: Datastore; fs: Filesystem }> {
   await initChecksum();
   const target = new MemTarget();
   const ds = await Datastore.mkfs(new SingleLayout(target, opts.segmentSize), opts);
@@ -46,8 +46,8 @@ export async function memDatastore(opts = SMALL): Promise<{ target: MemTarget; d
   return { target, ds, fs };
 }
 
-export async function reopen(target: MemTarget, segmentSize = SMALL.segmentSize): Promise<{ ds: Datastore; fs: Filesystem }> {
-  const ds = await Datastore.open(new SingleLayout(target, segmentSize));
+export async function reopen(target: MemTarget, segmentSize = SMALL.segmentSize, opts: OpenOptions = {}): Promise<{ ds: Datastore; fs: Filesystem }> {
+  const ds = await Datastore.open(new SingleLayout(target, segmentSize), opts);
   return { ds, fs: new Filesystem(ds) };
 }
 

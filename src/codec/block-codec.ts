@@ -1,0 +1,116 @@
+/**
+ * The block pipeline: what a record's payload goes through on its way to the log and back.
+ *
+ *   encode: block → compress (data records only, when the policy says and it pays) →
+ *           seal (every data and node record, when the policy says) → frame (record.ts)
+ *   decode: frame check (checksum, identity) → open the seal → inflate → exactly logicalLen bytes
+ *
+ * The policy (compression, level, encryption) comes from the superblock and may change while
+ * a datastore is open: each record's codec byte says what was done to it, so records written
+ * under any earlier policy stay readable. Extent summaries are never compressed or sealed
+ * (they name offsets, inode and block numbers only).
+ */
+import { VdfsError } from '../errors.js';
+import { LIMITS } from '../limits.js';
+import { CODEC_COMPRESS_MASK, CODEC_SEALED, decodeRecord, DecodedRecord, encodeRecord, EncodedRecord, RecordMeta } from './record.js';
+import { Compress, compressBlock, inflateBlock } from './compress.js';
+import { KeyRing, seal, sealAad, SealSlot, unseal } from './seal.js';
+import { CodecPool, jobsOf } from './pool.js';
+
+export interface Policy { compress: Compress; level: number; encrypt: boolean }
+export const POLICY_OFF: Policy = { compress: Compress.None, level: LIMITS.COMPRESS_DEFAULT_LEVEL, encrypt: false };
+
+export interface EncodeOpts { compress: Compress; level: number; uuid: Buffer; slot: SealSlot | null }
+
+/** Encodes one record (pure; also what the worker threads run). */
+export function encodeBlock(meta: RecordMeta, plain: Buffer, o: EncodeOpts): EncodedRecord {
+  let payload = plain, codec = 0;
+  if (o.compress === Compress.Deflate) {
+    const c = compressBlock(plain, o.level);
+    if (c) { payload = c; codec = Compress.Deflate; }
+  }
+  if (o.slot) {
+    codec |= CODEC_SEALED;
+    payload = seal(o.slot, sealAad(o.uuid, meta, codec, plain.length), payload);
+  }
+  return encodeRecord(meta, payload, codec, plain.length);
+}
+
+/** The plain payload of a record whose frame is verified; keyOf is null when no key is held. */
+export function decodePayload(r: DecodedRecord, uuid: Buffer, keyOf: ((epoch: Buffer) => Buffer) | null): Buffer {
+  let payload = r.payload;
+  if (r.codec & CODEC_SEALED) {
+    if (!keyOf) throw new VdfsError('KEY', 'an encrypted record was read without the key');
+    payload = unseal(keyOf, sealAad(uuid, r, r.codec, r.logicalLen), payload);
+  }
+  if ((r.codec & CODEC_COMPRESS_MASK) === Compress.Deflate) return inflateBlock(payload, r.logicalLen);
+  if (payload.length !== r.logicalLen) throw new VdfsError('CORRUPT', `record payload is ${payload.length} bytes, its header says ${r.logicalLen}`);
+  return payload;
+}
+
+export interface DataItem { meta: RecordMeta; data: Buffer }
+
+/** Encodes and decodes records of one datastore under its current policy. */
+export class BlockCodec {
+  /** Figures for status: data records by how they were stored. */
+  readonly stats = { compressed: 0, raw: 0, sealed: 0, encodeMs: 0 };
+
+  private pool: CodecPool | null = null;
+
+  /** `workers`: codec worker threads to start when data first needs encoding (0: encode inline). */
+  constructor(public policy: Policy, private uuid: Buffer, public ring: KeyRing | null, private workers: number) {
+    if (policy.encrypt && !ring) throw new VdfsError('KEY', 'encryption is on but no key is held');
+  }
+
+  /** Whether encoding does more than framing (then data goes through the pool). */
+  get active(): boolean { return this.policy.compress !== Compress.None || this.policy.encrypt; }
+
+  private opts(compress: boolean, n: number): EncodeOpts {
+    const p = this.policy;
+    return { compress: compress ? p.compress : Compress.None, level: p.level, uuid: this.uuid, slot: p.encrypt ? this.ring!.reserve(n) : null };
+  }
+
+  /** A tree node: sealed when the policy encrypts, never compressed (on the commit's own path, and small). */
+  encodeNode(meta: RecordMeta, plain: Buffer): EncodedRecord {
+    return encodeBlock(meta, plain, this.opts(false, 1));
+  }
+
+  /** Data blocks, in order; large batches go to the worker threads, or are done inline between event-loop turns. */
+  async encodeData(items: DataItem[]): Promise<EncodedRecord[]> {
+    const t0 = performance.now();
+    let out: EncodedRecord[];
+    if (!this.active) out = items.map((x) => encodeRecord(x.meta, x.data));
+    else if (this.workers > 0) out = await (this.pool ??= new CodecPool(this.workers)).encode(items, (n) => this.opts(true, n));
+    else out = await this.inline(items);
+    for (const r of out) this.count(r.bytes[5]);
+    this.stats.encodeMs += performance.now() - t0;
+    return out;
+  }
+
+  private async inline(items: DataItem[]): Promise<EncodedRecord[]> {
+    const out: EncodedRecord[] = [];
+    for (const job of jobsOf(items)) {
+      const o = this.opts(true, job.length);
+      job.forEach((x, i) => out.push(encodeBlock(x.meta, x.data, { ...o, slot: o.slot && { ...o.slot, counter: o.slot.counter + BigInt(i) } })));
+      await new Promise((r) => setImmediate(r));
+    }
+    return out;
+  }
+
+  private count(codec: number): void {
+    if (codec & CODEC_COMPRESS_MASK) this.stats.compressed++; else this.stats.raw++;
+    if (codec & CODEC_SEALED) this.stats.sealed++;
+  }
+
+  /** Verifies a record against what its pointer says and returns the plain payload. */
+  decode(bytes: Buffer, expect: Parameters<typeof decodeRecord>[1]): Buffer {
+    return this.open(decodeRecord(bytes, expect));
+  }
+
+  /** The plain payload of a record already verified (the cleaner's segment walk). */
+  open(r: DecodedRecord): Buffer {
+    return decodePayload(r, this.uuid, this.ring?.keyOf ?? null);
+  }
+
+  async close(): Promise<void> { await this.pool?.close(); this.pool = null; }
+}

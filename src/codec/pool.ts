@@ -1,0 +1,105 @@
+/**
+ * Worker threads for the block pipeline: a transaction group's data blocks are cut into jobs
+ * of CODEC_JOB_BYTES, each job goes to the least busy worker, and the event loop stays free to
+ * answer FUSE requests while they compress and seal. Nonces are reserved on the main thread
+ * (one run per job), so workers never share a counter.
+ *
+ * Message to a worker: { id, metas: [kind, owner, key, birth][], data (the blocks back to
+ * back, transferred), lens, compress, level, uuid, slot }. Reply: { id, out (all encoded
+ * records back to back, transferred), lens, checksums } or { id, error }.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { LIMITS } from '../limits.js';
+import { VdfsError } from '../errors.js';
+import type { EncodedRecord } from './record.js';
+import type { DataItem, EncodeOpts } from './block-codec.js';
+
+export interface JobRequest {
+  id: number; metas: [number, bigint, bigint, bigint][]; data: Uint8Array; lens: number[];
+  compress: number; level: number; uuid: Uint8Array; slot: { epoch: Uint8Array; key: Uint8Array; counter: bigint } | null;
+}
+export type JobReply = { id: number; out: Uint8Array; lens: number[]; checksums: bigint[] } | { id: number; error: string };
+
+interface Pending { resolve(r: EncodedRecord[]): void; reject(e: Error): void }
+
+/** Workers by default: one per core, at most CODEC_WORKERS_MAX. */
+export const defaultWorkers = (): number => Math.min(LIMITS.CODEC_WORKERS_MAX, availableParallelism());
+
+export class CodecPool {
+  private workers: { w: Worker; pending: Map<number, Pending> }[] = [];
+  private nextId = 1;
+
+  constructor(n: number) {
+    for (let i = 0; i < n; i++) this.spawn();
+  }
+
+  private spawn(): void {
+    const w = new Worker(new URL('./worker.js', import.meta.url));
+    const slot = { w, pending: new Map<number, Pending>() };
+    w.on('message', (m: JobReply) => {
+      const p = slot.pending.get(m.id);
+      if (!p) return;
+      slot.pending.delete(m.id);
+      if (!slot.pending.size) w.unref();
+      if ('error' in m) { p.reject(new VdfsError('IO', `codec worker: ${m.error}`)); return; }
+      const out = Buffer.from(m.out.buffer, m.out.byteOffset, m.out.byteLength);
+      let at = 0;
+      p.resolve(m.lens.map((len, i) => { const bytes = out.subarray(at, at + len); at += len; return { bytes, checksum: m.checksums[i] }; }));
+    });
+    w.on('error', (e) => this.fail(slot, e));
+    w.on('exit', () => this.fail(slot, new Error('codec worker exited')));
+    w.unref(); // keeps the process alive only while it has jobs (after the listeners: adding one refs it again)
+    this.workers.push(slot);
+  }
+
+  private fail(slot: { pending: Map<number, Pending> }, e: Error): void {
+    for (const p of slot.pending.values()) p.reject(new VdfsError('IO', `codec worker: ${e.message}`));
+    slot.pending.clear();
+    this.workers = this.workers.filter((x) => x !== slot);
+  }
+
+  /** Encodes items in order; `opts(n)` gives the options (and n reserved nonces) for a job of n records. */
+  async encode(items: DataItem[], opts: (n: number) => EncodeOpts): Promise<EncodedRecord[]> {
+    const parts = await Promise.all(jobsOf(items).map((job) => this.run(job, opts(job.length))));
+    return parts.flat();
+  }
+
+  private run(job: DataItem[], o: EncodeOpts): Promise<EncodedRecord[]> {
+    const target = this.workers.reduce<(typeof this.workers)[number] | null>((a, b) => (!a || b.pending.size < a.pending.size ? b : a), null);
+    if (!target) return Promise.reject(new VdfsError('IO', 'no codec worker is running'));
+    const lens = job.map((x) => x.data.length);
+    const data = new Uint8Array(lens.reduce((a, b) => a + b, 0));
+    let at = 0;
+    for (const x of job) { data.set(x.data, at); at += x.data.length; }
+    const id = this.nextId++;
+    const req: JobRequest = {
+      id, data, lens, compress: o.compress, level: o.level, uuid: o.uuid,
+      metas: job.map((x) => [x.meta.kind, x.meta.owner, x.meta.key, x.meta.birth]),
+      slot: o.slot && { epoch: o.slot.epoch, key: o.slot.key, counter: o.slot.counter },
+    };
+    return new Promise((resolve, reject) => {
+      if (!target.pending.size) target.w.ref();
+      target.pending.set(id, { resolve, reject });
+      target.w.postMessage(req, [data.buffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    const ws = this.workers;
+    this.workers = [];
+    await Promise.all(ws.map((x) => x.w.terminate()));
+  }
+}
+
+/** Items split into runs of at most CODEC_JOB_BYTES (one worker job, or one inline turn). */
+export function jobsOf(items: DataItem[]): DataItem[][] {
+  const jobs: DataItem[][] = [];
+  let cur: DataItem[] = [], bytes = 0;
+  for (const x of items) {
+    if (cur.length && bytes + x.data.length > LIMITS.CODEC_JOB_BYTES) { jobs.push(cur); cur = []; bytes = 0; }
+    cur.push(x); bytes += x.data.length;
+  }
+  if (cur.length) jobs.push(cur);
+  return jobs;
+}
