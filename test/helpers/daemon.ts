@@ -32,10 +32,10 @@ export async function fuseMissing(): Promise<string | null> {
  * A fresh datastore and its (not yet started) daemon for a FUSE test file, removed at teardown;
  * null when FUSE is missing, the file then planning no tests and saying why ("skipped").
  */
-export async function fuseDaemon(t: Test, prefix?: string): Promise<Daemon | null> {
+export async function fuseDaemon(t: Test, prefix?: string, mkfsArgs: (base: string) => Promise<string[]> = async () => []): Promise<Daemon | null> {
   const missing = await fuseMissing();
   if (missing) { t.comment(missing); t.plan(0, missing); return null; }
-  const d = await Daemon.fresh(prefix);
+  const d = await Daemon.fresh(prefix, mkfsArgs);
   t.teardown(() => d.remove());
   return d;
 }
@@ -67,15 +67,19 @@ export class Daemon {
   log = '';
   constructor(readonly dir: string, readonly mnt: string) {}
 
-  static async fresh(prefix = 'vdfs-test-'): Promise<Daemon> {
+  /** `mkfsArgs(base)`: extra mkfs arguments, given the test's own directory (for key files and such). */
+  static async fresh(prefix = 'vdfs-test-', mkfsArgs: (base: string) => Promise<string[]> = async () => []): Promise<Daemon> {
     const base = await mkdtemp(join(process.env.VDFS_TEST_DIR ?? tmpdir(), prefix));
     const d = new Daemon(join(base, 'ds'), join(base, 'mnt'));
-    await run('node', [VDFS, 'mkfs', d.dir], { env: childEnv() });
+    await run('node', [VDFS, 'mkfs', d.dir, ...(await mkfsArgs(base))], { env: childEnv() });
     return d;
   }
 
   /** Where the daemon writes its pid file (the CLI finds the mountpoint of a datastore there). */
   get runDir(): string { return join(this.dir, '..', 'run'); }
+
+  /** The directory holding the datastore directory, the mountpoint and the daemon's log. */
+  get base(): string { return join(this.dir, '..'); }
 
   /** A path on the mount. */
   at(p: string): string { return join(this.mnt, p); }
