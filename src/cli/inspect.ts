@@ -1,4 +1,5 @@
 /** `vdfs inspect DIR`: the debugging view — superblock, commit ring, trees, files. */
+import { compressName } from '../codec/compress.js';
 import { decodeCommit } from '../format/commit.js';
 import { LIMITS } from '../limits.js';
 import { CowTree, Node } from '../meta/btree.js';
@@ -31,10 +32,13 @@ export async function inspect(ds: Datastore): Promise<Record<string, unknown>> {
   for await (const [k, v] of ds.inodes.scan()) {
     const a = decodeInode(v);
     const ino = key2ino(k);
-    files.push({ ino: Number(ino), entry: names.get(ino) ?? '/', mode: a.mode.toString(8), nlink: a.nlink, size: a.size, stored: a.stored, mapRoot: a.mapRoot.state ? `${a.mapRoot.seg}:${a.mapRoot.off}` : null });
+    files.push({ ino: Number(ino), entry: names.get(ino) ?? '/', mode: a.mode.toString(8), nlink: a.nlink, size: a.size, logical: a.logical, stored: a.stored, mapRoot: a.mapRoot.state ? `${a.mapRoot.seg}:${a.mapRoot.off}` : null });
   }
   return {
-    superblock: { ...ds.sb, uuid: ds.sb.uuid.toString('hex'), created: new Date(ds.sb.created).toISOString() },
+    superblock: {
+      ...ds.sb, uuid: ds.sb.uuid.toString('hex'), created: new Date(ds.sb.created).toISOString(), generation: Number(ds.sb.generation),
+      policy: { ...ds.sb.policy, compress: compressName(ds.sb.policy.compress) }, keyCheck: ds.sb.keyCheck ? 'set' : 'none',
+    },
     txg: Number(ds.txg),
     commits,
     space: { segments: ds.space.segCount, freeSegments: ds.space.freeSegments(), usedBytes: ds.space.usedBytes(), openSegment: ds.openSeg, openOffset: ds.openOff },
