@@ -103,6 +103,8 @@ export const LIMITS = {
   CODEC_JOB_BYTES: 1024 * 1024,
   /** Most codec worker threads (the default is one per core up to this). */
   CODEC_WORKERS_MAX: 4,
+  /** Codec workers started again after dying, per datastore open (then the work is done inline). */
+  CODEC_WORKER_RESPAWNS: 8,
   /** Bytes written to the backing target in one call while committing. */
   WRITE_CHUNK_BYTES: 4 * 1024 * 1024,
 } as const;

@@ -20,7 +20,12 @@ import { CodecPool, jobsOf } from './pool.js';
 export interface Policy { compress: Compress; level: number; encrypt: boolean }
 export const POLICY_OFF: Policy = { compress: Compress.None, level: LIMITS.COMPRESS_DEFAULT_LEVEL, encrypt: false };
 
+/** How a run of records is encoded; `slot` holds the run's reserved nonces (record i uses counter + i). */
 export interface EncodeOpts { compress: Compress; level: number; uuid: Buffer; slot: SealSlot | null }
+
+/** The seal of record i of a run: its own nonce, or none when the record stays unsealed. */
+export const slotOf = (o: EncodeOpts, sealed: boolean, i: number): SealSlot | null =>
+  (sealed && o.slot ? { ...o.slot, counter: o.slot.counter + BigInt(i) } : null);
 
 /** Encodes one record (pure; also what the worker threads run). */
 export function encodeBlock(meta: RecordMeta, plain: Buffer, o: EncodeOpts): EncodedRecord {
@@ -48,7 +53,8 @@ export function decodePayload(r: DecodedRecord, uuid: Buffer, keyOf: ((epoch: Bu
   return payload;
 }
 
-export interface DataItem { meta: RecordMeta; data: Buffer }
+/** A data block to encode; `seal` keeps it sealed whatever the policy (the cleaner moving a sealed block). */
+export interface DataItem { meta: RecordMeta; data: Buffer; seal?: boolean }
 
 /** Encodes and decodes records of one datastore under its current policy. */
 export class BlockCodec {
@@ -62,26 +68,40 @@ export class BlockCodec {
     if (policy.encrypt && !ring) throw new VdfsError('KEY', 'encryption is on but no key is held');
   }
 
-  /** Whether encoding does more than framing (then data goes through the pool). */
-  get active(): boolean { return this.policy.compress !== Compress.None || this.policy.encrypt; }
+  /** Whether encoding these items does more than framing (then they go through the pool). */
+  private active(items: DataItem[]): boolean {
+    return this.policy.compress !== Compress.None || this.policy.encrypt || items.some((x) => x.seal);
+  }
 
-  private opts(compress: boolean, n: number): EncodeOpts {
+  /** Whether an item is sealed: under the policy, or because it was (a sealed block stays sealed). */
+  sealed(x: DataItem): boolean { return this.policy.encrypt || !!x.seal; }
+
+  private opts(compress: boolean, job: DataItem[]): EncodeOpts {
     const p = this.policy;
-    return { compress: compress ? p.compress : Compress.None, level: p.level, uuid: this.uuid, slot: p.encrypt ? this.ring!.reserve(n) : null };
+    const slot = job.some((x) => this.sealed(x)) ? this.keys().reserve(job.length) : null;
+    return { compress: compress ? p.compress : Compress.None, level: p.level, uuid: this.uuid, slot };
+  }
+
+  private keys(): KeyRing {
+    if (!this.ring) throw new VdfsError('KEY', 'a record must be sealed but no key is held');
+    return this.ring;
   }
 
   /** A tree node: sealed when the policy encrypts, never compressed (on the commit's own path, and small). */
   encodeNode(meta: RecordMeta, plain: Buffer): EncodedRecord {
-    return encodeBlock(meta, plain, this.opts(false, 1));
+    const o = this.opts(false, [{ meta, data: plain }]);
+    return encodeBlock(meta, plain, o);
   }
 
   /** Data blocks, in order; large batches go to the worker threads, or are done inline between event-loop turns. */
   async encodeData(items: DataItem[]): Promise<EncodedRecord[]> {
     const t0 = performance.now();
     let out: EncodedRecord[];
-    if (!this.active) out = items.map((x) => encodeRecord(x.meta, x.data));
-    else if (this.workers > 0) out = await (this.pool ??= new CodecPool(this.workers)).encode(items, (n) => this.opts(true, n));
-    else out = await this.inline(items);
+    if (!this.active(items)) out = items.map((x) => encodeRecord(x.meta, x.data));
+    else if (this.workers > 0 && (this.pool ??= new CodecPool(this.workers)).alive) {
+      // A worker dying mid-job fails its jobs; the batch is then done inline (with fresh nonces).
+      out = await this.pool.encode(items, (job) => this.opts(true, job), (x) => this.sealed(x)).catch(() => this.inline(items));
+    } else out = await this.inline(items);
     for (const r of out) this.count(r.bytes[5]);
     this.stats.encodeMs += performance.now() - t0;
     return out;
@@ -90,8 +110,8 @@ export class BlockCodec {
   private async inline(items: DataItem[]): Promise<EncodedRecord[]> {
     const out: EncodedRecord[] = [];
     for (const job of jobsOf(items)) {
-      const o = this.opts(true, job.length);
-      job.forEach((x, i) => out.push(encodeBlock(x.meta, x.data, { ...o, slot: o.slot && { ...o.slot, counter: o.slot.counter + BigInt(i) } })));
+      const o = this.opts(true, job);
+      job.forEach((x, i) => out.push(encodeBlock(x.meta, x.data, { ...o, slot: slotOf(o, this.sealed(x), i) })));
       await new Promise((r) => setImmediate(r));
     }
     return out;
@@ -102,9 +122,15 @@ export class BlockCodec {
     if (codec & CODEC_SEALED) this.stats.sealed++;
   }
 
-  /** Verifies a record against what its pointer says and returns the plain payload. */
-  decode(bytes: Buffer, expect: Parameters<typeof decodeRecord>[1]): Buffer {
-    return this.open(decodeRecord(bytes, expect));
+  /**
+   * Verifies a record against what its pointer says — identity, checksum, and whether it is
+   * sealed (so a forged unsealed record cannot stand in for a sealed one) — and returns the
+   * plain payload.
+   */
+  decode(bytes: Buffer, expect: Parameters<typeof decodeRecord>[1], sealed: boolean): Buffer {
+    const r = decodeRecord(bytes, expect);
+    if (!!(r.codec & CODEC_SEALED) !== sealed) throw new VdfsError('AUTH', `record is ${sealed ? 'not ' : ''}sealed, its pointer says it is${sealed ? '' : ' not'}`);
+    return this.open(r);
   }
 
   /** The plain payload of a record already verified (the cleaner's segment walk). */

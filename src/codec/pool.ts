@@ -5,8 +5,10 @@
  * (one run per job), so workers never share a counter.
  *
  * Message to a worker: { id, metas: [kind, owner, key, birth][], data (the blocks back to
- * back, transferred), lens, compress, level, uuid, slot }. Reply: { id, out (all encoded
- * records back to back, transferred), lens, checksums } or { id, error }.
+ * back, transferred), lens, seal (per record), compress, level, uuid, slot }. Reply: { id, out
+ * (all encoded records back to back, transferred), lens, checksums } or { id, error }. A worker
+ * that dies is replaced (up to CODEC_WORKER_RESPAWNS times); with none left, the codec
+ * encodes inline.
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
@@ -16,7 +18,7 @@ import type { EncodedRecord } from './record.js';
 import type { DataItem, EncodeOpts } from './block-codec.js';
 
 export interface JobRequest {
-  id: number; metas: [number, bigint, bigint, bigint][]; data: Uint8Array; lens: number[];
+  id: number; metas: [number, bigint, bigint, bigint][]; data: Uint8Array; lens: number[]; seal: boolean[];
   compress: number; level: number; uuid: Uint8Array; slot: { epoch: Uint8Array; key: Uint8Array; counter: bigint } | null;
 }
 export type JobReply = { id: number; out: Uint8Array; lens: number[]; checksums: bigint[] } | { id: number; error: string };
@@ -29,6 +31,8 @@ export const defaultWorkers = (): number => Math.min(LIMITS.CODEC_WORKERS_MAX, a
 export class CodecPool {
   private workers: { w: Worker; pending: Map<number, Pending> }[] = [];
   private nextId = 1;
+  private respawns = 0;
+  private closing = false;
 
   constructor(n: number) {
     for (let i = 0; i < n; i++) this.spawn();
@@ -54,18 +58,30 @@ export class CodecPool {
   }
 
   private fail(slot: { pending: Map<number, Pending> }, e: Error): void {
+    if (!this.workers.includes(slot as (typeof this.workers)[number])) return; // 'error' then 'exit': once
     for (const p of slot.pending.values()) p.reject(new VdfsError('IO', `codec worker: ${e.message}`));
     slot.pending.clear();
     this.workers = this.workers.filter((x) => x !== slot);
+    if (!this.closing && this.respawns < LIMITS.CODEC_WORKER_RESPAWNS) { this.respawns++; this.spawn(); }
   }
 
-  /** Encodes items in order; `opts(n)` gives the options (and n reserved nonces) for a job of n records. */
-  async encode(items: DataItem[], opts: (n: number) => EncodeOpts): Promise<EncodedRecord[]> {
-    const parts = await Promise.all(jobsOf(items).map((job) => this.run(job, opts(job.length))));
-    return parts.flat();
+  /** Whether a worker is running (else the caller encodes inline). */
+  get alive(): boolean { return this.workers.length > 0; }
+
+  /**
+   * Encodes items in order; `opts(job)` gives a job's options (reserving its nonces), `sealed(x)`
+   * whether an item is sealed. Jobs are handed out one event-loop turn apart (each copies its blocks).
+   */
+  async encode(items: DataItem[], opts: (job: DataItem[]) => EncodeOpts, sealed: (x: DataItem) => boolean): Promise<EncodedRecord[]> {
+    const parts: Promise<EncodedRecord[]>[] = [];
+    for (const job of jobsOf(items)) {
+      parts.push(this.run(job, opts(job), job.map(sealed)));
+      await new Promise((r) => setImmediate(r));
+    }
+    return (await Promise.all(parts)).flat();
   }
 
-  private run(job: DataItem[], o: EncodeOpts): Promise<EncodedRecord[]> {
+  private run(job: DataItem[], o: EncodeOpts, seal: boolean[]): Promise<EncodedRecord[]> {
     const target = this.workers.reduce<(typeof this.workers)[number] | null>((a, b) => (!a || b.pending.size < a.pending.size ? b : a), null);
     if (!target) return Promise.reject(new VdfsError('IO', 'no codec worker is running'));
     const lens = job.map((x) => x.data.length);
@@ -74,9 +90,10 @@ export class CodecPool {
     for (const x of job) { data.set(x.data, at); at += x.data.length; }
     const id = this.nextId++;
     const req: JobRequest = {
-      id, data, lens, compress: o.compress, level: o.level, uuid: o.uuid,
+      // Copies, not views: a view's whole backing store (perhaps Node's shared pool) would be cloned.
+      id, data, lens, seal, compress: o.compress, level: o.level, uuid: new Uint8Array(o.uuid),
       metas: job.map((x) => [x.meta.kind, x.meta.owner, x.meta.key, x.meta.birth]),
-      slot: o.slot && { epoch: o.slot.epoch, key: o.slot.key, counter: o.slot.counter },
+      slot: o.slot && { epoch: new Uint8Array(o.slot.epoch), key: new Uint8Array(o.slot.key), counter: o.slot.counter },
     };
     return new Promise((resolve, reject) => {
       if (!target.pending.size) target.w.ref();
@@ -86,6 +103,7 @@ export class CodecPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     const ws = this.workers;
     this.workers = [];
     await Promise.all(ws.map((x) => x.w.terminate()));

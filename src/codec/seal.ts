@@ -12,9 +12,10 @@
  *
  * Associated data (48 bytes, never stored): datastore uuid (16) · kind (1) · codec (1) ·
  * zero (2) · logicalLen (u32 LE) · owner (u64 LE: inode or tree id) · key (u64 LE: block number
- * or level) · birth (u64 LE: the transaction group). The reader builds it from where it found
- * the pointer, not from the record, so a record copied to another file, block, time or
- * datastore fails authentication, as does any changed byte.
+ * or level) · birth (u64 LE: the transaction group). It is built from the record's header after
+ * the header was checked against what the reader's pointer expects (kind, owner, block number,
+ * birth), so a record copied to another file, block, time or datastore fails authentication,
+ * as does any changed byte; the pointer also says whether the record must be sealed.
  *
  * Keys: the key file holds a 32-byte master key, which is never stored. The superblock keeps
  * keyCheck = HKDF-SHA256(master, salt = uuid, info = "vdfs key check v3"), which proves a key
@@ -22,8 +23,10 @@
  * info = "vdfs data v3" · epoch). A process opens a new random epoch when it starts and after
  * SEAL_RECORDS_PER_EPOCH records, and counts nonces up from 0 in memory — so a nonce never
  * repeats under one key, crashes included (a restarted process never reuses an epoch).
+ * Superblock and commit records are signed with HMAC-SHA256 under
+ * HKDF-SHA256(master, salt = uuid, info = "vdfs mac v3").
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
@@ -38,8 +41,9 @@ const hkdf = (master: Buffer, uuid: Buffer, info: Buffer): Buffer => Buffer.from
 /** A key from a key file's bytes: 32 raw bytes, or 64 hex digits (a trailing newline allowed). */
 export function parseKey(bytes: Buffer, where: string): Buffer {
   const text = bytes.toString('latin1').replace(/\r?\n$/, '');
-  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
-  if (bytes.length === KEY_BYTES) return Buffer.from(bytes);
+  const own = (b: Buffer) => { const k = Buffer.alloc(KEY_BYTES); b.copy(k); return k; }; // never a slice of the shared pool
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return own(Buffer.from(text, 'hex'));
+  if (bytes.length === KEY_BYTES) return own(bytes);
   throw new VdfsError('KEY', `key file ${where} holds ${bytes.length} bytes; a key is ${KEY_BYTES} raw bytes or ${KEY_BYTES * 2} hex digits`);
 }
 
@@ -53,6 +57,7 @@ export async function readKeyFile(path: string): Promise<Buffer> {
 export const keyCheckOf = (master: Buffer, uuid: Buffer): Buffer => hkdf(master, uuid, Buffer.from('vdfs key check v3'));
 export const epochKeyOf = (master: Buffer, uuid: Buffer, epoch: Buffer): Buffer =>
   hkdf(master, uuid, Buffer.concat([Buffer.from('vdfs data v3'), epoch]));
+const macKeyOf = (master: Buffer, uuid: Buffer): Buffer => hkdf(master, uuid, Buffer.from('vdfs mac v3'));
 
 /** Whether `master` is the key whose check the superblock holds. */
 export function keyMatches(master: Buffer, uuid: Buffer, check: Buffer): boolean {
@@ -109,12 +114,20 @@ export class KeyRing {
   private key: Buffer;
   private counter = 0n;
   private cache = new Map<string, Buffer>();
+  private macKey: Buffer;
 
   constructor(private master: Buffer, private uuid: Buffer) {
     this.key = epochKeyOf(master, uuid, this.epoch);
+    this.macKey = macKeyOf(master, uuid);
   }
 
   get check(): Buffer { return keyCheckOf(this.master, this.uuid); }
+
+  /** HMAC-SHA256 of a superblock or commit record. */
+  readonly mac = (bytes: Buffer): Buffer => createHmac('sha256', this.macKey).update(bytes).digest();
+
+  /** Whether `mac` is the MAC of `bytes` (constant time). */
+  macHolds(bytes: Buffer, mac: Buffer): boolean { return timingSafeEqual(this.mac(bytes), mac); }
 
   /** Reserves n consecutive nonces of one epoch (a new epoch when this one cannot take n more). */
   reserve(n: number): SealSlot {

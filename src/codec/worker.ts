@@ -1,7 +1,7 @@
 /** A codec worker thread: encodes jobs of data blocks (see pool.ts for the messages). */
 import { parentPort } from 'node:worker_threads';
 import { initChecksum } from './checksum.js';
-import { encodeBlock } from './block-codec.js';
+import { encodeBlock, slotOf } from './block-codec.js';
 import type { JobReply, JobRequest } from './pool.js';
 import type { RecordKind } from './record.js';
 
@@ -18,7 +18,7 @@ port.on('message', (m: JobRequest) => {
       const plain = data.subarray(at, at + m.lens[i]);
       at += m.lens[i];
       return encodeBlock({ kind: kind as RecordKind, owner, key, birth }, plain,
-        { compress: m.compress, level: m.level, uuid, slot: slot && { ...slot, counter: slot.counter + BigInt(i) } });
+        { compress: m.compress, level: m.level, uuid, slot: slotOf({ compress: m.compress, level: m.level, uuid, slot }, m.seal[i], i) });
     });
     const out = new Uint8Array(recs.reduce((a, r) => a + r.bytes.length, 0));
     at = 0;

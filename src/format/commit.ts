@@ -1,5 +1,5 @@
 /**
- * Commit record codec (format v2): one slot of the commit ring, slot = txg % commitSlots.
+ * Commit record codec (format v3): one slot of the commit ring, slot = txg % commitSlots.
  * A commit is valid when its own checksum holds AND every log extent it names hashes to the
  * value it records; open() takes the newest valid one.
  *
@@ -21,6 +21,11 @@
  * | 192 |   32 | deadRoot    | block pointer: dead-list tree (src/snap/deadlist.ts)        |
  * | 224 | 20×n | extents     | per extent: u32 seg, u32 start, u32 end, u64 xxhash64       |
  * | end |    8 | checksum    | xxhash64 of every byte before it                            |
+ * |4064 |   32 | mac         | HMAC-SHA256 of bytes 0..4063 when the datastore has a key   |
+ *
+ * A datastore with a key (superblock keyCheck) takes a commit newer than the superblock's
+ * keyedTxg only if its MAC holds, so its roots — and the sealed bit of each root pointer — are
+ * authenticated; below a sealed root every pointer sits inside a sealed node.
  */
 import { xxh64 } from '../codec/checksum.js';
 import { VdfsError } from '../errors.js';
@@ -30,6 +35,7 @@ import { BlockPtr, decodePtr, encodePtr } from './ptr.js';
 export const COMMIT_MAGIC = Buffer.from('VDFSCM02');
 const EXT_AT = 224;
 const EXT_SIZE = 20;
+export const COMMIT_MAC_AT = LIMITS.SLOT_SIZE - 32;
 
 export interface LogExtent { seg: number; start: number; end: number; hash: bigint }
 
@@ -49,7 +55,8 @@ export interface CommitRecord {
   extents: LogExtent[];
 }
 
-export function encodeCommit(c: CommitRecord): Buffer {
+/** `mac`, when the datastore has a key, signs bytes 0..COMMIT_MAC_AT. */
+export function encodeCommit(c: CommitRecord, mac?: (bytes: Buffer) => Buffer): Buffer {
   if (c.extents.length > LIMITS.COMMIT_MAX_EXTENTS) throw new VdfsError('TOO_BIG', 'too many extents in one commit');
   const b = Buffer.alloc(LIMITS.SLOT_SIZE);
   COMMIT_MAGIC.copy(b, 0);
@@ -75,6 +82,7 @@ export function encodeCommit(c: CommitRecord): Buffer {
     at += EXT_SIZE;
   }
   b.writeBigUInt64LE(xxh64(b.subarray(0, at)), at);
+  mac?.(b.subarray(0, COMMIT_MAC_AT)).copy(b, COMMIT_MAC_AT);
   return b;
 }
 

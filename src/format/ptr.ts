@@ -5,7 +5,8 @@
  * | off | size | field    | meaning                                                  |
  * |-----|------|----------|----------------------------------------------------------|
  * |   0 |    1 | state    | 0 none (empty tree), 1 zero extent (no data), 2 present    |
- * |   1 |    3 | reserved | 0                                                        |
+ * |   1 |    1 | flags    | bit 0: the record is sealed (the read refuses it otherwise) |
+ * |   2 |    2 | reserved | 0                                                        |
  * |   4 |    4 | seg      | segment number                                           |
  * |   8 |    4 | off      | byte offset of the record inside the segment             |
  * |  12 |    4 | len      | record length, header included                           |
@@ -24,6 +25,8 @@ export interface BlockPtr {
   len: number;
   checksum: bigint;
   birth: bigint;
+  /** The record is sealed (AES-256-GCM): inside a sealed node this bit is authenticated, so an unsealed forgery is refused. */
+  sealed?: boolean;
 }
 
 export const NULL_PTR: BlockPtr = { state: ExtentState.None, seg: 0, off: 0, len: 0, checksum: 0n, birth: 0n };
@@ -34,7 +37,7 @@ export function zeroPtr(birth: bigint): BlockPtr {
 
 export function encodePtr(p: BlockPtr, out = Buffer.alloc(PTR_SIZE), at = 0): Buffer {
   out[at] = p.state;
-  out[at + 1] = 0; out[at + 2] = 0; out[at + 3] = 0;
+  out[at + 1] = p.sealed ? 1 : 0; out[at + 2] = 0; out[at + 3] = 0;
   out.writeUInt32LE(p.seg, at + 4);
   out.writeUInt32LE(p.off, at + 8);
   out.writeUInt32LE(p.len, at + 12);
@@ -47,7 +50,9 @@ export function decodePtr(b: Buffer, at = 0): BlockPtr {
   if (b.length < at + PTR_SIZE) throw new VdfsError('CORRUPT', 'truncated block pointer');
   const state = b[at] as ExtentState;
   if (state > ExtentState.Present) throw new VdfsError('CORRUPT', `bad extent state ${state}`);
+  if (b[at + 1] > 1) throw new VdfsError('CORRUPT', `bad block pointer flags ${b[at + 1]}`);
   return {
+    sealed: b[at + 1] === 1,
     state,
     seg: b.readUInt32LE(at + 4),
     off: b.readUInt32LE(at + 8),

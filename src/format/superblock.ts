@@ -18,7 +18,12 @@
  * |  58 |    1 | encrypt      | policy for new records: 0 off, 1 AES-256-GCM               |
  * |  59 |    5 | reserved     | 0                                                          |
  * |  64 |   32 | keyCheck     | proof of the key (seal.ts); all zero when none was ever set |
- * |  96 |    8 | checksum     | xxhash64 of bytes 0..95                                    |
+ * |  96 |    8 | keyedTxg     | newest commit when the key was set: older commits carry no MAC |
+ * | 104 |   32 | mac          | HMAC-SHA256 of bytes 0..103 under the key's MAC key (zero: no key) |
+ * | 136 |    8 | checksum     | xxhash64 of bytes 0..135                                   |
+ *
+ * With a key set, the MAC makes the superblock (policy, keyedTxg) tamper-evident to a holder of
+ * the key, as the commit records' MACs do for the roots (format/commit.ts).
  */
 import { xxh64 } from '../codec/checksum.js';
 import { VdfsError } from '../errors.js';
@@ -29,7 +34,8 @@ import { LEVEL_MAX, LEVEL_MIN } from '../codec/compress.js';
 export const SB_MAGIC = Buffer.from('VDFSSB01');
 export const FORMAT_VERSION = 3;
 export const SB_COPIES = [0, LIMITS.HEADER_REGION - LIMITS.SLOT_SIZE] as const;
-const SB_BYTES = 96;
+const SB_BYTES = 136;
+export const SB_MAC_AT = 104;
 const NO_KEY = Buffer.alloc(32);
 
 export interface Superblock {
@@ -43,9 +49,14 @@ export interface Superblock {
   policy: Policy;
   /** Null when no key was ever set. */
   keyCheck: Buffer | null;
+  /** Commits up to this txg were written before the key was set (they carry no MAC). */
+  keyedTxg: bigint;
+  /** The slot as read (decodeSuperblock sets it; the MAC is checked against it once the key is known). */
+  raw?: Buffer;
 }
 
-export function encodeSuperblock(sb: Superblock): Buffer {
+/** `mac` signs bytes 0..103 (required when a key check is set). */
+export function encodeSuperblock(sb: Superblock, mac?: (bytes: Buffer) => Buffer): Buffer {
   const b = Buffer.alloc(LIMITS.SLOT_SIZE);
   SB_MAGIC.copy(b, 0);
   b.writeUInt32LE(sb.version, 8);
@@ -57,6 +68,11 @@ export function encodeSuperblock(sb: Superblock): Buffer {
   b.writeBigUInt64LE(sb.generation, 48);
   b[56] = sb.policy.compress; b[57] = sb.policy.level; b[58] = sb.policy.encrypt ? 1 : 0;
   (sb.keyCheck ?? NO_KEY).copy(b, 64);
+  b.writeBigUInt64LE(sb.keyedTxg, 96);
+  if (sb.keyCheck) {
+    if (!mac) throw new VdfsError('KEY', 'a keyed superblock needs its MAC');
+    mac(b.subarray(0, SB_MAC_AT)).copy(b, SB_MAC_AT);
+  }
   b.writeBigUInt64LE(xxh64(b.subarray(0, SB_BYTES)), SB_BYTES);
   return b;
 }
@@ -79,6 +95,8 @@ export function decodeSuperblock(b: Buffer): Superblock {
     generation: b.readBigUInt64LE(48),
     policy: { compress: b[56], level: b[57], encrypt: b[58] === 1 },
     keyCheck: keyCheck.equals(NO_KEY) ? null : keyCheck,
+    keyedTxg: b.readBigUInt64LE(96),
+    raw: Buffer.from(b.subarray(0, SB_BYTES)),
   };
   const pow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
   if (!pow2(sb.blockSize) || sb.blockSize < 4096 || sb.blockSize > 1024 * 1024) throw new VdfsError('BAD_SUPERBLOCK', 'bad block size');

@@ -8,9 +8,10 @@
  * snapshot still holds cannot (moving them would need the snapshot's map rewritten), so such a
  * segment is left until a snapshot deletion or an overwrite changes its count. After the
  * commit the emptied segments are free like any other. A moved block is decoded (opened and
- * inflated) and written again under the current policy with a new birth.
+ * inflated) and written again under the current policy with a new birth — sealed again if it
+ * was sealed, even after encryption was turned off.
  */
-import { RecordKind } from '../codec/record.js';
+import { CODEC_SEALED, RecordKind } from '../codec/record.js';
 import { decodePtr } from '../format/ptr.js';
 import { LIMITS } from '../limits.js';
 import { decodeNode } from '../meta/node-codec.js';
@@ -62,6 +63,7 @@ export class Cleaner {
       // What moves is written again in this commit: a segment that is 60% live gains 0.4.
       if (ahead(freed, moved) || moved >= moveCap) break;
       const live = liveOf(s);
+      await new Promise((r) => setImmediate(r)); // FUSE requests get a turn between segments (decoding them is CPU work)
       const plan = await this.plan(s, files);
       this.stats.segmentsRead++;
       if (!plan || plan.bytes !== live) { this.stuck.set(s, live); continue; }
@@ -104,7 +106,7 @@ export class Cleaner {
       if (verdict === 'dead') continue;
       out.bytes += r.len;
       if (verdict === 'touch') out.touches.push({ tree: r.owner, key: key!, level: Number(r.key), seg: s, off: r.off });
-      else if (verdict === 'move') out.data.push({ ino: r.owner, lbn: Number(r.key), payload: ds.codec.open(r) });
+      else if (verdict === 'move') out.data.push({ ino: r.owner, lbn: Number(r.key), payload: ds.codec.open(r), sealed: (r.codec & CODEC_SEALED) !== 0 });
     }
     return out;
   }
@@ -143,9 +145,12 @@ export class Cleaner {
       if (!ff) { ff = (await this.fs.lateFreeze(f, ino)) ?? undefined; if (ff) files.set(ino, ff); }
       return ff;
     };
-    for (const { ino, lbn, payload } of plan.data) {
+    for (const { ino, lbn, payload, sealed } of plan.data) {
       const ff = await fileOf(ino);
-      if (ff && !ff.deleted && !ff.blocks.has(lbn)) ff.blocks.set(lbn, Buffer.from(payload));
+      if (ff && !ff.deleted && !ff.blocks.has(lbn)) {
+        ff.blocks.set(lbn, Buffer.from(payload));
+        if (sealed) ff.seal.add(lbn); // written sealed again even if encryption is off now
+      }
     }
     for (const t of plan.touches) {
       if (t.tree === this.fs.ds.dirents.id) this.fs.deferDirentTouches([t]);
@@ -154,7 +159,7 @@ export class Cleaner {
   }
 }
 
-interface Plan { bytes: number; data: { ino: bigint; lbn: number; payload: Buffer }[]; touches: Touch[] }
+interface Plan { bytes: number; data: { ino: bigint; lbn: number; payload: Buffer; sealed: boolean }[]; touches: Touch[] }
 
 /** A node's first key, from its plain payload (the path to it); an empty node has none and is found by the empty key. */
 function firstKey(payload: Buffer): Buffer {

@@ -352,7 +352,7 @@ export class Filesystem implements TxgSource {
 
   private frozenFile(v: Vnode, set: DirtySet, attrs: InodeAttrs): FrozenFile {
     return {
-      ino: v.ino, attrs, map: v.map, blocks: set.blocks, trimFrom: set.trimFrom, deleted: v.deleted,
+      ino: v.ino, attrs, map: v.map, blocks: set.blocks, seal: new Set(), trimFrom: set.trimFrom, deleted: v.deleted,
       done: (root, sizes) => { v.attrs.mapRoot = root; v.attrs.stored = sizes.stored; v.attrs.logical = sizes.logical; },
     };
   }

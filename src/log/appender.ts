@@ -9,7 +9,7 @@
  * u64 owner, u64 key (25 bytes each), then the trailer u32 'VDSE' — so an extent never ends in
  * zero bytes, and a log cut short anywhere inside it no longer hashes right.
  */
-import { encodeRecord, EncodedRecord, RECORD_HEADER, RecordKind, RecordMeta } from '../codec/record.js';
+import { CODEC_SEALED, encodeRecord, EncodedRecord, RECORD_HEADER, RecordKind, RecordMeta } from '../codec/record.js';
 import { StreamHash, streamXxh64 } from '../codec/checksum.js';
 import type { LogExtent } from '../format/commit.js';
 import { BlockPtr, ExtentState } from '../format/ptr.js';
@@ -52,7 +52,7 @@ export class Appender {
     ext.entries.push({ off, len: bytes.length, kind: m.kind, owner: m.owner, key: m.key });
     this.push(ext, bytes);
     this.space.add(ext.seg, bytes.length, meta);
-    return { state: ExtentState.Present, seg: ext.seg, off, len: bytes.length, checksum, birth: m.birth };
+    return { state: ExtentState.Present, seg: ext.seg, off, len: bytes.length, checksum, birth: m.birth, sealed: (bytes[5] & CODEC_SEALED) !== 0 };
   }
 
   private room(len: number): OpenExtent {

@@ -24,6 +24,7 @@ export interface FrozenFile {
   attrs: InodeAttrs;            // copy as of the freeze; mapRoot/stored are filled in by the commit
   map: CowTree;                 // only commits mutate file maps
   blocks: Map<number, Buffer>;  // logical block number -> full block content
+  seal: Set<number>;            // blocks to seal whatever the policy (sealed blocks the cleaner moves)
   trimFrom: number | null;      // drop map entries at and beyond this block first
   deleted: boolean;
   /** Called once the new map root and the stored and logical bytes are known. */
@@ -66,6 +67,7 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   const txg = ds.txg + 1n;
   const app = new Appender(ds.layout, ds.space, txg, ds.openSeg, ds.openOff, (m, p) => ds.codec.encodeNode(m, p));
   const encoded = await encodeBlocks(ds, f.files, txg);
+  const delta: DataSizes = { logical: 0, stored: 0 }; // applied to ds.data once the commit is durable
   const reaper = new Reaper(txg);
   const writeNode = (id: bigint, meta: boolean) => async (n: Node) =>
     app.append({ kind: RecordKind.Node, owner: id, key: BigInt(n.level), birth: txg }, encodeNode(n.image()), meta);
@@ -80,7 +82,7 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
     for (const [ino, val] of f.rawInodes) await ds.inodes.put(ino2key(ino), val);
     for (const file of f.files) {
       if (file.deleted) {
-        ds.data.logical -= file.attrs.logical; ds.data.stored -= file.attrs.stored;
+        delta.logical -= file.attrs.logical; delta.stored -= file.attrs.stored;
         await freeWholeMap(file.map, reaper);
         await ds.inodes.del(ino2key(file.ino));
         continue;
@@ -88,7 +90,7 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
       const newest = ds.snapTree.root ? await ds.catalog.newestTxg(file.ino) : 0n;
       const drop = (p: BlockPtr) => reaper.drop(file.ino, newest, p);
       const sizes = await applyBlocks(file, txg, app, drop, encoded.get(file) ?? new Map(), ds.blockSize);
-      ds.data.logical += sizes.logical - file.attrs.logical; ds.data.stored += sizes.stored - file.attrs.stored;
+      delta.logical += sizes.logical - file.attrs.logical; delta.stored += sizes.stored - file.attrs.stored;
       await touchAll(file.map, f.touches?.get(file.map.id));
       const root = await persist(file.map.id, file.map.root, file.map.takeFreed(), drop);
       await ds.inodes.put(ino2key(file.ino), encodeInode({ ...file.attrs, mapRoot: root, ...sizes }));
@@ -109,8 +111,9 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   await ds.layout.writeHeader(LIMITS.COMMIT_RING_OFFSET + slot * LIMITS.SLOT_SIZE, encodeCommit({
     txg, time: Date.now(), uuid: ds.sb.uuid, nextIno: ds.nextIno, segCount: ds.space.segCount,
     openSeg: next.seg, openOff: next.off, inodeRoot, direntRoot, segRoot, snapRoot, deadRoot, extents: app.extents,
-  }));
+  }, ds.signer));
   await ds.layout.sync();
+  ds.data.logical += delta.logical; ds.data.stored += delta.stored;
   ds.txg = txg;
   ds.openSeg = next.seg;
   ds.openOff = next.off;
@@ -128,7 +131,7 @@ async function encodeBlocks(ds: Datastore, files: FrozenFile[], txg: bigint): Pr
   for (const file of files) {
     if (file.deleted) continue;
     for (const [lbn, data] of file.blocks) {
-      if (!isZero(data)) items.push({ file, lbn, data, meta: { kind: RecordKind.Data, owner: file.ino, key: BigInt(lbn), birth: txg } });
+      if (!isZero(data)) items.push({ file, lbn, data, seal: file.seal.has(lbn), meta: { kind: RecordKind.Data, owner: file.ino, key: BigInt(lbn), birth: txg } });
     }
   }
   const recs = await ds.codec.encodeData(items);

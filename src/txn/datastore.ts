@@ -9,9 +9,9 @@ import { RecordKind } from '../codec/record.js';
 import { BlockCodec, Policy, POLICY_OFF } from '../codec/block-codec.js';
 import { KeyRing, keyMatches } from '../codec/seal.js';
 import { defaultWorkers } from '../codec/pool.js';
-import { decodeCommit, CommitRecord } from '../format/commit.js';
+import { COMMIT_MAC_AT, decodeCommit, CommitRecord } from '../format/commit.js';
 import { BlockPtr, NULL_PTR } from '../format/ptr.js';
-import { decodeSuperblock, encodeSuperblock, FORMAT_VERSION, SB_COPIES, Superblock } from '../format/superblock.js';
+import { decodeSuperblock, encodeSuperblock, FORMAT_VERSION, SB_COPIES, SB_MAC_AT, Superblock } from '../format/superblock.js';
 import { CowTree, Node, NodeLoader } from '../meta/btree.js';
 import { decodeNode, NodeImage } from '../meta/node-codec.js';
 import { decodeInode, encodeInode, ino2key, newAttrs, S_IFDIR } from '../meta/inode.js';
@@ -59,6 +59,9 @@ export class Datastore {
     if (sb.keyCheck && !o.key) throw new VdfsError('KEY', 'the datastore is encrypted: give its key (--key-file)');
     if (o.key && sb.keyCheck && !keyMatches(o.key, sb.uuid, sb.keyCheck)) throw new VdfsError('KEY', 'wrong key: it does not match the datastore\'s key check');
     const ring = o.key ? new KeyRing(o.key, sb.uuid) : null;
+    if (ring && sb.keyCheck && sb.raw && !ring.macHolds(sb.raw.subarray(0, SB_MAC_AT), sb.raw.subarray(SB_MAC_AT, SB_MAC_AT + 32))) {
+      throw new VdfsError('BAD_SUPERBLOCK', 'the superblock fails authentication with this key (it was altered)');
+    }
     this.codec = new BlockCodec(sb.policy, sb.uuid, ring, o.workers ?? defaultWorkers());
   }
 
@@ -78,8 +81,9 @@ export class Datastore {
       generation: 1n,
       policy,
       keyCheck: opts.key ? new KeyRing(opts.key, uuid).check : null,
+      keyedTxg: 0n,
     };
-    const sbBytes = encodeSuperblock(sb);
+    const sbBytes = encodeSuperblock(sb, opts.key ? new KeyRing(opts.key, uuid).mac : undefined);
     decodeSuperblock(sbBytes); // validates the options
     // Clear the commit ring so no older datastore's commits can be found, then the superblocks.
     await layout.writeHeader(LIMITS.COMMIT_RING_OFFSET, Buffer.alloc(sb.commitSlots * LIMITS.SLOT_SIZE));
@@ -135,12 +139,24 @@ export class Datastore {
     const ring = await this.layout.readHeader(LIMITS.COMMIT_RING_OFFSET, this.sb.commitSlots * LIMITS.SLOT_SIZE);
     const found: CommitRecord[] = [];
     for (let i = 0; i < this.sb.commitSlots; i++) {
-      const c = decodeCommit(ring.subarray(i * LIMITS.SLOT_SIZE, (i + 1) * LIMITS.SLOT_SIZE), this.sb.uuid);
-      if (c && Number(c.txg % BigInt(this.sb.commitSlots)) === i) found.push(c);
+      const slot = ring.subarray(i * LIMITS.SLOT_SIZE, (i + 1) * LIMITS.SLOT_SIZE);
+      const c = decodeCommit(slot, this.sb.uuid);
+      if (c && Number(c.txg % BigInt(this.sb.commitSlots)) === i && this.authentic(c.txg, slot)) found.push(c);
     }
     found.sort((a, b) => (a.txg < b.txg ? 1 : -1));
     for (const c of found) if (await this.extentsIntact(c)) return c;
     throw new VdfsError('CORRUPT', 'no valid commit found in the commit ring');
+  }
+
+  /** With a key set, a commit newer than the key must carry its MAC (an unsigned one is not ours). */
+  private authentic(txg: bigint, slot: Buffer): boolean {
+    if (!this.sb.keyCheck || txg <= this.sb.keyedTxg) return true;
+    return this.codec.ring!.macHolds(slot.subarray(0, COMMIT_MAC_AT), slot.subarray(COMMIT_MAC_AT));
+  }
+
+  /** Signs commit records and superblocks once the datastore has a key. */
+  get signer(): ((bytes: Buffer) => Buffer) | undefined {
+    return this.sb.keyCheck ? this.codec.ring!.mac : undefined;
   }
 
   private async extentsIntact(c: CommitRecord): Promise<boolean> {
@@ -176,7 +192,7 @@ export class Datastore {
     this.space.pin(ptr.seg);
     try {
       const bytes = await this.layout.readSeg(ptr.seg, ptr.off, ptr.len);
-      return this.codec.decode(bytes, { kind, owner, key, birth: ptr.birth, checksum: ptr.checksum });
+      return this.codec.decode(bytes, { kind, owner, key, birth: ptr.birth, checksum: ptr.checksum }, !!ptr.sealed);
     } finally {
       this.space.unpin(ptr.seg);
     }
@@ -205,15 +221,24 @@ export class Datastore {
    */
   async setPolicy(p: Policy, key?: Buffer): Promise<void> {
     if (key && this.sb.keyCheck && !keyMatches(key, this.sb.uuid, this.sb.keyCheck)) throw new VdfsError('KEY', 'wrong key: it does not match the datastore\'s key check');
-    const ring = this.codec.ring ?? (key ? new KeyRing(key, this.sb.uuid) : null);
-    if (p.encrypt && !ring) throw new VdfsError('KEY', 'encryption needs a key: mount (or run this) with --key-file');
-    const sb: Superblock = { ...this.sb, generation: this.sb.generation + 1n, policy: { ...p }, keyCheck: this.sb.keyCheck ?? (p.encrypt ? ring!.check : null) };
-    const bytes = encodeSuperblock(sb);
-    decodeSuperblock(bytes); // validates the policy
-    for (const at of SB_COPIES) { await this.layout.writeHeader(at, bytes); await this.layout.sync(); }
+    // Before a key is set, a key given here is the one that will be set (not one merely held).
+    const ring = key && !this.sb.keyCheck ? new KeyRing(key, this.sb.uuid) : this.codec.ring;
+    if (p.encrypt && !ring) throw new VdfsError('KEY', 'encryption needs a key: give --key-file (key-file=PATH)');
+    const keying = !this.sb.keyCheck && p.encrypt;
+    const sb: Superblock = {
+      ...this.sb, generation: this.sb.generation + 1n, policy: { ...p },
+      keyCheck: keying ? ring!.check : this.sb.keyCheck, keyedTxg: keying ? this.txg : this.sb.keyedTxg,
+    };
+    const bytes = encodeSuperblock(sb, sb.keyCheck ? ring!.mac : undefined);
+    sb.raw = decodeSuperblock(bytes).raw; // validates the policy
+    await this.layout.writeHeader(SB_COPIES[0], bytes);
+    await this.layout.sync();
+    // Copy 0 is durable and newer: from here the datastore opens with the new superblock.
     this.sb = sb;
     this.codec.ring = ring;
     this.codec.policy = sb.policy;
+    await this.layout.writeHeader(SB_COPIES[1], bytes);
+    await this.layout.sync();
   }
 
   async close(): Promise<void> { await this.codec.close(); await this.layout.close(); }

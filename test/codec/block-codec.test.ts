@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { initChecksum, xxh64 } from '../../src/codec/checksum.js';
 import { BlockCodec, Policy } from '../../src/codec/block-codec.js';
 import { Compress, compressBlock, inflateBlock, sampledEntropy } from '../../src/codec/compress.js';
-import { CODEC_COMPRESS_MASK, CODEC_SEALED, RECORD_HEADER, RecordKind, RecordMeta } from '../../src/codec/record.js';
+import { CODEC_COMPRESS_MASK, CODEC_SEALED, encodeRecord, RECORD_HEADER, RecordKind, RecordMeta } from '../../src/codec/record.js';
 import { KeyRing, keyMatches, parseKey, SEAL_OVERHEAD } from '../../src/codec/seal.js';
 import { isVdfsError } from '../../src/errors.js';
 import { LIMITS } from '../../src/limits.js';
@@ -46,7 +46,7 @@ t.test('round trip for every codec combination, inline and on worker threads', a
         const recs = await c.encodeData(items);
         const what = `compress ${compress} encrypt ${encrypt} workers ${workers}`;
         recs.forEach((r, i) => {
-          t.ok(c.decode(r.bytes, { ...items[i].meta, checksum: r.checksum }).equals(items[i].data), `${what}: ${kinds[i]} comes back`);
+          t.ok(c.decode(r.bytes, { ...items[i].meta, checksum: r.checksum }, encrypt).equals(items[i].data), `${what}: ${kinds[i]} comes back`);
           const codec = r.bytes[5];
           t.equal(!!(codec & CODEC_SEALED), encrypt, `${what}: ${kinds[i]} sealed exactly when encrypting`);
           const shouldCompress = compress === Compress.Deflate && kinds[i] !== 'random';
@@ -73,7 +73,7 @@ t.test('every single-byte change of a stored encrypted block gives a typed error
         const bad = Buffer.from(rec.bytes);
         bad[i] ^= 1 << (i % 8);
         if (framed && (i < 40 || i >= 48)) reframe(bad);
-        const why = typedFailure(() => c.decode(bad, framed ? m : { ...m, checksum: rec.checksum }));
+        const why = typedFailure(() => c.decode(bad, framed ? m : { ...m, checksum: rec.checksum }, true));
         counts[why] = (counts[why] ?? 0) + 1;
       }
     }
@@ -87,17 +87,21 @@ t.test('a sealed block moved to another file, block, time or datastore fails aut
   const c = codecOf({ compress: Compress.None, level: 1, encrypt: true });
   const m = meta(40n, 7n, 12n);
   const [rec] = await c.encodeData([{ meta: m, data: sample('random') }]);
-  t.ok(c.decode(rec.bytes, m).length === BS, 'in place it reads');
+  t.ok(c.decode(rec.bytes, m, true).length === BS, 'in place it reads');
   for (const [field, at, value] of [['file', 16, 41n], ['block', 24, 8n], ['birth', 32, 13n]] as const) {
     const moved = Buffer.from(rec.bytes);
     moved.writeBigUInt64LE(value, at); // a header rewritten to pass as the other block, checksum and all
     reframe(moved);
-    t.equal(typedFailure(() => c.decode(moved, { ...m, [field === 'file' ? 'owner' : field === 'block' ? 'key' : 'birth']: value })), 'AUTH', `copied to another ${field}: AUTH`);
+    t.equal(typedFailure(() => c.decode(moved, { ...m, [field === 'file' ? 'owner' : field === 'block' ? 'key' : 'birth']: value }, true)), 'AUTH', `copied to another ${field}: AUTH`);
   }
   const other = new BlockCodec({ compress: Compress.None, level: 1, encrypt: true }, randomBytes(16), new KeyRing(master, uuid), 0);
-  t.equal(typedFailure(() => other.decode(rec.bytes, m)), 'AUTH', 'another datastore (same key): AUTH');
-  t.equal(typedFailure(() => codecOf({ compress: Compress.None, level: 1, encrypt: false }, 0, randomBytes(32)).decode(rec.bytes, m)), 'AUTH', 'another key: AUTH');
-  t.equal(typedFailure(() => codecOf({ compress: Compress.None, level: 1, encrypt: false }, 0, null).decode(rec.bytes, m)), 'KEY', 'no key: KEY');
+  t.equal(typedFailure(() => other.decode(rec.bytes, m, true)), 'AUTH', 'another datastore (same key): AUTH');
+  t.equal(typedFailure(() => codecOf({ compress: Compress.None, level: 1, encrypt: false }, 0, randomBytes(32)).decode(rec.bytes, m, true)), 'AUTH', 'another key: AUTH');
+  t.equal(typedFailure(() => codecOf({ compress: Compress.None, level: 1, encrypt: false }, 0, null).decode(rec.bytes, m, true)), 'KEY', 'no key: KEY');
+  // A forged unsealed record with the same identity and checksum field: refused because its pointer says sealed.
+  const forged = encodeRecord(m, Buffer.alloc(BS, 0x45));
+  t.equal(typedFailure(() => c.decode(forged.bytes, { ...m, checksum: forged.checksum }, true)), 'AUTH', 'an unsealed record where a sealed one belongs: AUTH');
+  t.equal(typedFailure(() => c.decode(rec.bytes, m, false)), 'AUTH', 'and a sealed one where the pointer says unsealed');
 });
 
 t.test('nonces never repeat: one counter per epoch, a new epoch per process and per SEAL_RECORDS_PER_EPOCH', async (t) => {
@@ -150,4 +154,21 @@ t.test('compression: kept only below the ratio; the probe skips random data; inf
   t.throws(() => inflateBlock(z, text.length + 1), { code: 'CORRUPT' }, 'a shorter one too');
   t.throws(() => inflateBlock(z.subarray(0, z.length >> 1), text.length), { code: 'CORRUPT' }, 'a cut stream too');
   t.throws(() => compressBlock(text, 0), { code: 'INVALID' }, 'level 0 refused');
+});
+
+t.test('a codec worker that dies mid-job: the batch is encoded inline, the worker replaced', async (t) => {
+  const c = codecOf({ compress: Compress.Deflate, level: 1, encrypt: true }, 1);
+  const items = Array.from({ length: 64 }, (_, i) => ({ meta: meta(5n, BigInt(i)), data: sample(i % 2 ? 'text' : 'random') }));
+  await c.encodeData(items.slice(0, 1)); // starts the worker
+  const pool = (c as unknown as { pool: { workers: { w: { terminate(): Promise<number> } }[]; alive: boolean; respawns: number } }).pool;
+  const pending = c.encodeData(items);
+  void pool.workers[0].w.terminate();
+  const recs = await pending;
+  t.equal(recs.length, items.length, 'every block encoded');
+  recs.forEach((r, i) => { if (!c.decode(r.bytes, items[i].meta, true).equals(items[i].data)) t.fail(`block ${i} differs`); });
+  t.equal(pool.respawns, 1, 'the worker died once');
+  t.ok(pool.alive, 'a worker runs again');
+  const again = await c.encodeData(items.slice(0, 4));
+  t.ok(again.every((r, i) => c.decode(r.bytes, items[i].meta, true).equals(items[i].data)), 'and encodes');
+  await c.close();
 });

@@ -51,6 +51,11 @@ if (d) {
       t.notOk(await isMounted(d.mnt), `${what}: nothing mounted`);
     }
     t.equal(await sha256(store), before, 'the datastore file is unchanged');
+    const plain = join(d.base, 'plain-ds');
+    t.equal((await cli(['mkfs', plain])).code, 0);
+    const r = await cli(['mount', plain, join(d.base, 'plain-mnt'), '--key-file', keyFile], { VDFS_RUN_DIR: d.runDir });
+    t.match(r.err, /has no key \(it is not encrypted\); to encrypt it: vdfs policy/, `a key for a datastore without one: ${r.err.trim()}`);
+    t.notOk(await isMounted(join(d.base, 'plain-mnt')), 'nothing mounted');
   });
 
   t.test(`a ${SIZE_MIB} MiB file of mixed data: content across remount, stored below logical, random half raw`, async (t) => {
@@ -104,15 +109,18 @@ if (d) {
   t.test('the datastore file holds none of an encrypted file\'s plaintext; the policy changes online', async (t) => {
     const marker = `VDFS-PLAINTEXT-MARKER-${seed}-`;
     const plain = Buffer.from(marker.repeat(Math.ceil((4 * MiB) / marker.length)).slice(0, 4 * MiB));
+    // Compression off, so that only encryption can hide the marker (deflate alone would too).
+    const q = await d.vdfs('policy', d.mnt, '--compress', 'none');
+    t.same(q.policy, { compress: 'none', level: 1, encrypt: true, keySet: true, keyHeld: true }, 'policy changed through the mount');
     await writeFile(d.at('secret.raw'), plain);
     await run('sync', [d.at('secret.raw')]);
     const count = async () => Number((await run('sh', ['-c', `grep -c -a -F '${marker}' ${store} || true`])).stdout.trim());
     t.equal(await count(), 0, 'no marker in the encrypted datastore file');
-    const p = await d.vdfs('policy', d.mnt, '--no-encrypt', '--compress', 'none');
-    t.same(p.policy, { compress: 'none', level: 1, encrypt: false, keySet: true, keyHeld: true }, 'policy changed through the mount');
+    const p = await d.vdfs('policy', d.mnt, '--no-encrypt');
+    t.same(p.policy, { compress: 'none', level: 1, encrypt: false, keySet: true, keyHeld: true }, 'encryption off through the mount');
     await writeFile(d.at('open.raw'), plain);
     await run('sync', [d.at('open.raw')]);
-    t.ok((await count()) > 0, 'the same grep finds it once a file is written unencrypted (the check can fail)');
+    t.ok((await count()) > 0, 'the same grep finds it once the same content is written unencrypted (the check can fail)');
     t.equal(await sha256(d.at('secret.raw')), await sha256(d.at('open.raw')), 'both read the same');
     await d.vdfs('policy', d.mnt, '--encrypt', '--compress', 'deflate');
     await d.stop();

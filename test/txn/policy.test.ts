@@ -3,11 +3,12 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { SingleLayout } from '../../src/backing/layout.js';
+import type { MemTarget } from '../../src/backing/target.js';
+import { xxh64 } from '../../src/codec/checksum.js';
 import { Compress } from '../../src/codec/compress.js';
 import { CODEC_COMPRESS_MASK, CODEC_SEALED, RECORD_HEADER } from '../../src/codec/record.js';
 import { decodePtr, ExtentState } from '../../src/format/ptr.js';
 import { SB_COPIES } from '../../src/format/superblock.js';
-import { decodeInode } from '../../src/meta/inode.js';
 import { Datastore, readSuperblock } from '../../src/txn/datastore.js';
 import { Filesystem } from '../../src/fs/filesystem.js';
 import { LIMITS } from '../../src/limits.js';
@@ -33,13 +34,29 @@ async function writeFile(fs: Filesystem, path: string, blocks: Buffer[]): Promis
   return createHash('sha256').update(Buffer.concat(blocks)).digest('hex');
 }
 
-/** codec byte of every present block of a file. */
+/** Logical and stored bytes recounted from every file's map (what the inodes and ds.data must say). */
+async function recountData(ds: Datastore, fs: Filesystem): Promise<{ logical: number; stored: number }> {
+  const out = { logical: 0, stored: 0 };
+  for await (const [k] of ds.inodes.scan()) {
+    const v = await fs.vnode(k.readBigUInt64BE(0));
+    for await (const [, val] of v.map.scan()) {
+      const p = decodePtr(val);
+      if (p.state === ExtentState.Present) { out.logical += ds.blockSize; out.stored += p.len; }
+    }
+  }
+  return out;
+}
+
+/** codec byte of every present block of a file (and the pointer's sealed bit must agree with it). */
 async function codecsOf(ds: Datastore, fs: Filesystem, path: string): Promise<number[]> {
   const v = await fs.resolve(path);
   const out: number[] = [];
   for await (const [, val] of v.map.scan()) {
     const p = decodePtr(val);
-    if (p.state === ExtentState.Present) out.push((await ds.layout.readSeg(p.seg, p.off, RECORD_HEADER))[5]);
+    if (p.state !== ExtentState.Present) continue;
+    const codec = (await ds.layout.readSeg(p.seg, p.off, RECORD_HEADER))[5];
+    if (!!p.sealed !== !!(codec & CODEC_SEALED)) throw new Error(`pointer sealed=${p.sealed}, record codec ${codec}`);
+    out.push(codec);
   }
   return out;
 }
@@ -60,10 +77,8 @@ t.test('compressed + encrypted: content, sizes and codecs survive commit and reo
   const again = await reopen(target, DEFAULTS.segmentSize, { key });
   t.equal(await digest(again.fs, '/text.raw'), want.text, 'text reads back after reopen');
   t.equal(await digest(again.fs, '/random.raw'), want.random, 'random reads back after reopen');
-  t.same(again.ds.data, ds.data, 'logical and stored bytes recounted from the inodes at open');
-  let sum = 0;
-  for await (const [, v] of again.ds.inodes.scan()) sum += decodeInode(v).stored;
-  t.equal(again.ds.data.stored, sum, 'stored equals the sum over inodes');
+  t.same(again.ds.data, ds.data, 'logical and stored bytes the same after reopen');
+  t.same(await recountData(again.ds, again.fs), again.ds.data, 'and equal to a recount from the block maps');
   await again.fs.close();
 });
 
@@ -106,20 +121,20 @@ t.test('the policy changes over a datastore\'s life; records of every earlier po
   await r.fs.close();
 });
 
-t.test('a policy change torn between the superblock copies leaves a whole one', async (t) => {
+t.test('a policy change torn between the superblock copies leaves the old or the new policy whole', async (t) => {
   const { target, ds, fs } = await memDatastore(DEFAULTS);
   await fs.close();
+  const slot = (i: 0 | 1) => target.bytes.subarray(SB_COPIES[i], SB_COPIES[i] + LIMITS.SLOT_SIZE);
+  const old1 = Buffer.from(slot(1));
   await ds.setPolicy({ compress: Compress.Deflate, level: 9, encrypt: false });
-  const copy0 = Buffer.from(target.bytes.subarray(SB_COPIES[0], SB_COPIES[0] + LIMITS.SLOT_SIZE));
-  target.bytes.fill(0xee, SB_COPIES[0] + 50, SB_COPIES[0] + 60); // copy 0 torn
-  const sb = await readSuperblock(new SingleLayout(target, DEFAULTS.segmentSize));
-  t.equal(sb.policy.level, 9, 'copy 1 holds the new policy');
-  copy0.copy(target.bytes, SB_COPIES[0]);
-  target.bytes.fill(0xee, SB_COPIES[1] + 50, SB_COPIES[1] + 60); // copy 1 torn, copy 0 whole
-  t.equal((await readSuperblock(new SingleLayout(target, DEFAULTS.segmentSize))).policy.level, 9, 'copy 0 holds it too');
+  const read = async () => (await readSuperblock(new SingleLayout(target, DEFAULTS.segmentSize))).policy.level;
+  old1.copy(slot(1)); // crash after copy 0: copy 1 still old
+  t.equal(await read(), 9, 'copy 0 new, copy 1 old: the higher generation (new) wins');
+  slot(0).fill(0xee, 50, 60); // crash while writing copy 0: torn, copy 1 old
+  t.equal(await read(), LIMITS.COMPRESS_DEFAULT_LEVEL, 'copy 0 torn, copy 1 old: the old policy opens');
 });
 
-t.test('the cleaner moves compressed and encrypted blocks: content and space exact', async (t) => {
+t.test('the cleaner moves compressed and encrypted blocks: content, space and sizes exact; sealed stays sealed after encryption is off', async (t) => {
   const { target, ds, fs } = await memDatastore({ ...SMALL_ALL(), key });
   const bs = ds.blockSize, blocks = 2048;
   const version = new Array<number>(blocks).fill(0);
@@ -128,8 +143,12 @@ t.test('the cleaner moves compressed and encrypted blocks: content and space exa
   const data = (lbn: number, v: number) => { const b = randomBytes(bs); b.writeUInt32LE(lbn, 0); b.writeUInt32LE(v, 4); return b; };
   const live = new Map<number, Buffer>();
   for (let lbn = 0; lbn < blocks; lbn++) { const b = data(lbn, 0); live.set(lbn, b); await fs.write(fh, lbn * bs, b); }
+  await fs.fsync();
+  const sealedUntil = ds.txg;
+  await ds.setPolicy({ compress: Compress.Deflate, level: 1, encrypt: false });
+  // Only even blocks are written from here on: odd ones move only when the cleaner moves them.
   for (let i = 0; i < 6 * blocks; i++) {
-    const lbn = Math.floor(rand() * blocks);
+    const lbn = 2 * Math.floor(rand() * (blocks / 2));
     const b = i % 3 ? data(lbn, ++version[lbn]) : block(bs, lbn, ++version[lbn]); // a third compress
     live.set(lbn, b);
     await fs.write(fh, lbn * bs, b);
@@ -139,6 +158,16 @@ t.test('the cleaner moves compressed and encrypted blocks: content and space exa
   await fs.fsync();
   t.ok(fs.cleaner.stats.segmentsCleaned > 0, `the cleaner ran: ${JSON.stringify(fs.cleaner.stats)} (seed ${seed})`);
   t.same((await recountSpace(ds)).mismatches, [], 'space recount exact');
+  t.same(await recountData(ds, fs), ds.data, 'logical and stored bytes equal a recount from the maps');
+  const v = await fs.resolve('/disk.raw');
+  let oddMoved = 0, oddUnsealed = 0, evenSealed = 0;
+  for await (const [k, val] of v.map.scan()) {
+    const p = decodePtr(val), lbn = Number(k.readBigUInt64BE(0));
+    if (lbn % 2) { if (p.birth > sealedUntil) oddMoved++; if (!p.sealed) oddUnsealed++; } else if (p.sealed) evenSealed++;
+  }
+  t.ok(oddMoved > 0, `the cleaner moved ${oddMoved} blocks written while encryption was on`);
+  t.equal(oddUnsealed, 0, 'every one of them is still sealed');
+  t.equal(evenSealed, 0, 'blocks written after encryption was turned off are not');
   fs.release(fh);
   await fs.close();
   const r = await reopen(target, SMALL_ALL().segmentSize, { key });
@@ -146,4 +175,33 @@ t.test('the cleaner moves compressed and encrypted blocks: content and space exa
   for (let lbn = 0; lbn < blocks; lbn++) want.update(live.get(lbn)!);
   t.equal(await digest(r.fs, '/disk.raw'), want.digest('hex'), `every block reads back (seed ${seed})`);
   await r.fs.close();
+});
+
+t.test('with a key, a commit or superblock altered with its checksum recomputed is not taken', async (t) => {
+  const ringAt = LIMITS.COMMIT_RING_OFFSET;
+  /** Alters the newest commit's nextIno and recomputes its xxhash (what anyone can do without the key). */
+  const forgeNewest = (target: MemTarget, txg: bigint) => {
+    const at = ringAt + Number(txg % BigInt(LIMITS.COMMIT_SLOTS)) * LIMITS.SLOT_SIZE;
+    const slot = target.bytes.subarray(at, at + LIMITS.SLOT_SIZE);
+    slot.writeBigUInt64LE(slot.readBigUInt64LE(40) + 1000n, 40);
+    const end = 224 + slot.readUInt32LE(60) * 20;
+    slot.writeBigUInt64LE(xxh64(slot.subarray(0, end)), end);
+  };
+  for (const keyed of [false, true]) {
+    const { target, ds, fs } = await memDatastore({ ...SMALL_ALL(), policy: keyed ? ALL : {}, key: keyed ? key : undefined });
+    await writeFile(fs, '/a', [content(4096, false, 2)]);
+    await fs.close();
+    const newest = ds.txg;
+    forgeNewest(target, newest);
+    const r = await Datastore.open(new SingleLayout(target, 64 * 1024), { key: keyed ? key : null });
+    if (keyed) t.equal(r.txg, newest - 1n, 'keyed: the altered commit fails its MAC, the one before it opens');
+    else t.equal(r.txg, newest, 'without a key the same alteration is taken (the check can fail)');
+  }
+  const { target, ds } = await memDatastore({ ...SMALL_ALL(), key });
+  await ds.close();
+  const sb = target.bytes.subarray(SB_COPIES[0], SB_COPIES[0] + 144);
+  sb[57] = 9; // the compression level
+  sb.writeBigUInt64LE(xxh64(sb.subarray(0, 136)), 136);
+  target.bytes.subarray(SB_COPIES[0], SB_COPIES[0] + 144).copy(target.bytes, SB_COPIES[1]);
+  await t.rejects(Datastore.open(new SingleLayout(target, 64 * 1024), { key }), { code: 'BAD_SUPERBLOCK', message: /fails authentication/ }, 'an altered superblock is refused');
 });
