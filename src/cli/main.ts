@@ -67,7 +67,7 @@ program.command('mount').argument('<dir>').argument('<mountpoint>')
   .description('serve a datastore at a mountpoint (foreground unless --detach)')
   .option('-d, --detach', 'run in the background; logs go to DIR/vdfs.log')
   .option('--commit-per-write', 'commit every write on its own (slow; only to measure what batching gains)')
-  .option('--key-file <file>', 'the datastore key (needed when it is encrypted; lets policy encrypt=on start using it otherwise)')
+  .option('--key-file <file>', 'the datastore key (needed when it is encrypted; refused for a datastore without one)')
   .option('--codec-workers <n>', `threads that compress and encrypt (default one per core, at most ${LIMITS.CODEC_WORKERS_MAX}; 0 does it on the main thread)`, countArg)
   .action(async (dir: string, mnt: string, o: { detach?: boolean; commitPerWrite?: boolean; keyFile?: string; codecWorkers?: number }) => {
     const opts = { commitPerWrite: !!o.commitPerWrite };
@@ -116,7 +116,7 @@ program.command('policy').argument(...WHERE)
   .option('--key-file <file>', 'the datastore key (read by the daemon when mounted)')
   .action((where: string, o: { compress?: string; level?: number; encrypt?: boolean; keyFile?: string }) => runControl(where, ['policy',
     ...(o.compress ? [`compress=${o.compress}`] : []), ...(o.level ? [`level=${o.level}`] : []),
-    ...(o.encrypt === undefined ? [] : [`encrypt=${o.encrypt ? 'on' : 'off'}`]), ...(o.keyFile ? [`key-file=${resolve(o.keyFile)}`] : [])], { keyFile: o.keyFile }));
+    ...(o.encrypt === undefined ? [] : [`encrypt=${o.encrypt ? 'on' : 'off'}`]), ...(o.keyFile ? [`key-file=${resolve(o.keyFile)}`] : [])], { keyFile: o.keyFile, keying: true }));
 
 program.command('verify').argument(...WHERE).argument('[path]').option(...KEY_FILE)
   .description('verify the snapshot metadata of every file (or of one); exits 2 when an alarm is raised')

@@ -44,11 +44,6 @@ export async function mountForeground(dir: string, mnt: string, log: Logger, opt
   const unlock = await takeLock(dir);
   let ds: Datastore;
   try { ds = await openDatastore(dir, store); } catch (e) { await unlock(); throw e; }
-  if (store.keyFile && !ds.sb.keyCheck) {
-    // A key for a datastore without one: it was never encrypted — or its superblock was replaced.
-    await ds.close(); await unlock();
-    throw new VdfsError('KEY', `datastore ${dir} has no key (it is not encrypted); to encrypt it: vdfs policy ${dir} --encrypt --key-file FILE`);
-  }
   const fs = new Filesystem(ds, (e) => log.error({ err: e }, 'commit failed; datastore is read-only until remounted'), { ...opts, log });
   fs.txg.start();
   let mounted;

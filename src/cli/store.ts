@@ -43,8 +43,13 @@ async function openTarget(dir: string, create: boolean): Promise<FileTarget> {
   return FileTarget.open(join(d, DATASTORE_FILE), create);
 }
 
-/** How the CLI opens a datastore: its key file (if any) and codec worker threads. */
-export interface StoreOptions { keyFile?: string; workers?: number }
+/**
+ * How the CLI opens a datastore: its key file (if any) and codec worker threads. `keying`: the
+ * key file is there to set the key of a datastore that has none (the policy command); otherwise
+ * a key for a datastore without one is refused — it was never encrypted, or its superblock was
+ * replaced by an unkeyed one.
+ */
+export interface StoreOptions { keyFile?: string; workers?: number; keying?: boolean }
 
 /** Open options from CLI options: the key file is read (and checked for size) before anything else. */
 export async function openOptions(o: StoreOptions): Promise<OpenOptions> {
@@ -56,7 +61,12 @@ export async function openDatastore(dir: string, o: StoreOptions = {}): Promise<
   const target = await openTarget(dir, false);
   try {
     const sb = await readSuperblock(new SingleLayout(target, 1));
-    return await Datastore.open(new SingleLayout(target, sb.segmentSize), opts);
+    const ds = await Datastore.open(new SingleLayout(target, sb.segmentSize), opts);
+    if (o.keyFile && !ds.sb.keyCheck && !o.keying) {
+      await ds.close();
+      throw new VdfsError('KEY', `datastore ${dir} has no key (it is not encrypted); to encrypt it: vdfs policy ${dir} --encrypt --key-file FILE`);
+    }
+    return ds;
   } catch (e) {
     await target.close();
     throw e;

@@ -75,7 +75,9 @@ export class CodecPool {
   async encode(items: DataItem[], opts: (job: DataItem[]) => EncodeOpts, sealed: (x: DataItem) => boolean): Promise<EncodedRecord[]> {
     const parts: Promise<EncodedRecord[]>[] = [];
     for (const job of jobsOf(items)) {
-      parts.push(this.run(job, opts(job), job.map(sealed)));
+      const part = this.run(job, opts(job), job.map(sealed));
+      part.catch(() => {}); // handled by Promise.all below; a rejection while jobs are still handed out must not go unhandled
+      parts.push(part);
       await new Promise((r) => setImmediate(r));
     }
     return (await Promise.all(parts)).flat();

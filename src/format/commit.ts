@@ -21,11 +21,13 @@
  * | 192 |   32 | deadRoot    | block pointer: dead-list tree (src/snap/deadlist.ts)        |
  * | 224 | 20×n | extents     | per extent: u32 seg, u32 start, u32 end, u64 xxhash64       |
  * | end |    8 | checksum    | xxhash64 of every byte before it                            |
+ * |4056 |    8 | sbGen       | superblock generation the commit was written under          |
  * |4064 |   32 | mac         | HMAC-SHA256 of bytes 0..4063 when the datastore has a key   |
  *
  * A datastore with a key (superblock keyCheck) takes a commit newer than the superblock's
  * keyedTxg only if its MAC holds, so its roots — and the sealed bit of each root pointer — are
- * authenticated; below a sealed root every pointer sits inside a sealed node.
+ * authenticated; below a sealed root every pointer sits inside a sealed node. Its sbGen lets
+ * open refuse a superblock older than the commits (an older signed copy put back).
  */
 import { xxh64 } from '../codec/checksum.js';
 import { VdfsError } from '../errors.js';
@@ -36,6 +38,7 @@ export const COMMIT_MAGIC = Buffer.from('VDFSCM02');
 const EXT_AT = 224;
 const EXT_SIZE = 20;
 export const COMMIT_MAC_AT = LIMITS.SLOT_SIZE - 32;
+const SB_GEN_AT = COMMIT_MAC_AT - 8;
 
 export interface LogExtent { seg: number; start: number; end: number; hash: bigint }
 
@@ -53,6 +56,8 @@ export interface CommitRecord {
   snapRoot: BlockPtr;
   deadRoot: BlockPtr;
   extents: LogExtent[];
+  /** The superblock generation in force when it was written. */
+  sbGen: bigint;
 }
 
 /** `mac`, when the datastore has a key, signs bytes 0..COMMIT_MAC_AT. */
@@ -82,6 +87,7 @@ export function encodeCommit(c: CommitRecord, mac?: (bytes: Buffer) => Buffer): 
     at += EXT_SIZE;
   }
   b.writeBigUInt64LE(xxh64(b.subarray(0, at)), at);
+  b.writeBigUInt64LE(c.sbGen, SB_GEN_AT);
   mac?.(b.subarray(0, COMMIT_MAC_AT)).copy(b, COMMIT_MAC_AT);
   return b;
 }
@@ -112,5 +118,6 @@ export function decodeCommit(b: Buffer, uuid: Buffer): CommitRecord | null {
     snapRoot: decodePtr(b, 160),
     deadRoot: decodePtr(b, 192),
     extents,
+    sbGen: b.readBigUInt64LE(SB_GEN_AT),
   };
 }

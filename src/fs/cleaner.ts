@@ -119,6 +119,11 @@ export class Cleaner {
     const val = await v.map.get(keyOfBlock(lbn), v.map.root);
     const p = val && decodePtr(val);
     if (!p || p.seg !== s || p.off !== r.off || p.checksum !== r.checksum) return 'dead';
+    // The pointer says whether the record is sealed (an unsealed forgery must not be moved, and so laundered).
+    if (!!p.sealed !== ((r.codec & CODEC_SEALED) !== 0)) {
+      this.fs.log.error({ segment: s, offset: r.off, ino: Number(r.owner), lbn }, 'record not sealed as its pointer says; its segment is left alone');
+      return 'held';
+    }
     if (r.birth <= (await this.fs.ds.catalog.newestTxg(v.ino))) return 'held';
     const ff = files.get(v.ino);
     if (ff && (ff.deleted || ff.blocks.has(lbn) || (ff.trimFrom !== null && lbn >= ff.trimFrom))) return 'dies';

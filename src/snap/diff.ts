@@ -18,7 +18,7 @@ export interface MapDiff {
 }
 
 /** Persisted trees only: every node has a location, and equal locations + checksums mean one subtree. */
-const nodeId = (n: Node): string => { invariant(n.ptr, 'diffed nodes are persisted'); return `${n.ptr.seg}:${n.ptr.off}:${n.ptr.checksum}`; };
+const nodeId = (n: Node): string => { invariant(n.ptr, 'diffed nodes are persisted'); return `${n.ptr.seg}:${n.ptr.off}:${n.ptr.checksum}:${n.ptr.sealed ? 1 : 0}`; };
 
 function sameEntry(x: Buffer | undefined, y: Buffer | undefined): boolean {
   if (!x || !y) return x === y;

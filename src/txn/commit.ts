@@ -110,7 +110,7 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   const slot = Number(txg % BigInt(ds.sb.commitSlots));
   await ds.layout.writeHeader(LIMITS.COMMIT_RING_OFFSET + slot * LIMITS.SLOT_SIZE, encodeCommit({
     txg, time: Date.now(), uuid: ds.sb.uuid, nextIno: ds.nextIno, segCount: ds.space.segCount,
-    openSeg: next.seg, openOff: next.off, inodeRoot, direntRoot, segRoot, snapRoot, deadRoot, extents: app.extents,
+    openSeg: next.seg, openOff: next.off, inodeRoot, direntRoot, segRoot, snapRoot, deadRoot, extents: app.extents, sbGen: ds.sb.generation,
   }, ds.signer));
   await ds.layout.sync();
   ds.data.logical += delta.logical; ds.data.stored += delta.stored;

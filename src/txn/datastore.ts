@@ -101,6 +101,9 @@ export class Datastore {
     const sb = await readSuperblock(layout);
     const ds = new Datastore(layout, sb, opts);
     const c = await ds.newestValidCommit();
+    if (sb.keyCheck && c.sbGen > sb.generation) {
+      throw new VdfsError('BAD_SUPERBLOCK', `the superblock (generation ${sb.generation}) is older than the newest commit (written under ${c.sbGen}): an older copy was put back`);
+    }
     ds.txg = c.txg;
     ds.nextIno = c.nextIno;
     ds.openSeg = c.openSeg;

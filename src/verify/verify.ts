@@ -38,7 +38,7 @@ class Verified {
 }
 
 /** The whole pointer: a child pointer that differs in anything (birth, length) is not the verified node. */
-const ptrId = (p: BlockPtr) => `${p.seg}:${p.off}:${p.len}:${p.checksum}:${p.birth}`;
+const ptrId = (p: BlockPtr) => `${p.state}:${p.seg}:${p.off}:${p.len}:${p.checksum}:${p.birth}:${p.sealed ? 1 : 0}`;
 const lt = (a: Buffer, b: Buffer) => Buffer.compare(a, b) < 0;
 
 export class Verifier {

@@ -205,3 +205,15 @@ t.test('with a key, a commit or superblock altered with its checksum recomputed 
   target.bytes.subarray(SB_COPIES[0], SB_COPIES[0] + 144).copy(target.bytes, SB_COPIES[1]);
   await t.rejects(Datastore.open(new SingleLayout(target, 64 * 1024), { key }), { code: 'BAD_SUPERBLOCK', message: /fails authentication/ }, 'an altered superblock is refused');
 });
+
+t.test('an older, validly signed superblock put back is refused (the commits name a newer one)', async (t) => {
+  const { target, ds, fs } = await memDatastore({ ...SMALL_ALL(), key });
+  const old = [0, 1].map((i) => Buffer.from(target.bytes.subarray(SB_COPIES[i as 0 | 1], SB_COPIES[i as 0 | 1] + LIMITS.SLOT_SIZE)));
+  await ds.setPolicy({ compress: Compress.Deflate, level: 1, encrypt: false });
+  await writeFile(fs, '/a', [content(4096, false, 3)]);
+  await fs.close();
+  const r = await Datastore.open(new SingleLayout(target, 64 * 1024), { key });
+  t.equal(r.sb.generation, 2n, 'opens with the new superblock');
+  old.forEach((b, i) => b.copy(target.bytes, SB_COPIES[i as 0 | 1]));
+  await t.rejects(Datastore.open(new SingleLayout(target, 64 * 1024), { key }), { code: 'BAD_SUPERBLOCK', message: /older copy was put back/ }, 'the old superblock (encryption on, signed) is refused');
+});
