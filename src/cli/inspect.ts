@@ -36,8 +36,9 @@ export async function inspect(ds: Datastore): Promise<Record<string, unknown>> {
   }
   return {
     superblock: {
-      ...ds.sb, uuid: ds.sb.uuid.toString('hex'), created: new Date(ds.sb.created).toISOString(), generation: Number(ds.sb.generation),
-      policy: { ...ds.sb.policy, compress: compressName(ds.sb.policy.compress) }, keyCheck: ds.sb.keyCheck ? 'set' : 'none',
+      version: ds.sb.version, blockSize: ds.sb.blockSize, segmentSize: ds.sb.segmentSize, commitSlots: ds.sb.commitSlots,
+      uuid: ds.sb.uuid.toString('hex'), created: new Date(ds.sb.created).toISOString(), generation: Number(ds.sb.generation),
+      policy: { ...ds.sb.policy, compress: compressName(ds.sb.policy.compress) }, keyCheck: ds.sb.keyCheck ? 'set' : 'none', keyedTxg: Number(ds.sb.keyedTxg),
     },
     txg: Number(ds.txg),
     commits,
