@@ -12,7 +12,7 @@
  */
 import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
-import { CODEC_COMPRESS_MASK, CODEC_SEALED, decodeRecord, DecodedRecord, encodeRecord, EncodedRecord, RecordMeta } from './record.js';
+import { CODEC_COMPRESS_MASK, CODEC_SEALED, decodeRecord, DecodedRecord, encodeRecord, EncodedRecord, recordCodec, RecordMeta } from './record.js';
 import { Compress, compressBlock, inflateBlock } from './compress.js';
 import { KeyRing, seal, sealAad, SealSlot, unseal } from './seal.js';
 import { CodecPool, jobsOf } from './pool.js';
@@ -24,8 +24,8 @@ export const POLICY_OFF: Policy = { compress: Compress.None, level: LIMITS.COMPR
 export interface EncodeOpts { compress: Compress; level: number; uuid: Buffer; slot: SealSlot | null }
 
 /** The seal of record i of a run: its own nonce, or none when the record stays unsealed. */
-export const slotOf = (o: EncodeOpts, sealed: boolean, i: number): SealSlot | null =>
-  (sealed && o.slot ? { ...o.slot, counter: o.slot.counter + BigInt(i) } : null);
+export const slotOf = (slot: SealSlot | null, sealed: boolean, i: number): SealSlot | null =>
+  (sealed && slot ? { ...slot, counter: slot.counter + BigInt(i) } : null);
 
 /** Encodes one record (pure; also what the worker threads run). */
 export function encodeBlock(meta: RecordMeta, plain: Buffer, o: EncodeOpts): EncodedRecord {
@@ -42,7 +42,7 @@ export function encodeBlock(meta: RecordMeta, plain: Buffer, o: EncodeOpts): Enc
 }
 
 /** The plain payload of a record whose frame is verified; keyOf is null when no key is held. */
-export function decodePayload(r: DecodedRecord, uuid: Buffer, keyOf: ((epoch: Buffer) => Buffer) | null): Buffer {
+function decodePayload(r: DecodedRecord, uuid: Buffer, keyOf: ((epoch: Buffer) => Buffer) | null): Buffer {
   let payload = r.payload;
   if (r.codec & CODEC_SEALED) {
     if (!keyOf) throw new VdfsError('KEY', 'an encrypted record was read without the key');
@@ -89,8 +89,8 @@ export class BlockCodec {
 
   /** A tree node: sealed when the policy encrypts, never compressed (on the commit's own path, and small). */
   encodeNode(meta: RecordMeta, plain: Buffer): EncodedRecord {
-    const o = this.opts(false, [{ meta, data: plain }]);
-    return encodeBlock(meta, plain, o);
+    const p = this.policy;
+    return encodeBlock(meta, plain, { compress: Compress.None, level: p.level, uuid: this.uuid, slot: p.encrypt ? this.keys().reserve(1) : null });
   }
 
   /** Data blocks, in order; large batches go to the worker threads, or are done inline between event-loop turns. */
@@ -102,7 +102,7 @@ export class BlockCodec {
       // A worker dying mid-job fails its jobs; the batch is then done inline (with fresh nonces).
       out = await this.pool.encode(items, (job) => this.opts(true, job), (x) => this.sealed(x)).catch(() => this.inline(items));
     } else out = await this.inline(items);
-    for (const r of out) this.count(r.bytes[5]);
+    for (const r of out) this.count(recordCodec(r.bytes));
     this.stats.encodeMs += performance.now() - t0;
     return out;
   }
@@ -111,7 +111,7 @@ export class BlockCodec {
     const out: EncodedRecord[] = [];
     for (const job of jobsOf(items)) {
       const o = this.opts(true, job);
-      job.forEach((x, i) => out.push(encodeBlock(x.meta, x.data, { ...o, slot: slotOf(o, this.sealed(x), i) })));
+      job.forEach((x, i) => out.push(encodeBlock(x.meta, x.data, { ...o, slot: slotOf(o.slot, this.sealed(x), i) })));
       await new Promise((r) => setImmediate(r));
     }
     return out;

@@ -19,7 +19,10 @@ import { LIMITS } from '../limits.js';
 
 export const enum Compress { None = 0, Deflate = 1 }
 export const COMPRESS_NAMES: Record<string, Compress> = { none: Compress.None, deflate: Compress.Deflate };
-export const compressName = (c: Compress): string => (c === Compress.Deflate ? 'deflate' : 'none');
+const NAMES = Object.fromEntries(Object.entries(COMPRESS_NAMES).map(([n, c]) => [c, n])) as Record<number, string>;
+export const compressName = (c: Compress): string => NAMES[c];
+/** Whether this version knows compression id c. */
+export const isKnownCompress = (c: number): boolean => c in NAMES;
 /** fflate's levels: 1 fastest .. 9 smallest. */
 export const LEVEL_MIN = 1, LEVEL_MAX = 9;
 

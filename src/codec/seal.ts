@@ -32,7 +32,8 @@ import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { RecordMeta } from './record.js';
 
-export const KEY_BYTES = 32, EPOCH_BYTES = 16, NONCE_BYTES = 12, TAG_BYTES = 16;
+export const KEY_BYTES = 32;
+const EPOCH_BYTES = 16, NONCE_BYTES = 12, TAG_BYTES = 16;
 export const SEAL_OVERHEAD = EPOCH_BYTES + NONCE_BYTES + TAG_BYTES;
 const AAD_BYTES = 48;
 
@@ -55,9 +56,14 @@ export async function readKeyFile(path: string): Promise<Buffer> {
 }
 
 export const keyCheckOf = (master: Buffer, uuid: Buffer): Buffer => hkdf(master, uuid, Buffer.from('vdfs key check v3'));
-export const epochKeyOf = (master: Buffer, uuid: Buffer, epoch: Buffer): Buffer =>
+const epochKeyOf = (master: Buffer, uuid: Buffer, epoch: Buffer): Buffer =>
   hkdf(master, uuid, Buffer.concat([Buffer.from('vdfs data v3'), epoch]));
 const macKeyOf = (master: Buffer, uuid: Buffer): Buffer => hkdf(master, uuid, Buffer.from('vdfs mac v3'));
+
+/** Whether `mac` signs `bytes` under the MAC key of `master` (constant time). */
+export function macHolds(master: Buffer, uuid: Buffer, bytes: Buffer, mac: Buffer): boolean {
+  return timingSafeEqual(createHmac('sha256', macKeyOf(master, uuid)).update(bytes).digest(), mac);
+}
 
 /** Whether `master` is the key whose check the superblock holds. */
 export function keyMatches(master: Buffer, uuid: Buffer, check: Buffer): boolean {
@@ -99,7 +105,9 @@ export function unseal(keyOf: (epoch: Buffer) => Buffer, aad: Buffer, sealed: Bu
   d.setAAD(aad);
   d.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
   try {
-    return Buffer.concat([d.update(sealed.subarray(EPOCH_BYTES + NONCE_BYTES, sealed.length - TAG_BYTES)), d.final()]);
+    const out = d.update(sealed.subarray(EPOCH_BYTES + NONCE_BYTES, sealed.length - TAG_BYTES));
+    d.final(); // GCM: checks the tag, returns no bytes
+    return out;
   } catch {
     throw new VdfsError('AUTH', 'record fails authentication (tampered, misplaced, or sealed under another key)');
   }

@@ -18,7 +18,7 @@ port.on('message', (m: JobRequest) => {
       const plain = data.subarray(at, at + m.lens[i]);
       at += m.lens[i];
       return encodeBlock({ kind: kind as RecordKind, owner, key, birth }, plain,
-        { compress: m.compress, level: m.level, uuid, slot: slotOf({ compress: m.compress, level: m.level, uuid, slot }, m.seal[i], i) });
+        { compress: m.compress, level: m.level, uuid, slot: slotOf(slot, m.seal[i], i) });
     });
     const out = new Uint8Array(recs.reduce((a, r) => a + r.bytes.length, 0));
     at = 0;

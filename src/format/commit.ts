@@ -39,6 +39,8 @@ const EXT_AT = 224;
 const EXT_SIZE = 20;
 export const COMMIT_MAC_AT = LIMITS.SLOT_SIZE - 32;
 const SB_GEN_AT = COMMIT_MAC_AT - 8;
+/** Bytes of a slot the commit's xxhash64 covers, checksum included, for n extents. */
+export const commitHashedBytes = (n: number): number => EXT_AT + n * EXT_SIZE + 8;
 
 export interface LogExtent { seg: number; start: number; end: number; hash: bigint }
 

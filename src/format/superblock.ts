@@ -29,7 +29,7 @@ import { xxh64 } from '../codec/checksum.js';
 import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { Policy } from '../codec/block-codec.js';
-import { LEVEL_MAX, LEVEL_MIN } from '../codec/compress.js';
+import { isKnownCompress, LEVEL_MAX, LEVEL_MIN } from '../codec/compress.js';
 
 export const SB_MAGIC = Buffer.from('VDFSSB01');
 export const FORMAT_VERSION = 3;
@@ -51,8 +51,6 @@ export interface Superblock {
   keyCheck: Buffer | null;
   /** Commits up to this txg were written before the key was set (they carry no MAC). */
   keyedTxg: bigint;
-  /** The slot as read (decodeSuperblock sets it; the MAC is checked against it once the key is known). */
-  raw?: Buffer;
 }
 
 /** `mac` signs bytes 0..103 (required when a key check is set). */
@@ -77,6 +75,9 @@ export function encodeSuperblock(sb: Superblock, mac?: (bytes: Buffer) => Buffer
   return b;
 }
 
+/** The signed bytes of an encoded superblock and its MAC (for `macHolds`). */
+export const superblockMac = (b: Buffer): { signed: Buffer; mac: Buffer } => ({ signed: b.subarray(0, SB_MAC_AT), mac: b.subarray(SB_MAC_AT, SB_MAC_AT + 32) });
+
 export function decodeSuperblock(b: Buffer): Superblock {
   if (b.length < SB_BYTES + 8 || !b.subarray(0, 8).equals(SB_MAGIC)) throw new VdfsError('NO_DATASTORE', 'no vdfs superblock');
   const version = b.readUInt32LE(8);
@@ -96,7 +97,6 @@ export function decodeSuperblock(b: Buffer): Superblock {
     policy: { compress: b[56], level: b[57], encrypt: b[58] === 1 },
     keyCheck: keyCheck.equals(NO_KEY) ? null : keyCheck,
     keyedTxg: b.readBigUInt64LE(96),
-    raw: Buffer.from(b.subarray(0, SB_BYTES)),
   };
   const pow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
   if (!pow2(sb.blockSize) || sb.blockSize < 4096 || sb.blockSize > 1024 * 1024) throw new VdfsError('BAD_SUPERBLOCK', 'bad block size');
@@ -104,7 +104,7 @@ export function decodeSuperblock(b: Buffer): Superblock {
   if (sb.commitSlots < 2 || LIMITS.COMMIT_RING_OFFSET + sb.commitSlots * LIMITS.SLOT_SIZE > SB_COPIES[1]) {
     throw new VdfsError('BAD_SUPERBLOCK', 'bad commit ring size');
   }
-  if (b[56] > 1 || sb.policy.level < LEVEL_MIN || sb.policy.level > LEVEL_MAX || b[58] > 1) throw new VdfsError('BAD_SUPERBLOCK', 'bad codec policy');
+  if (!isKnownCompress(b[56]) || sb.policy.level < LEVEL_MIN || sb.policy.level > LEVEL_MAX || b[58] > 1) throw new VdfsError('BAD_SUPERBLOCK', 'bad codec policy');
   if (sb.policy.encrypt && !sb.keyCheck) throw new VdfsError('BAD_SUPERBLOCK', 'encryption on without a key check');
   if (!b.subarray(59, 64).equals(Buffer.alloc(5))) throw new VdfsError('BAD_SUPERBLOCK', 'reserved superblock bytes set');
   return sb;

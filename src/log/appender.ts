@@ -9,7 +9,7 @@
  * u64 owner, u64 key (25 bytes each), then the trailer u32 'VDSE' — so an extent never ends in
  * zero bytes, and a log cut short anywhere inside it no longer hashes right.
  */
-import { CODEC_SEALED, encodeRecord, EncodedRecord, RECORD_HEADER, RecordKind, RecordMeta } from '../codec/record.js';
+import { CODEC_SEALED, encodeRecord, EncodedRecord, RECORD_HEADER, recordCodec, RecordKind, RecordMeta } from '../codec/record.js';
 import { StreamHash, streamXxh64 } from '../codec/checksum.js';
 import type { LogExtent } from '../format/commit.js';
 import { BlockPtr, ExtentState } from '../format/ptr.js';
@@ -36,23 +36,16 @@ export class Appender {
   private writes: Promise<void>[] = [];
   bytesWritten = 0;
 
-  /** `encode` frames a payload into a record (the block pipeline; raw framing by default). */
-  constructor(private layout: Layout, private space: SegmentSpace, private txg: bigint, public seg: number, public off: number,
-    private encode: (m: RecordMeta, payload: Buffer) => EncodedRecord = encodeRecord) {}
+  constructor(private layout: Layout, private space: SegmentSpace, private txg: bigint, public seg: number, public off: number) {}
 
-  /** Encodes and appends a record; `meta` marks segment-usage-tree nodes (see SegmentSpace). */
-  append(m: RecordMeta, payload: Buffer, meta = false): BlockPtr {
-    return this.appendEncoded(m, this.encode(m, payload), meta);
-  }
-
-  /** Appends a record already encoded (data blocks, encoded as a batch before the commit writes them). */
-  appendEncoded(m: RecordMeta, { bytes, checksum }: EncodedRecord, meta = false): BlockPtr {
+  /** Appends an encoded record (block-codec.ts); `meta` marks segment-usage-tree nodes (see SegmentSpace). */
+  append(m: RecordMeta, { bytes, checksum }: EncodedRecord, meta = false): BlockPtr {
     const ext = this.room(bytes.length);
     const off = ext.end;
     ext.entries.push({ off, len: bytes.length, kind: m.kind, owner: m.owner, key: m.key });
     this.push(ext, bytes);
     this.space.add(ext.seg, bytes.length, meta);
-    return { state: ExtentState.Present, seg: ext.seg, off, len: bytes.length, checksum, birth: m.birth, sealed: (bytes[5] & CODEC_SEALED) !== 0 };
+    return { state: ExtentState.Present, seg: ext.seg, off, len: bytes.length, checksum, birth: m.birth, sealed: (recordCodec(bytes) & CODEC_SEALED) !== 0 };
   }
 
   private room(len: number): OpenExtent {

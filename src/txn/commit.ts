@@ -14,7 +14,7 @@ import { CowTree, Node, persistTree } from '../meta/btree.js';
 import { encodeNode } from '../meta/node-codec.js';
 import { encodeInode, ino2key, InodeAttrs } from '../meta/inode.js';
 import { Appender } from '../log/appender.js';
-import { invariant, LIMITS } from '../limits.js';
+import { LIMITS } from '../limits.js';
 import type { Datastore } from './datastore.js';
 import { applySnapshots, Reaper, SnapOp } from '../snap/apply.js';
 
@@ -65,12 +65,14 @@ export function keyOfBlock(lbn: number): Buffer { const k = Buffer.alloc(8); k.w
 /** Returns the bytes appended to the log. */
 export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   const txg = ds.txg + 1n;
-  const app = new Appender(ds.layout, ds.space, txg, ds.openSeg, ds.openOff, (m, p) => ds.codec.encodeNode(m, p));
+  const app = new Appender(ds.layout, ds.space, txg, ds.openSeg, ds.openOff);
   const encoded = await encodeBlocks(ds, f.files, txg);
   const delta: DataSizes = { logical: 0, stored: 0 }; // applied to ds.data once the commit is durable
   const reaper = new Reaper(txg);
-  const writeNode = (id: bigint, meta: boolean) => async (n: Node) =>
-    app.append({ kind: RecordKind.Node, owner: id, key: BigInt(n.level), birth: txg }, encodeNode(n.image()), meta);
+  const writeNode = (id: bigint, meta: boolean) => async (n: Node) => {
+    const m = { kind: RecordKind.Node, owner: id, key: BigInt(n.level), birth: txg };
+    return app.append(m, ds.codec.encodeNode(m, encodeNode(n.image())), meta);
+  };
   /** Writes a tree's dirty nodes; the nodes they replaced go to `drop` (default: freed). */
   const persist = async (id: bigint, root: Node | null, replaced: Node[], drop = (p: BlockPtr) => reaper.free(p)) => {
     const ptr = (await persistTree(root, writeNode(id, false))) ?? NULL_PTR;
@@ -156,13 +158,11 @@ async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, drop: (
       for (const [k, v] of doomed) { dropPtr(decodePtr(v)); await file.map.del(k); }
     }
     for (const lbn of [...file.blocks.keys()].sort((a, b) => a - b)) {
-      const data = file.blocks.get(lbn)!;
       const key = keyOfBlock(lbn);
       const old = await file.map.get(key, file.map.current);
       if (old) dropPtr(decodePtr(old));
-      const rec = encoded.get(lbn);
-      invariant(!rec === isZero(data), 'a dirty block is encoded exactly when it is not all zeros');
-      const ptr = rec ? app.appendEncoded({ kind: RecordKind.Data, owner: file.ino, key: BigInt(lbn), birth: txg }, rec) : zeroPtr(txg);
+      const rec = encoded.get(lbn); // none: the block is all zeros (encodeBlocks checked)
+      const ptr = rec ? app.append({ kind: RecordKind.Data, owner: file.ino, key: BigInt(lbn), birth: txg }, rec) : zeroPtr(txg);
       if (rec) { stored += ptr.len; logical += blockSize; }
       await file.map.put(key, encodePtr(ptr));
     }

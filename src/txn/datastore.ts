@@ -7,11 +7,11 @@ import { randomBytes } from 'node:crypto';
 import type { Layout } from '../backing/layout.js';
 import { RecordKind } from '../codec/record.js';
 import { BlockCodec, Policy, POLICY_OFF } from '../codec/block-codec.js';
-import { KeyRing, keyMatches } from '../codec/seal.js';
+import { KeyRing, keyMatches, macHolds } from '../codec/seal.js';
 import { defaultWorkers } from '../codec/pool.js';
 import { COMMIT_MAC_AT, decodeCommit, CommitRecord } from '../format/commit.js';
 import { BlockPtr, NULL_PTR } from '../format/ptr.js';
-import { decodeSuperblock, encodeSuperblock, FORMAT_VERSION, SB_COPIES, SB_MAC_AT, Superblock } from '../format/superblock.js';
+import { decodeSuperblock, encodeSuperblock, FORMAT_VERSION, SB_COPIES, Superblock, superblockMac } from '../format/superblock.js';
 import { CowTree, Node, NodeLoader } from '../meta/btree.js';
 import { decodeNode, NodeImage } from '../meta/node-codec.js';
 import { decodeInode, encodeInode, ino2key, newAttrs, S_IFDIR } from '../meta/inode.js';
@@ -55,14 +55,11 @@ export class Datastore {
   readonly data = { logical: 0, stored: 0 };
   readonly codec: BlockCodec;
 
-  private constructor(readonly layout: Layout, public sb: Superblock, o: OpenOptions) {
+  /** `ring`: the key ring mkfs already made from o.key. */
+  private constructor(readonly layout: Layout, public sb: Superblock, o: OpenOptions, ring?: KeyRing) {
     if (sb.keyCheck && !o.key) throw new VdfsError('KEY', 'the datastore is encrypted: give its key (--key-file)');
-    if (o.key && sb.keyCheck && !keyMatches(o.key, sb.uuid, sb.keyCheck)) throw new VdfsError('KEY', 'wrong key: it does not match the datastore\'s key check');
-    const ring = o.key ? new KeyRing(o.key, sb.uuid) : null;
-    if (ring && sb.keyCheck && sb.raw && !ring.macHolds(sb.raw.subarray(0, SB_MAC_AT), sb.raw.subarray(SB_MAC_AT, SB_MAC_AT + 32))) {
-      throw new VdfsError('BAD_SUPERBLOCK', 'the superblock fails authentication with this key (it was altered)');
-    }
-    this.codec = new BlockCodec(sb.policy, sb.uuid, ring, o.workers ?? defaultWorkers());
+    if (o.key) checkKey(o.key, sb);
+    this.codec = new BlockCodec(sb.policy, sb.uuid, ring ?? (o.key ? new KeyRing(o.key, sb.uuid) : null), o.workers ?? defaultWorkers());
   }
 
   get blockSize(): number { return this.sb.blockSize; }
@@ -71,6 +68,7 @@ export class Datastore {
     const policy = { ...POLICY_OFF, ...opts.policy };
     if (policy.encrypt && !opts.key) throw new VdfsError('KEY', 'encryption needs a key (--key-file)');
     const uuid = randomBytes(16);
+    const ring = opts.key ? new KeyRing(opts.key, uuid) : undefined;
     const sb: Superblock = {
       version: FORMAT_VERSION,
       blockSize: opts.blockSize ?? LIMITS.BLOCK_SIZE,
@@ -80,15 +78,15 @@ export class Datastore {
       created: Date.now(),
       generation: 1n,
       policy,
-      keyCheck: opts.key ? new KeyRing(opts.key, uuid).check : null,
+      keyCheck: ring ? ring.check : null,
       keyedTxg: 0n,
     };
-    const sbBytes = encodeSuperblock(sb, opts.key ? new KeyRing(opts.key, uuid).mac : undefined);
+    const sbBytes = encodeSuperblock(sb, ring?.mac);
     decodeSuperblock(sbBytes); // validates the options
     // Clear the commit ring so no older datastore's commits can be found, then the superblocks.
     await layout.writeHeader(LIMITS.COMMIT_RING_OFFSET, Buffer.alloc(sb.commitSlots * LIMITS.SLOT_SIZE));
     for (const at of SB_COPIES) await layout.writeHeader(at, sbBytes);
-    const ds = new Datastore(layout, sb, opts);
+    const ds = new Datastore(layout, sb, opts, ring);
     ds.space = new SegmentSpace(1, sb.segmentSize);
     ds.initTrees(NULL_PTR, NULL_PTR, NULL_PTR, NULL_PTR, NULL_PTR);
     const root = newAttrs(S_IFDIR | 0o755, 0, 0);
@@ -98,7 +96,7 @@ export class Datastore {
   }
 
   static async open(layout: Layout, opts: OpenOptions = {}): Promise<Datastore> {
-    const sb = await readSuperblock(layout);
+    const sb = await readSuperblock(layout, opts.key ?? undefined);
     const ds = new Datastore(layout, sb, opts);
     const c = await ds.newestValidCommit();
     if (sb.keyCheck && c.sbGen > sb.generation) {
@@ -223,7 +221,7 @@ export class Datastore {
    * has none yet (and must match its key check otherwise).
    */
   async setPolicy(p: Policy, key?: Buffer): Promise<void> {
-    if (key && this.sb.keyCheck && !keyMatches(key, this.sb.uuid, this.sb.keyCheck)) throw new VdfsError('KEY', 'wrong key: it does not match the datastore\'s key check');
+    if (key) checkKey(key, this.sb);
     // Before a key is set, a key given here is the one that will be set (not one merely held).
     const ring = key && !this.sb.keyCheck ? new KeyRing(key, this.sb.uuid) : this.codec.ring;
     if (p.encrypt && !ring) throw new VdfsError('KEY', 'encryption needs a key: give --key-file (key-file=PATH)');
@@ -233,7 +231,7 @@ export class Datastore {
       keyCheck: keying ? ring!.check : this.sb.keyCheck, keyedTxg: keying ? this.txg : this.sb.keyedTxg,
     };
     const bytes = encodeSuperblock(sb, sb.keyCheck ? ring!.mac : undefined);
-    sb.raw = decodeSuperblock(bytes).raw; // validates the policy
+    decodeSuperblock(bytes); // validates the policy
     await this.layout.writeHeader(SB_COPIES[0], bytes);
     await this.layout.sync();
     // Copy 0 is durable and newer: from here the datastore opens with the new superblock.
@@ -247,12 +245,25 @@ export class Datastore {
   async close(): Promise<void> { await this.codec.close(); await this.layout.close(); }
 }
 
-/** The valid superblock copy with the highest generation (a policy change torn between the copies leaves one of them). */
-export async function readSuperblock(layout: Layout): Promise<Superblock> {
+/** A key that is not the datastore's (when it has one) is refused. */
+function checkKey(key: Buffer, sb: Superblock): void {
+  if (sb.keyCheck && !keyMatches(key, sb.uuid, sb.keyCheck)) throw new VdfsError('KEY', 'wrong key: it does not match the datastore\'s key check');
+}
+
+/**
+ * The valid superblock copy with the highest generation (a policy change torn between the
+ * copies leaves one of them). Given the right key, a keyed copy whose MAC fails is not valid.
+ */
+export async function readSuperblock(layout: Layout, key?: Buffer): Promise<Superblock> {
   let firstError: unknown = null, best: Superblock | null = null;
   for (const at of SB_COPIES) {
     try {
-      const sb = decodeSuperblock(await layout.readHeader(at, LIMITS.SLOT_SIZE));
+      const bytes = await layout.readHeader(at, LIMITS.SLOT_SIZE);
+      const sb = decodeSuperblock(bytes);
+      if (key && sb.keyCheck && keyMatches(key, sb.uuid, sb.keyCheck)) {
+        const { signed, mac } = superblockMac(bytes);
+        if (!macHolds(key, sb.uuid, signed, mac)) throw new VdfsError('BAD_SUPERBLOCK', 'the superblock fails authentication with this key (it was altered)');
+      }
       if (!best || sb.generation > best.generation) best = sb;
     } catch (e) {
       firstError ??= e;

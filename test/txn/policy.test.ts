@@ -9,6 +9,7 @@ import { Compress } from '../../src/codec/compress.js';
 import { CODEC_COMPRESS_MASK, CODEC_SEALED, RECORD_HEADER } from '../../src/codec/record.js';
 import { decodePtr, ExtentState } from '../../src/format/ptr.js';
 import { SB_COPIES } from '../../src/format/superblock.js';
+import { commitHashedBytes } from '../../src/format/commit.js';
 import { Datastore, readSuperblock } from '../../src/txn/datastore.js';
 import { Filesystem } from '../../src/fs/filesystem.js';
 import { LIMITS } from '../../src/limits.js';
@@ -184,7 +185,7 @@ t.test('with a key, a commit or superblock altered with its checksum recomputed 
     const at = ringAt + Number(txg % BigInt(LIMITS.COMMIT_SLOTS)) * LIMITS.SLOT_SIZE;
     const slot = target.bytes.subarray(at, at + LIMITS.SLOT_SIZE);
     slot.writeBigUInt64LE(slot.readBigUInt64LE(40) + 1000n, 40);
-    const end = 224 + slot.readUInt32LE(60) * 20;
+    const end = commitHashedBytes(slot.readUInt32LE(60)) - 8;
     slot.writeBigUInt64LE(xxh64(slot.subarray(0, end)), end);
   };
   for (const keyed of [false, true]) {
@@ -201,7 +202,10 @@ t.test('with a key, a commit or superblock altered with its checksum recomputed 
   await ds.close();
   const sb = target.bytes.subarray(SB_COPIES[0], SB_COPIES[0] + 144);
   sb[57] = 9; // the compression level
+  sb.writeBigUInt64LE(5n, 48); // and a higher generation, so that it would win
   sb.writeBigUInt64LE(xxh64(sb.subarray(0, 136)), 136);
+  const one = await Datastore.open(new SingleLayout(target, 64 * 1024), { key });
+  t.same([one.sb.generation, one.sb.policy.level], [1n, 1], 'copy 0 altered: its MAC fails, so copy 1 opens');
   target.bytes.subarray(SB_COPIES[0], SB_COPIES[0] + 144).copy(target.bytes, SB_COPIES[1]);
   await t.rejects(Datastore.open(new SingleLayout(target, 64 * 1024), { key }), { code: 'BAD_SUPERBLOCK', message: /fails authentication/ }, 'an altered superblock is refused');
 });
