@@ -105,6 +105,10 @@ export const LIMITS = {
   CODEC_WORKERS_MAX: 4,
   /** Codec workers started again after dying, per datastore open (then the work is done inline). */
   CODEC_WORKER_RESPAWNS: 8,
+  /** Largest key file read (a key is 32 raw bytes or 64 hex digits and a newline). */
+  KEY_FILE_MAX_BYTES: 128,
+  /** Milliseconds between progress polls of /.control/status by the CLI. */
+  PROGRESS_POLL_MS: 500,
   /** Bytes written to the backing target in one call while committing. */
   WRITE_CHUNK_BYTES: 4 * 1024 * 1024,
 } as const;

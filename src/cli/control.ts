@@ -17,7 +17,6 @@ import type { Logger } from './log.js';
 import { isMountpoint, mountpointOfPid } from './mount.js';
 import { lockHolder, openDatastore, StoreOptions, takeLock } from './store.js';
 
-const POLL_MS = 500;
 
 /** Progress on stderr: a rewritten line on a terminal, a line per tenth otherwise. */
 export function progressPrinter(what: string): (done: number, total: number) => void {
@@ -79,15 +78,17 @@ async function viaMount(mnt: string, line: string, progress: ((d: number, t: num
       const op = (JSON.parse(s) as { operations?: { op: string; done: number; total: number }[] }).operations?.find((o) => o.op === 'restore');
       if (op) progress(op.done, op.total);
     }).catch(() => {}); // progress is best effort: an unreadable status skips one update
-  }, POLL_MS);
+  }, LIMITS.PROGRESS_POLL_MS);
   try {
     await fh.write(line + '\n', 0);
     const reply = (await readAll(fh)).trim().split('\n').pop() ?? '{}';
     return JSON.parse(reply) as Record<string, unknown>;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+    const errno = (e as NodeJS.ErrnoException).code;
+    if (!errno?.startsWith('E')) throw e;
+    // The daemon records why it refused (last-error) whatever the errno: EINVAL, or EIO/EROFS/ENOSPC from the datastore.
     const why = (await readFile(join(mnt, '.control/last-error'), 'utf8').catch(() => '')).trim();
-    throw new VdfsError('INVALID', why.replace(/^\S+ /, '') || 'command refused');
+    throw new VdfsError(errno === 'EINVAL' ? 'INVALID' : 'IO', why.replace(/^\S+ /, '') || `command refused (${errno})`);
   } finally {
     if (poll) clearInterval(poll);
     await fh.close();

@@ -39,7 +39,8 @@ const KEY_FILE = ['--key-file <file>', 'the datastore key: 32 raw bytes or 64 he
 const program = new Command('vdfs')
   .description('A datastore for virtual-machine disks, served as a FUSE filesystem')
   .version('0.1.0')
-  .showHelpAfterError();
+  // A usage error is one line like every other error (`vdfs --help` shows the usage).
+  .configureOutput({ outputError: (str, write) => write(`vdfs: ${str.replace(/^error: /, '').trim()}\n`) });
 
 program.command('mkfs').argument('<dir>', 'directory that will hold datastore.vdfs')
   .description('create a datastore')
@@ -109,12 +110,12 @@ program.command('restore').argument(...WHERE).argument('<path>', 'file inside th
 
 program.command('policy').argument(...WHERE)
   .description('show or change the codec policy for new blocks (blocks already stored keep theirs)')
-  .option('--compress <codec>', 'deflate or none', compressArg)
-  .option('--level <n>', `compression level ${LEVEL_MIN}..${LEVEL_MAX}`, levelArg)
+  .option('--compress <codec>', 'deflate or none')
+  .option('--level <n>', `compression level ${LEVEL_MIN}..${LEVEL_MAX}`)
   .option('--encrypt', 'encrypt new records (the first time: give --key-file, which becomes the datastore key)')
   .option('--no-encrypt', 'stop encrypting new records (old ones still need the key)')
   .option('--key-file <file>', 'the datastore key (read by the daemon when mounted)')
-  .action((where: string, o: { compress?: string; level?: number; encrypt?: boolean; keyFile?: string }) => runControl(where, ['policy',
+  .action((where: string, o: { compress?: string; level?: string; encrypt?: boolean; keyFile?: string }) => runControl(where, ['policy',
     ...(o.compress ? [`compress=${o.compress}`] : []), ...(o.level ? [`level=${o.level}`] : []),
     ...(o.encrypt === undefined ? [] : [`encrypt=${o.encrypt ? 'on' : 'off'}`]), ...(o.keyFile ? [`key-file=${resolve(o.keyFile)}`] : [])], { keyFile: o.keyFile, keying: true }));
 
@@ -135,7 +136,9 @@ program.command('inspect').argument('<dir>').option(...KEY_FILE)
   });
 
 program.parseAsync().catch((e: unknown) => {
-  process.stderr.write(`vdfs: ${e instanceof Error ? e.message : String(e)}\n`);
+  const why = e instanceof Error ? e.message : String(e);
+  process.send?.({ error: why }); // a detached daemon tells its parent why (mount.ts)
+  process.stderr.write(`vdfs: ${why}\n`);
   if (process.env.VDFS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
   process.exit(1);
 });

@@ -11,7 +11,7 @@ import { openDatastore, openOptions, StoreOptions, takeLock } from './store.js';
 import { Datastore } from '../txn/datastore.js';
 import type { Logger } from './log.js';
 
-export const RUN_DIR = process.env.VDFS_RUN_DIR ?? '/run/vdfs';
+const RUN_DIR = process.env.VDFS_RUN_DIR ?? '/run/vdfs';
 const pidFile = (mnt: string) => join(RUN_DIR, encodeURIComponent(resolve(mnt)) + '.pid');
 const UMOUNT_WAIT_MS = 120_000;
 
@@ -39,12 +39,12 @@ async function checkMountpoint(mnt: string): Promise<void> {
 }
 
 export async function mountForeground(dir: string, mnt: string, log: Logger, opts: FsOptions = {}, store: StoreOptions = {}): Promise<void> {
-  await openOptions(store); // a bad key file is refused before anything is touched
+  const { key } = await openOptions(store); // a bad key file is refused before anything is touched
   await checkMountpoint(mnt);
   const unlock = await takeLock(dir);
   let ds: Datastore;
-  try { ds = await openDatastore(dir, store); } catch (e) { await unlock(); throw e; }
-  const fs = new Filesystem(ds, (e) => log.error({ err: e }, 'commit failed; datastore is read-only until remounted'), { ...opts, log });
+  try { ds = await openDatastore(dir, { ...store, key }); } catch (e) { await unlock(); throw e; }
+  const fs = new Filesystem(ds, (e) => log.error({ err: e }, 'commit failed; datastore is read-only until remounted'), { ...opts, log, mountpoint: resolve(mnt) });
   fs.txg.start();
   let mounted;
   try {
@@ -83,7 +83,8 @@ export async function mountDetached(script: string, dir: string, mnt: string, op
     ...(store.keyFile ? ['--key-file', resolve(store.keyFile)] : []), ...(store.workers !== undefined ? ['--codec-workers', String(store.workers)] : [])];
   const child = fork(script, args, { detached: true, stdio: ['ignore', out.fd, out.fd, 'ipc'] });
   await new Promise<void>((res, rej) => {
-    child.once('message', () => res());
+    // 'ready', or { error } from a child that failed (main.ts) before it exits.
+    child.once('message', (m: unknown) => (m === 'ready' ? res() : rej(new VdfsError('IO', `daemon did not mount: ${(m as { error?: string }).error ?? String(m)}`))));
     child.once('exit', async (code) => {
       const tail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-1)[0] ?? '';
       rej(new VdfsError('IO', `daemon exited (${code}) before mounting: ${tail}`));

@@ -49,11 +49,11 @@ async function openTarget(dir: string, create: boolean): Promise<FileTarget> {
  * a key for a datastore without one is refused — it was never encrypted, or its superblock was
  * replaced by an unkeyed one.
  */
-export interface StoreOptions { keyFile?: string; workers?: number; keying?: boolean }
+export interface StoreOptions { keyFile?: string; workers?: number; keying?: boolean; /** the key file's key, when already read */ key?: Buffer | null }
 
 /** Open options from CLI options: the key file is read (and checked for size) before anything else. */
 export async function openOptions(o: StoreOptions): Promise<OpenOptions> {
-  return { key: o.keyFile ? await readKeyFile(o.keyFile) : null, workers: o.workers };
+  return { key: o.key ?? (o.keyFile ? await readKeyFile(o.keyFile) : null), workers: o.workers };
 }
 
 export async function openDatastore(dir: string, o: StoreOptions = {}): Promise<Datastore> {
@@ -61,12 +61,10 @@ export async function openDatastore(dir: string, o: StoreOptions = {}): Promise<
   const target = await openTarget(dir, false);
   try {
     const sb = await readSuperblock(new SingleLayout(target, 1));
-    const ds = await Datastore.open(new SingleLayout(target, sb.segmentSize), opts);
-    if (o.keyFile && !ds.sb.keyCheck && !o.keying) {
-      await ds.close();
+    if (opts.key && !sb.keyCheck && !o.keying) {
       throw new VdfsError('KEY', `datastore ${dir} has no key (it is not encrypted); to encrypt it: vdfs policy ${dir} --encrypt --key-file FILE`);
     }
-    return ds;
+    return await Datastore.open(new SingleLayout(target, sb.segmentSize), opts);
   } catch (e) {
     await target.close();
     throw e;

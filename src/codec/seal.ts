@@ -27,7 +27,7 @@
  * HKDF-SHA256(master, salt = uuid, info = "vdfs mac v3").
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { RecordMeta } from './record.js';
@@ -48,11 +48,16 @@ export function parseKey(bytes: Buffer, where: string): Buffer {
   throw new VdfsError('KEY', `key file ${where} holds ${bytes.length} bytes; a key is ${KEY_BYTES} raw bytes or ${KEY_BYTES * 2} hex digits`);
 }
 
+/** Reads at most KEY_FILE_MAX_BYTES (a device or a huge file is refused, not read to its end). */
 export async function readKeyFile(path: string): Promise<Buffer> {
-  const bytes = await readFile(path).catch((e: NodeJS.ErrnoException) => {
-    throw new VdfsError('KEY', `cannot read key file ${path}: ${e.code ?? e.message}`);
-  });
-  return parseKey(bytes, path);
+  const fail = (e: NodeJS.ErrnoException): never => { throw new VdfsError('KEY', `cannot read key file ${path}: ${e.code ?? e.message}`); };
+  const fh = await open(path, 'r').catch(fail);
+  try {
+    const buf = Buffer.alloc(LIMITS.KEY_FILE_MAX_BYTES + 1);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0).catch(fail);
+    if (bytesRead > LIMITS.KEY_FILE_MAX_BYTES) throw new VdfsError('KEY', `key file ${path} holds over ${LIMITS.KEY_FILE_MAX_BYTES} bytes; a key is ${KEY_BYTES} raw bytes or ${KEY_BYTES * 2} hex digits`);
+    return parseKey(buf.subarray(0, bytesRead), path);
+  } finally { await fh.close(); }
 }
 
 export const keyCheckOf = (master: Buffer, uuid: Buffer): Buffer => hkdf(master, uuid, Buffer.from('vdfs key check v3'));

@@ -159,7 +159,10 @@ export class Cleaner {
     }
     for (const t of plan.touches) {
       if (t.tree === this.fs.ds.dirents.id) this.fs.deferDirentTouches([t]);
-      else if (!(t.tree & MAP_BIT) || (await fileOf(t.tree & ~MAP_BIT))) f.touches!.set(t.tree, [...(f.touches!.get(t.tree) ?? []), t]);
+      else if (!(t.tree & MAP_BIT) || (await fileOf(t.tree & ~MAP_BIT))) {
+        const list = f.touches!.get(t.tree);
+        if (list) list.push(t); else f.touches!.set(t.tree, [t]);
+      }
     }
   }
 }

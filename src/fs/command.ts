@@ -29,6 +29,10 @@ export type Command =
 /** What a policy command changes (absent: unchanged). */
 export interface PolicyChange { compress?: Compress; level?: number; encrypt?: boolean; keyFile?: string }
 
+/** Control characters (C0 and DEL): refused in names and paths, blanked when a command is echoed. */
+// eslint-disable-next-line no-control-regex
+export const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
 const bad = (why: string): never => { throw new VdfsError('INVALID', why); };
 
 /** Splits a command line into tokens (see the header for quoting). */
@@ -69,8 +73,7 @@ export function checkSnapName(name: string): string {
   if (n === 0) bad('empty snapshot name');
   if (n > LIMITS.SNAP_NAME_MAX) bad(`snapshot name longer than ${LIMITS.SNAP_NAME_MAX} bytes`);
   if (name.includes('/') || name.includes('..')) bad(`snapshot name ${JSON.stringify(name)} contains '/' or '..'`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) bad('snapshot name contains a control character');
+  if (CONTROL_CHARS.test(name)) bad('snapshot name contains a control character');
   if (name === '.') bad('snapshot name "." is not allowed');
   return name;
 }
@@ -80,8 +83,7 @@ export function checkPath(path: string): string {
   if (path.length === 0) bad('empty path');
   if (Buffer.byteLength(path) > LIMITS.COMMAND_MAX_BYTES) bad('path too long');
   const parts = path.split('/').filter((p) => p.length > 0 && p !== '.');
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(path)) bad('path contains a control character');
+  if (CONTROL_CHARS.test(path)) bad('path contains a control character');
   for (const p of parts) {
     if (p === '..') bad(`path ${JSON.stringify(path)} leaves the datastore`);
     try { checkName(p); } catch (e) { bad(`bad path ${JSON.stringify(path)}: ${(e as Error).message}`); }
@@ -133,8 +135,7 @@ function parsePolicy(args: string[]): PolicyChange {
       c.encrypt = v === 'on';
     } else if (k === 'key-file') {
       if (!v.startsWith('/') || Buffer.byteLength(v) > LIMITS.COMMAND_MAX_BYTES) bad('key-file must be an absolute path');
-      // eslint-disable-next-line no-control-regex
-      if (/[\u0000-\u001f\u007f]/.test(v)) bad('key-file contains a control character');
+      if (CONTROL_CHARS.test(v)) bad('key-file contains a control character');
       c.keyFile = v;
     } else {
       bad(`usage: ${POLICY_USAGE}`);

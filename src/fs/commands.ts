@@ -5,6 +5,7 @@
 import { Verifier, VerifyReport } from '../verify/verify.js';
 import type { Command, PolicyChange } from './command.js';
 import { readKeyFile } from '../codec/seal.js';
+import { fail } from '../errors.js';
 import { compressName } from '../codec/compress.js';
 import type { Filesystem } from './filesystem.js';
 import { restoreFile, Progress } from './restore.js';
@@ -27,6 +28,8 @@ export async function policy(fs: Filesystem, change: PolicyChange): Promise<Reco
   const ds = fs.ds;
   const { keyFile, ...p } = change;
   if (Object.keys(p).length) {
+    const mnt = fs.opts.mountpoint;
+    if (keyFile && mnt && (keyFile + '/').startsWith(mnt.replace(/\/$/, '') + '/')) fail('INVALID', `key-file ${keyFile} is on this mount; the daemon does not read its own mount`);
     const key = keyFile ? await readKeyFile(keyFile) : undefined;
     await fs.txg.exclusive(() => ds.setPolicy({ ...ds.sb.policy, ...p }, key));
     fs.log.info({ policy: policyView(fs) }, 'codec policy changed');

@@ -12,7 +12,7 @@
 import { fail, isVdfsError, VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { S_IFDIR, S_IFREG } from '../meta/inode.js';
-import { parseCommand } from './command.js';
+import { CONTROL_CHARS, parseCommand } from './command.js';
 import { runCommand } from './commands.js';
 import type { Filesystem, Stat } from './filesystem.js';
 import { CONTROL_DIR, HiddenTree, hiddenStat } from './hidden.js';
@@ -102,8 +102,7 @@ export class ControlTree implements HiddenTree {
   /** Records why a command was refused (last-error, log) and throws: INVALID unless the datastore itself failed. */
   private refuse(data: Buffer, e: unknown): never {
     const code = isVdfsError(e) ? e.code : 'IO';
-    // eslint-disable-next-line no-control-regex
-    const line = data.subarray(0, LIMITS.COMMAND_ECHO_BYTES).toString('utf8').replace(/[\x00-\x1f]/g, ' ').trim();
+    const line = data.subarray(0, LIMITS.COMMAND_ECHO_BYTES).toString('utf8').replace(new RegExp(CONTROL_CHARS.source, 'g'), ' ').trim();
     this.lastError = `${new Date().toISOString()} ${JSON.stringify(line)}: ${(e as Error).message}\n`;
     this.fs.log.warn({ command: line, reason: (e as Error).message }, 'control command refused');
     if (OWN_CODES.has(code)) throw e;

@@ -41,6 +41,8 @@ export interface FsOptions {
   /** Commit every write on its own (one physical transaction per write): only to measure batching. */
   commitPerWrite?: boolean;
   log?: FsLog;
+  /** Where this filesystem is mounted (files under it are never read by the daemon itself). */
+  mountpoint?: string;
 }
 
 /** A long operation under way (restore), as status shows it. */

@@ -38,7 +38,7 @@ export async function restoreFile(fs: Filesystem, path: string, name: string, pr
   if (!target) fail('NOT_FOUND', `${path} has no snapshot named ${name}`);
   // The vnode stays cached (a handle), the target cannot be deleted, and one restore runs per file.
   const releases = [fs.snapshots.beginRestore(v), fs.snapshots.hold(target!)];
-  v.handles++;
+  const pin = fs.addHandle(v);
   try {
     const common = await commonName(fs, v);
     await fs.snapshots.create(path, common);
@@ -50,7 +50,7 @@ export async function restoreFile(fs: Filesystem, path: string, name: string, pr
     await fs.snapshots.setLiveParent(v, target!.id);
     return report(path, name, common, diff, moved, t0);
   } finally {
-    v.handles--;
+    fs.release(pin);
     for (const r of releases) r();
   }
 }

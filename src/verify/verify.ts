@@ -57,7 +57,8 @@ export class Verifier {
     const kids = new Map<number, Version[]>();
     for (const v of versions) {
       const p = ids.has(v.parent) ? v.parent : 0;
-      kids.set(p, [...(kids.get(p) ?? []), v]);
+      const list = kids.get(p);
+      if (list) list.push(v); else kids.set(p, [v]);
     }
     this.report.files++;
     const walk = async (v: Version, up: Verified | null): Promise<void> => {

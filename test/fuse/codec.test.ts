@@ -6,12 +6,12 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cli, fuseDaemon, isMounted, run, sha256, VDFS } from '../helpers/daemon.js';
+import { cli, fuseDaemon, isMounted, run, sha256 } from '../helpers/daemon.js';
 import { openDatastore } from '../../src/cli/store.js';
 import { Filesystem } from '../../src/fs/filesystem.js';
 import { CODEC_COMPRESS_MASK, CODEC_SEALED, RECORD_HEADER } from '../../src/codec/record.js';
 import { decodePtr, ExtentState } from '../../src/format/ptr.js';
-import { MiB, rng, seedFromEnv } from '../helpers/mem.js';
+import { DEFAULTS, MiB, rng, seedFromEnv } from '../helpers/mem.js';
 
 const SIZE_MIB = Number(process.env.CODEC_MIB ?? 256);
 const seed = seedFromEnv();
@@ -19,7 +19,7 @@ const rand = rng(seed);
 let keyFile = '';
 const d = await fuseDaemon(t, 'vdfs-codec-', async (base) => {
   keyFile = join(base, 'key');
-  await run('node', [VDFS, 'keygen', keyFile]);
+  if ((await cli(['keygen', keyFile])).code !== 0) throw new Error('keygen failed');
   return ['--compress', 'deflate', '--encrypt', '--key-file', keyFile];
 });
 if (d) {
@@ -27,12 +27,12 @@ if (d) {
   const store = join(d.dir, 'datastore.vdfs');
   const KEY = ['--key-file', keyFile];
   const src = join(d.base, 'mixed.src');
-  const bs = 32 * 1024;
+  const bs = DEFAULTS.blockSize;
 
   t.test('a missing, wrong, truncated or oversized key: one line, no mount, nothing written', async (t) => {
     const before = await sha256(store);
     const wrong = join(d.base, 'wrong'), short = join(d.base, 'short'), long = join(d.base, 'long');
-    await run('node', [VDFS, 'keygen', wrong]);
+    t.equal((await cli(['keygen', wrong])).code, 0, 'keygen');
     await writeFile(short, randomBytes(31));
     await writeFile(long, randomBytes(48));
     const cases: [string, string[], RegExp][] = [
@@ -42,6 +42,7 @@ if (d) {
       ['truncated key file', ['--key-file', short], /holds 31 bytes; a key is 32 raw bytes or 64 hex digits/],
       ['key file of the wrong size', ['--key-file', long], /holds 48 bytes/],
       ['no key file', ['--key-file', join(d.base, 'absent')], /cannot read key file .*ENOENT/],
+      ['a device as key file (read no further than KEY_FILE_MAX_BYTES)', ['--key-file', '/dev/zero'], /holds over 128 bytes/],
     ];
     for (const [what, args, why] of cases) {
       const r = await cli(['mount', d.dir, d.mnt, ...args], { VDFS_RUN_DIR: d.runDir });
@@ -116,6 +117,11 @@ if (d) {
     await run('sync', [d.at('secret.raw')]);
     const count = async () => Number((await run('sh', ['-c', `grep -c -a -F '${marker}' ${store} || true`])).stdout.trim());
     t.equal(await count(), 0, 'no marker in the encrypted datastore file');
+    await writeFile(d.at('key-on-mount'), 'x');
+    const onMount = await cli(['policy', d.mnt, '--encrypt', '--key-file', d.at('key-on-mount')], { VDFS_RUN_DIR: d.runDir });
+    t.match(onMount.err, /^vdfs: [^\n]*key-file [^\n]* is on this mount; the daemon does not read its own mount\n$/, 'a key file on the mount itself is refused, in one line');
+    const usage = await cli(['policy', d.mnt, '--level', '12'], { VDFS_RUN_DIR: d.runDir });
+    t.equal(usage.err, 'vdfs: level must be 1..9\n', 'a bad value: one line from the one parser');
     const p = await d.vdfs('policy', d.mnt, '--no-encrypt');
     t.same(p.policy, { compress: 'none', level: 1, encrypt: false, keySet: true, keyHeld: true }, 'encryption off through the mount');
     await writeFile(d.at('open.raw'), plain);

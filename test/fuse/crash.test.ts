@@ -46,7 +46,7 @@ if (d) {
       if (problems.length) {
         // keep the evidence past the teardown that removes the datastore
         const keep = join(tmpdir(), `vdfs-crash-evidence-${seed}-${round}`);
-        await cp(join(d.dir, '..'), keep, { recursive: true }).catch(() => {});
+        await cp(d.base, keep, { recursive: true }).catch(() => {});
         t.comment(`journal, datastore and daemon.log of round ${round} kept in ${keep}`);
       }
       await rm(journal);

@@ -138,7 +138,7 @@ export class Daemon {
 
   async remove(): Promise<void> {
     await this.stop().catch(() => {});
-    await rm(join(this.dir, '..'), { recursive: true, force: true });
+    await rm(this.base, { recursive: true, force: true });
   }
 }
 
