@@ -111,6 +111,23 @@ export const LIMITS = {
   PROGRESS_POLL_MS: 500,
   /** Bytes written to the backing target in one call while committing. */
   WRITE_CHUNK_BYTES: 4 * 1024 * 1024,
+  /** format (spread layouts): data bytes of one fragment unit; a stripe is k units. */
+  UNIT_BYTES: 4096,
+  /** format (spread layouts): bytes of a label copy, of a table page. */
+  SPREAD_PAGE: 4096,
+  /** format (spread layouts): where the datastore's header region starts in each target file. */
+  SPREAD_HEADER_BASE: 64 * 1024,
+  /** Largest number of targets one layout spreads over (the table's missing masks and refs are sized by it). */
+  TARGETS_MAX: 16,
+  /** Segments a spread layout's table has room for unless mkfs says otherwise (1 TiB of 4 MiB segments). */
+  SPREAD_MAX_SEGMENTS: 1 << 18,
+  /** Copies a degraded EC write keeps (enough to survive one more target failure). */
+  DEGRADED_COPIES: 2,
+  /** Milliseconds between checks that each target is still the file that was opened. */
+  HEALTH_PROBE_MS: 1000,
+  /** First and longest wait before a failing or missing target is tried again (doubling). */
+  RETRY_FIRST_MS: 1000,
+  RETRY_MAX_MS: 60_000,
 } as const;
 
 /** Assertion for invariants on hot paths: cheap, and fatal to the operation. */

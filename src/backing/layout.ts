@@ -1,25 +1,46 @@
 /**
- * A layout turns "bytes of segment S" and "bytes of the header region" into target I/O.
- * Issue 2 has the `single` layout; mirror and EC layouts implement the same interface.
+ * A layout turns "bytes of segment S" and "bytes of the header region" into target I/O: `single`
+ * here (one target, the v3 datastore file as it was), `mirror:N` and `ec:K+M` in spread.ts.
+ * Every layout passes the same conformance suite (test/backing/conformance.test.ts).
  */
+import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
+import type { TargetState } from './health.js';
 import type { Target } from './target.js';
+
+/** What /.control/status shows of a layout. */
+export interface LayoutStatus {
+  name: string;
+  /** OK; DEGRADED (a target out, or segments not yet back to full redundancy); UNAVAILABLE (more out than it survives). */
+  state: 'OK' | 'DEGRADED' | 'UNAVAILABLE';
+  targets: { index: number; path: string; state: TargetState; errors: number; lastError?: string; retryInMs?: number }[];
+  [more: string]: unknown;
+}
 
 export interface Layout {
   readonly name: string;
+  /** Every txg's appends start on a multiple of this (a multiple of TXG_ALIGN). */
+  readonly appendAlign: number;
   readHeader(off: number, len: number): Promise<Buffer>;
   writeHeader(off: number, data: Buffer): Promise<void>;
   readSeg(seg: number, off: number, len: number): Promise<Buffer>;
+  /** Appends: within a segment, offsets only grow until the segment is started again at 0. */
   writeSeg(seg: number, off: number, data: Buffer): Promise<void>;
   sync(): Promise<void>;
   /** Bytes stored now, and bytes the layout could still grow by. */
   space(): Promise<{ size: number; available: number }>;
+  status(): LayoutStatus;
+  /** Reads everything and repairs what it can (refused by layouts without redundancy). */
+  scrub(): Promise<void>;
+  /** Re-creates the fragments of replaced (empty) targets; returns how many. */
+  rebuild(): Promise<number>;
   close(): Promise<void>;
 }
 
 export class SingleLayout implements Layout {
   readonly name = 'single';
-  constructor(readonly target: Target, private segmentSize: number) {}
+  readonly appendAlign = LIMITS.TXG_ALIGN;
+  constructor(readonly target: Target, private segmentSize: number, private path = '') {}
   private segBase(seg: number): number { return LIMITS.HEADER_REGION + seg * this.segmentSize; }
   readHeader(off: number, len: number) { return this.target.read(off, len); }
   writeHeader(off: number, data: Buffer) { return this.target.write(off, data); }
@@ -27,5 +48,10 @@ export class SingleLayout implements Layout {
   writeSeg(seg: number, off: number, data: Buffer) { return this.target.write(this.segBase(seg) + off, data); }
   sync() { return this.target.sync(); }
   async space() { return { size: await this.target.size(), available: await this.target.available() }; }
+  status(): LayoutStatus {
+    return { name: this.name, state: 'OK', targets: [{ index: 0, path: this.path, state: 'online', errors: 0 }] };
+  }
+  async scrub(): Promise<void> { throw new VdfsError('NOT_SUPPORTED', 'the single layout keeps one copy: nothing to repair from (vdfs verify checks it)'); }
+  async rebuild(): Promise<number> { throw new VdfsError('NOT_SUPPORTED', 'the single layout has one target: nothing to rebuild'); }
   close() { return this.target.close(); }
 }

@@ -12,17 +12,19 @@ export interface Target {
   /** Bytes the target could still grow by (free space of the file system under it). */
   available(): Promise<number>;
   close(): Promise<void>;
+  /** False once the storage behind the target is no longer what was opened (its file removed or replaced). */
+  present?(): Promise<boolean>;
 }
 
 export const DATASTORE_FILE = 'datastore.vdfs';
 
 export class FileTarget implements Target {
-  private constructor(private fh: FileHandle, readonly path: string) {}
+  private constructor(private fh: FileHandle, readonly path: string, private ino: number) {}
 
   static async open(path: string, create: boolean): Promise<FileTarget> {
     try {
       const fh = await open(path, create ? 'w+' : 'r+');
-      return new FileTarget(fh, path);
+      return new FileTarget(fh, path, (await fh.stat()).ino);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new VdfsError('NO_DATASTORE', `no datastore at ${path}`);
@@ -56,6 +58,9 @@ export class FileTarget implements Target {
     return s.bavail * s.bsize;
   }
   close(): Promise<void> { return this.fh.close(); }
+  async present(): Promise<boolean> {
+    try { return (await stat(this.path)).ino === this.ino; } catch { return false; }
+  }
 }
 
 /** True when a file exists at path (used by mkfs to refuse overwriting). */
@@ -68,14 +73,22 @@ export class MemTarget implements Target {
   private buf: Buffer = Buffer.alloc(0);
   private len = 0;
   syncs = 0;
+  /** Tests: every operation fails with EIO while set. */
+  failing = false;
+  /** Tests: the target reports itself gone (as a removed directory would). */
+  gone = false;
+  private check(): void { if (this.failing) throw new VdfsError('IO', 'injected I/O error'); }
+  async present(): Promise<boolean> { return !this.gone; }
   get bytes(): Buffer { return this.buf.subarray(0, this.len); }
   set bytes(b: Buffer) { this.buf = b; this.len = b.length; }
   async read(off: number, len: number): Promise<Buffer> {
+    this.check();
     const out = Buffer.alloc(len);
     if (off < this.len) this.buf.copy(out, 0, off, Math.min(this.len, off + len));
     return out;
   }
   async write(off: number, data: Buffer): Promise<void> {
+    this.check();
     const end = off + data.length;
     if (end > this.buf.length) {
       const grown = Buffer.alloc(Math.max(end, this.buf.length * 2));
@@ -85,7 +98,7 @@ export class MemTarget implements Target {
     if (end > this.len) this.len = end;
     data.copy(this.buf, off);
   }
-  async sync(): Promise<void> { this.syncs++; }
+  async sync(): Promise<void> { this.check(); this.syncs++; }
   async size(): Promise<number> { return this.len; }
   async available(): Promise<number> { return 1 << 30; }
   async close(): Promise<void> {}

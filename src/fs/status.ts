@@ -46,6 +46,6 @@ export function statusOf(fs: Filesystem, alarmsShown: number = LIMITS.ALARMS_KEP
     operations: [...fs.operations.values()],
     alarms: { count: fs.alarms.count, recent: alarmsShown ? fs.alarms.recent.slice(-alarmsShown) : [] },
     io: fs.counters,
-    layout: ds.layout.name,
+    layout: ds.layout.status(),
   };
 }

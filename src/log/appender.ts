@@ -1,5 +1,5 @@
 /**
- * Appends one transaction group's records to the log. Each txg starts on a TXG_ALIGN boundary
+ * Appends one transaction group's records to the log. Each txg starts on the layout's appendAlign (a TXG_ALIGN multiple)
  * (so a torn write of this txg cannot touch the previous one's bytes); records never span
  * segments; each extent (the run of a txg inside one segment) ends with a summary record that
  * lists its records, so a segment can be read without the trees. Every extent is hashed as it
@@ -54,7 +54,7 @@ export class Appender {
     let ext = this.cur;
     if (ext && ext.end + len + summaryBytes(ext.entries.length + 1) <= segSize) return ext;
     if (ext) this.closeExtent(ext);
-    let start = Math.ceil(this.off / LIMITS.TXG_ALIGN) * LIMITS.TXG_ALIGN;
+    let start = Math.ceil(this.off / this.layout.appendAlign) * this.layout.appendAlign;
     if (!ext && start + len + summaryBytes(1) <= segSize) {
       ext = this.openExtent(this.seg, start);
     } else {

@@ -1,0 +1,131 @@
+/**
+ * Reed-Solomon erasure coding over GF(2^8) (polynomial 0x11d, generator 2), systematic: the
+ * first k of the k+m fragments are the data itself, the other m are parity. The coding matrix is
+ * a (k+m)×k Vandermonde matrix times the inverse of its top k×k square, so its top is the
+ * identity and any k of its rows are invertible (the construction of Plank's tutorial and of
+ * Backblaze's / klauspost's coders). k = 1 makes every parity row [1]: m+1 plain copies, which
+ * is how mirror:N is coded.
+ *
+ * Written here rather than taken from npm: the maintained coders there are native addons
+ * (a second compiled dependency next to fuse-native) or unmaintained; this is ~150 lines.
+ */
+import { invariant } from '../limits.js';
+
+const EXP = new Uint8Array(512);
+const LOG = new Uint8Array(256);
+{
+  let x = 1;
+  for (let i = 0; i < 255; i++) {
+    EXP[i] = x; LOG[x] = i;
+    x <<= 1;
+    if (x & 0x100) x ^= 0x11d;
+  }
+  for (let i = 255; i < 512; i++) EXP[i] = EXP[i - 255];
+}
+
+export const gfMul = (a: number, b: number): number => (a && b ? EXP[LOG[a] + LOG[b]] : 0);
+const gfInv = (a: number): number => { invariant(a !== 0, 'GF inverse of a non-zero element'); return EXP[255 - LOG[a]]; };
+const gfPow = (a: number, n: number): number => (n === 0 ? 1 : a === 0 ? 0 : EXP[(LOG[a] * n) % 255]);
+
+/** One 256-byte product table per coefficient (64 KiB), so a coding pass is one lookup per byte. */
+const MUL: Uint8Array[] = Array.from({ length: 256 }, (_, c) => {
+  const t = new Uint8Array(256);
+  for (let x = 0; x < 256; x++) t[x] = gfMul(c, x);
+  return t;
+});
+
+type Matrix = number[][];
+
+/** Gauss-Jordan inverse over GF(2^8); null when singular. */
+export function invert(a: Matrix): Matrix | null {
+  const n = a.length;
+  const w = a.map((row, i) => [...row, ...Array.from({ length: n }, (_, j) => (i === j ? 1 : 0))]);
+  for (let c = 0; c < n; c++) {
+    const p = w.findIndex((row, r) => r >= c && row[c] !== 0);
+    if (p < 0) return null;
+    [w[c], w[p]] = [w[p], w[c]];
+    const inv = gfInv(w[c][c]);
+    w[c] = w[c].map((v) => gfMul(v, inv));
+    for (let r = 0; r < n; r++) {
+      if (r === c || w[r][c] === 0) continue;
+      const f = w[r][c];
+      w[r] = w[r].map((v, j) => v ^ gfMul(f, w[c][j]));
+    }
+  }
+  return w.map((row) => row.slice(n));
+}
+
+const matMul = (a: Matrix, b: Matrix): Matrix =>
+  a.map((row) => b[0].map((_, j) => row.reduce((acc, v, i) => acc ^ gfMul(v, b[i][j]), 0)));
+
+/** out ^= coef · src, byte by byte (out = src when `first` and coef is 1). */
+function mulAdd(out: Uint8Array, src: Uint8Array, coef: number, first: boolean): void {
+  const n = out.length;
+  if (coef === 1) {
+    if (first) out.set(src);
+    else for (let i = 0; i < n; i++) out[i] ^= src[i];
+    return;
+  }
+  const t = MUL[coef];
+  if (first) for (let i = 0; i < n; i++) out[i] = t[src[i]];
+  else for (let i = 0; i < n; i++) out[i] ^= t[src[i]];
+}
+
+export class ReedSolomon {
+  /** Rows k..k+m-1 of the systematic coding matrix. */
+  readonly parityRows: Matrix;
+  private decoders = new Map<string, Matrix>();
+
+  constructor(readonly k: number, readonly m: number) {
+    invariant(k >= 1 && m >= 0 && k + m <= 255, 'Reed-Solomon shape within GF(2^8)');
+    const vander: Matrix = Array.from({ length: k + m }, (_, r) => Array.from({ length: k }, (_, c) => gfPow(r, c)));
+    const topInv = invert(vander.slice(0, k));
+    invariant(topInv, 'Vandermonde top square invertible');
+    this.parityRows = matMul(vander, topInv).slice(k);
+  }
+
+  /** Fills `parity` (m buffers) from `data` (k buffers), all of one length. */
+  encode(data: Uint8Array[], parity: Uint8Array[]): void {
+    invariant(data.length === this.k && parity.length === this.m, 'fragment counts match the code');
+    parity.forEach((p, r) => data.forEach((d, c) => mulAdd(p, d, this.parityRows[r][c], c === 0)));
+  }
+
+  /**
+   * Rebuilds the missing data fragments in place: `frags` has k+m entries, null where missing;
+   * at least k must be present. Returns false (and changes nothing) when fewer than k are.
+   */
+  reconstructData(frags: (Uint8Array | null)[], len: number): boolean {
+    const have = frags.map((f, i) => (f ? i : -1)).filter((i) => i >= 0).slice(0, this.k);
+    if (have.length < this.k) return false;
+    if (frags.slice(0, this.k).every((f) => f)) return true;
+    const key = have.join(',');
+    let dec = this.decoders.get(key);
+    if (!dec) {
+      const rows = have.map((i) => (i < this.k ? Array.from({ length: this.k }, (_, c) => (c === i ? 1 : 0)) : this.parityRows[i - this.k]));
+      const inv = invert(rows);
+      invariant(inv, 'any k rows of the coding matrix are invertible');
+      dec = inv;
+      this.decoders.set(key, dec);
+    }
+    for (let j = 0; j < this.k; j++) {
+      if (frags[j]) continue;
+      const out = new Uint8Array(len);
+      have.forEach((src, i) => mulAdd(out, frags[src]!, dec![j][i], i === 0));
+      frags[j] = out;
+    }
+    return true;
+  }
+
+  /** Every missing fragment (data and parity) rebuilt in place; false when fewer than k are present. */
+  reconstructAll(frags: (Uint8Array | null)[], len: number): boolean {
+    if (!this.reconstructData(frags, len)) return false;
+    const data = frags.slice(0, this.k) as Uint8Array[];
+    for (let r = 0; r < this.m; r++) {
+      if (frags[this.k + r]) continue;
+      const p = new Uint8Array(len);
+      data.forEach((d, c) => mulAdd(p, d, this.parityRows[r][c], c === 0));
+      frags[this.k + r] = p;
+    }
+    return true;
+  }
+}

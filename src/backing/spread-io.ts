@@ -1,0 +1,264 @@
+/**
+ * Reads and writes of a spread layout. Writes gather whole stripes (a partial one waits in memory
+ * until it fills or the next sync, which is why the appender starts each txg on a stripe), code
+ * them and write every role's units in one call per chunk. Reads fetch only the data roles they
+ * need, check every unit, and rebuild from the other roles (other copies, parity) what is
+ * missing or bad; a unit that failed its check on a target that answers is written back right
+ * (read repair).
+ */
+import { invariant, LIMITS } from '../limits.js';
+import { VdfsError } from '../errors.js';
+import { Entry, Mode, Ref, SpreadKind, unitHolds, writeUnit } from './spread-format.js';
+import { tolerance, type SpreadLayout } from './spread.js';
+
+interface Stripe { stripe: number; buf: Buffer; filled: number }
+interface Bad { ref: Ref; stripe: number }
+
+export class SpreadIo {
+  readonly counters = { reconstructed: 0, repaired: 0, unrecoverable: 0, degradedSegments: 0 };
+  private pending = new Map<number, Stripe>();
+  private issued = new Map<number, number>();
+  private inflight = new Set<Promise<unknown>>();
+  private touched = new Set<number>();
+
+  constructor(private l: SpreadLayout) {}
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = () => { this.inflight.delete(p); };
+    p.then(done, done);
+    return p;
+  }
+
+  /** Waits for every write and repair in flight. */
+  async drain(): Promise<void> { await Promise.allSettled([...this.inflight]); }
+
+  async write(seg: number, off: number, data: Buffer): Promise<void> {
+    const { g, table } = this.l;
+    invariant(off + data.length <= g.l.segmentSize, 'a segment write stays inside the segment');
+    if (off === 0) this.start(seg);
+    const e = table.get(seg);
+    invariant(e && e.mode !== Mode.Free, `segment ${seg} was started before its first write`);
+    this.touched.add(seg);
+    const SW = g.stripeData;
+    const full: Stripe[] = [];
+    for (let i = 0, x = off; i < data.length;) {
+      const stripe = Math.floor(x / SW), at = x % SW, n = Math.min(SW - at, data.length - i);
+      let p = this.pending.get(seg);
+      if (p && p.stripe !== stripe) { full.push(p); this.pending.delete(seg); p = undefined; }
+      if (!p && at === 0 && n === SW) {
+        full.push({ stripe, buf: data.subarray(i, i + SW), filled: SW });
+      } else {
+        if (!p) { p = { stripe, buf: Buffer.alloc(SW), filled: 0 }; this.pending.set(seg, p); }
+        data.copy(p.buf, at, i, i + n);
+        p.filled = Math.max(p.filled, at + n);
+        if (p.filled === Math.min(SW, g.l.segmentSize - stripe * SW)) { full.push(p); this.pending.delete(seg); }
+      }
+      i += n; x += n;
+    }
+    if (full.length) await this.track(this.writeStripes(seg, full));
+  }
+
+  /** Writes out every partial stripe, zero-padded (each txg starts on a new stripe). */
+  async flushPartial(): Promise<void> {
+    const all = [...this.pending];
+    this.pending.clear();
+    await Promise.all(all.map(([seg, p]) => this.track(this.writeStripes(seg, [p]))));
+  }
+
+  /** A new incarnation of a segment: its mode, chunks and generation. */
+  private start(seg: number): void {
+    const { l } = this;
+    const { k, m, kind } = l.label;
+    const old = l.table.get(seg);
+    const roles = Array.from({ length: k + m }, (_, r) => r);
+    const out = roles.filter((r) => !l.usable(l.placement(seg, r))).length;
+    if (out > m) throw this.unavailable();
+    let refs: Ref[];
+    let mode = Mode.Ec;
+    if (out === 0 || kind === SpreadKind.Mirror) {
+      refs = roles.map((role) => {
+        const target = l.placement(seg, role);
+        const same = old?.mode === Mode.Ec ? old.refs.find((r) => r.target === target && r.role === role) : undefined;
+        return { target, role, chunk: same ? same.chunk : l.table.take(target), missing: !l.usable(target) };
+      });
+    } else {
+      mode = Mode.Replicated;
+      const up = l.slots.filter((s) => s.usable).map((s) => s.index);
+      const copies = Array.from({ length: Math.min(LIMITS.DEGRADED_COPIES, up.length) }, (_, i) => up[(seg + i) % up.length]);
+      refs = copies.flatMap((target) => roles.slice(0, k).map((role) => ({ target, role, chunk: l.table.take(target), missing: false })));
+      this.counters.degradedSegments++;
+    }
+    if (old) l.table.give(old.refs.filter((o) => !refs.some((r) => r.target === o.target && r.chunk === o.chunk)));
+    l.table.set(seg, { gen: ++l.table.gen, mode, stripes: 0, refs });
+    this.pending.delete(seg);
+    this.issued.set(seg, 0);
+  }
+
+  private unavailable(): VdfsError {
+    const { l } = this;
+    const out = l.slots.filter((s) => !s.usable).map((s) => `${s.path} (${s.state})`);
+    return new VdfsError('UNAVAILABLE', `${l.name} cannot write: ${out.length} of ${l.n} targets out (${out.join(', ')}); it survives ${tolerance(l.spec, l.n).targets}`);
+  }
+
+  /** True while every stripe of the segment can still be read back from what was written. */
+  survives(e: Entry): boolean {
+    const ok = e.refs.filter((r) => !r.missing && this.l.usable(r.target));
+    const roles = new Set(ok.map((r) => r.role));
+    if (e.mode === Mode.Ec) return roles.size >= this.l.label.k;
+    for (let r = 0; r < this.l.label.k; r++) if (!roles.has(r)) return false;
+    return true;
+  }
+
+  private writeStripes(seg: number, run: Stripe[]): Promise<void> {
+    const { l } = this;
+    const first = run[0].stripe;
+    const prev = this.issued.get(seg) ?? 0;
+    for (let i = 1; i < run.length; i++) invariant(run[i].stripe === first + i, 'stripes of one write are contiguous');
+    this.issued.set(seg, Math.max(prev, first + run.length));
+    return l.lock(seg).run(async () => {
+      const e = l.table.get(seg)!;
+      const { k, m, unitBytes: u } = l.label;
+      const parity = e.mode === Mode.Ec ? run.map((s) => {
+        const d = Array.from({ length: k }, (_, r) => s.buf.subarray(r * u, (r + 1) * u));
+        const p = Array.from({ length: m }, () => Buffer.allocUnsafe(u));
+        l.rs.encode(d, p);
+        return p;
+      }) : [];
+      await Promise.all(e.refs.map(async (ref) => {
+        if (ref.missing) return;
+        if (!l.usable(ref.target)) { ref.missing = true; l.table.touch(seg); return; }
+        const piece = Buffer.allocUnsafe(run.length * l.g.unitStored);
+        run.forEach((s, j) => {
+          const src = ref.role < k ? s.buf.subarray(ref.role * u, (ref.role + 1) * u) : parity[j][ref.role - k];
+          writeUnit(piece, j * l.g.unitStored, src, u, seg, s.stripe, ref.role, e.gen);
+        });
+        try {
+          await l.slots[ref.target].target!.write(l.g.chunkAt(ref.chunk, first), piece);
+        } catch (err) {
+          await l.fail(ref.target, err);
+          ref.missing = true; l.table.touch(seg);
+        }
+      }));
+      if (!this.survives(e)) throw this.unavailable();
+      e.stripes = Math.max(e.stripes, first + run.length);
+      l.table.touch(seg);
+    });
+  }
+
+  /** After a target dropped out during a sync: its fragments of every segment written since the last sync are gone. */
+  lostSinceSync(): void {
+    for (const seg of this.touched) {
+      const e = this.l.table.get(seg);
+      if (!e) continue;
+      for (const r of e.refs) if (!r.missing && !this.l.usable(r.target)) { r.missing = true; this.l.table.touch(seg); }
+      if (!this.survives(e)) throw this.unavailable();
+    }
+  }
+
+  synced(): void { this.touched.clear(); }
+
+  async read(seg: number, off: number, len: number): Promise<Buffer> {
+    const { l } = this;
+    const out = Buffer.alloc(len);
+    const e = l.table.get(seg);
+    if (!e || e.mode === Mode.Free || !len) return out;
+    const SW = l.g.stripeData, u = l.label.unitBytes, k = l.label.k;
+    const a = Math.floor(off / SW), b = Math.ceil((off + len) / SW);
+    if (b > e.stripes && (this.issued.get(seg) ?? 0) > e.stripes) await l.lock(seg).run(() => undefined);
+    const hi = Math.min(b, e.stripes);
+    if (a < hi) {
+      const roles = Array.from({ length: k }, (_, r) => r).filter((r) => {
+        for (let s = a; s < hi; s++) if (s * SW + (r + 1) * u > off && s * SW + r * u < off + len) return true;
+        return false;
+      });
+      const units = await this.gather(seg, e, a, hi, roles);
+      roles.forEach((r, ri) => units[ri].forEach((unit, i) => {
+        const at = (a + i) * SW + r * u;
+        const from = Math.max(off, at), to = Math.min(off + len, at + u);
+        if (to > from) unit!.copy(out, from - off, from - at, to - at);
+      }));
+    }
+    const p = this.pending.get(seg);
+    if (p && p.stripe >= a && p.stripe < b) {
+      const at = p.stripe * SW, from = Math.max(off, at), to = Math.min(off + len, at + SW);
+      if (to > from) p.buf.copy(out, from - off, from - at, to - at);
+    }
+    return out;
+  }
+
+  /**
+   * Units of `roles` for stripes [a, b): from their own chunks, else from other copies, else
+   * rebuilt from any k roles. Units that failed their check on a target that answers are written
+   * back. Throws CHECKSUM when a stripe has fewer than k good units.
+   */
+  async gather(seg: number, e: Entry, a: number, b: number, roles: number[], repair = true): Promise<Buffer[][]> {
+    const { l } = this;
+    const { k, m, unitBytes: u } = l.label;
+    const bad: Bad[] = [];
+    const got = new Map<number, (Buffer | null)[]>();
+    await Promise.all(roles.map(async (r) => { got.set(r, await this.fetch(seg, e, r, a, b, bad)); }));
+    const holes: number[] = [];
+    for (let i = 0; i < b - a; i++) if (roles.some((r) => !got.get(r)![i])) holes.push(i);
+    if (holes.length) {
+      const lo = holes[0], hi = holes[holes.length - 1] + 1;
+      if (e.mode === Mode.Ec) {
+        await Promise.all(Array.from({ length: k + m }, (_, r) => r).filter((r) => !got.has(r)).map(async (r) => {
+          const part = await this.fetch(seg, e, r, a + lo, a + hi, bad);
+          got.set(r, [...new Array<null>(lo).fill(null), ...part, ...new Array<null>(b - a - hi).fill(null)]);
+        }));
+      }
+      for (const i of holes) {
+        const frags = Array.from({ length: k + m }, (_, r) => got.get(r)?.[i] ?? null);
+        if (e.mode !== Mode.Ec || !l.rs.reconstructAll(frags, u)) {
+          this.counters.unrecoverable++;
+          throw new VdfsError('CHECKSUM', `${l.name}: segment ${seg} stripe ${a + i}: fewer than ${k} good fragments`);
+        }
+        this.counters.reconstructed++;
+        frags.forEach((f, r) => { if (got.has(r)) got.get(r)![i] = Buffer.from(f!.buffer, f!.byteOffset, f!.length); });
+      }
+    }
+    for (const x of repair ? bad : []) {
+      const unit = got.get(x.ref.role)?.[x.stripe - a];
+      if (unit) void this.track(this.repairUnit(seg, e.gen, x.ref, x.stripe, unit));
+    }
+    return roles.map((r) => got.get(r)! as Buffer[]);
+  }
+
+  /** One role's units for stripes [a, b), from the first of its refs that holds each. */
+  private async fetch(seg: number, e: Entry, role: number, a: number, b: number, bad: Bad[]): Promise<(Buffer | null)[]> {
+    const { l } = this;
+    const us = l.g.unitStored, u = l.label.unitBytes;
+    const units = new Array<Buffer | null>(b - a).fill(null);
+    for (const ref of e.refs) {
+      if (ref.role !== role || ref.missing || !l.usable(ref.target)) continue;
+      const need = units.map((x, i) => (x ? -1 : i)).filter((i) => i >= 0);
+      if (!need.length) break;
+      const lo = need[0], hi = need[need.length - 1] + 1;
+      let buf: Buffer;
+      try { buf = await l.slots[ref.target].target!.read(l.g.chunkAt(ref.chunk, a + lo), (hi - lo) * us); } catch (err) { await l.fail(ref.target, err); continue; }
+      for (let i = lo; i < hi; i++) {
+        if (units[i]) continue;
+        const at = (i - lo) * us;
+        if (unitHolds(buf, at, u, seg, a + i, role, e.gen)) units[i] = buf.subarray(at, at + u);
+        else bad.push({ ref, stripe: a + i });
+      }
+    }
+    return units;
+  }
+
+  /** Writes one unit back where it failed its check, if the segment still maps it there. */
+  repairUnit(seg: number, gen: number, ref: Ref, stripe: number, data: Buffer): Promise<void> {
+    const { l } = this;
+    return l.lock(seg).run(async () => {
+      const e = l.table.get(seg);
+      if (!e || e.gen !== gen || !e.refs.includes(ref) || ref.missing || !l.usable(ref.target)) return;
+      const b = Buffer.allocUnsafe(l.g.unitStored);
+      writeUnit(b, 0, data, l.label.unitBytes, seg, stripe, ref.role, gen);
+      try {
+        await l.slots[ref.target].target!.write(l.g.chunkAt(ref.chunk, stripe), b);
+        this.counters.repaired++;
+      } catch (err) { await l.fail(ref.target, err); }
+    });
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The segment table of a spread layout in memory: where each segment's fragments are (one entry
+ * per segment, see spread-format.ts), which pages changed since the last sync, and which chunks
+ * of each target are free.
+ */
+import { invariant, LIMITS } from '../limits.js';
+import { VdfsError } from '../errors.js';
+import { bestPage, decodeEntry, encodeEntry, Entry, Geometry, Mode, Ref, sealPage } from './spread-format.js';
+
+/** Free chunks of one target: freed ones first (lowest first), then past the high-water mark. */
+export class ChunkAlloc {
+  private free: number[] = [];
+  high = 0;
+  take(): number { return this.free.pop() ?? this.high++; }
+  give(c: number): void {
+    this.free.push(c);
+    this.free.sort((a, b) => b - a);
+  }
+  /** After loading: every chunk below the high-water mark not in `used` is free. */
+  rebuild(used: Set<number>): void {
+    this.high = used.size ? Math.max(...used) + 1 : 0;
+    this.free = [];
+    for (let c = this.high - 1; c >= 0; c--) if (!used.has(c)) this.free.push(c);
+  }
+  get freeCount(): number { return this.free.length; }
+}
+
+export class SegTable {
+  readonly entries: (Entry | undefined)[] = [];
+  readonly alloc: ChunkAlloc[];
+  /** The slot (0 or 1) holding each page's newest version; the next write goes to the other. */
+  readonly latest: number[];
+  readonly dirty = new Set<number>();
+  gen = 0;
+  /** Pages in use: 1 + the highest entry page ever written. */
+  usedPages = 1;
+
+  constructor(readonly g: Geometry) {
+    this.alloc = Array.from({ length: g.l.n }, () => new ChunkAlloc());
+    this.latest = new Array<number>(g.pages).fill(1);
+  }
+
+  pageOf(seg: number): number { return 1 + Math.floor(seg / this.g.entriesPerPage); }
+
+  get(seg: number): Entry | undefined { return this.entries[seg]; }
+
+  set(seg: number, e: Entry): void {
+    if (seg >= this.g.l.maxSegments) throw new VdfsError('NO_SPACE', `the layout's table holds ${this.g.l.maxSegments} segments (mkfs --max-segments)`);
+    this.entries[seg] = e;
+    this.touch(seg);
+  }
+
+  touch(seg: number): void {
+    const p = this.pageOf(seg);
+    this.dirty.add(p);
+    if (p >= this.usedPages) this.usedPages = p + 1;
+  }
+
+  /** A new chunk on target t. */
+  take(t: number): number { return this.alloc[t].take(); }
+  give(refs: Ref[]): void { for (const r of refs) this.alloc[r.target].give(r.chunk); }
+
+  /** The bytes of entry page p (payload only; the caller seals it with its seq). */
+  pagePayload(p: number): Buffer {
+    invariant(p >= 1, 'entry pages start at 1');
+    const b = Buffer.alloc(LIMITS.SPREAD_PAGE - 16);
+    const first = (p - 1) * this.g.entriesPerPage;
+    for (let i = 0; i < this.g.entriesPerPage; i++) {
+      const e = this.entries[first + i];
+      if (e) encodeEntry(e, b, i * this.g.entryBytes);
+    }
+    return b;
+  }
+
+  sealed(p: number, seq: bigint): Buffer { return sealPage(seq, this.pagePayload(p)); }
+
+  /** Loads page p from its two stored slots (the valid one with the higher seq wins). */
+  load(p: number, slots: Buffer[]): void {
+    const best = bestPage(slots);
+    if (!best) return;
+    this.latest[p] = best.slot;
+    const first = (p - 1) * this.g.entriesPerPage;
+    for (let i = 0; i < this.g.entriesPerPage; i++) {
+      const e = decodeEntry(best.payload, i * this.g.entryBytes);
+      if (e.mode === Mode.Free && !e.refs.length) continue;
+      this.entries[first + i] = e;
+      if (e.gen > this.gen) this.gen = e.gen;
+    }
+  }
+
+  /** After loading every page: the allocators from the chunks the entries name. */
+  rebuildAlloc(): void {
+    const used = this.alloc.map(() => new Set<number>());
+    for (const e of this.entries) for (const r of e?.refs ?? []) used[r.target].add(r.chunk);
+    this.alloc.forEach((a, t) => a.rebuild(used[t]));
+  }
+
+  *live(): Generator<[number, Entry]> {
+    for (let s = 0; s < this.entries.length; s++) {
+      const e = this.entries[s];
+      if (e && e.mode !== Mode.Free) yield [s, e];
+    }
+  }
+}

@@ -1,0 +1,367 @@
+/**
+ * The spread layouts: ec:K+M and mirror:N over several targets. A segment is cut into stripes of
+ * k units; each stripe's k data units and m parity units (Reed-Solomon, rs.ts) go to k+m chunks
+ * placed round-robin from the segment number, so no target holds more than ⌈(k+m)/n⌉ ≤ m of one
+ * segment. While a target is out, new segments of an EC layout are written as DEGRADED_COPIES
+ * whole copies on the targets that are there (mode Replicated) and the healer turns them back into
+ * EC once every target is back. The datastore's header region is written to every target. The
+ * on-target format is in spread-format.ts; reads and writes are in spread-io.ts, healing,
+ * rebuild and scrub in spread-repair.ts.
+ */
+import { LIMITS } from '../limits.js';
+import { isVdfsError, VdfsError } from '../errors.js';
+import { Mutex } from '../txn/mutex.js';
+import type { Layout, LayoutStatus } from './layout.js';
+import type { Target } from './target.js';
+import { TargetSlot } from './health.js';
+import { ReedSolomon } from './rs.js';
+import { bestPage, decodeLabel, decodeMeta, encodeLabel, encodeMeta, Entry, Geometry, Label, Meta, Mode, newId, sealPage, SpreadKind } from './spread-format.js';
+import { SegTable } from './spread-table.js';
+import { SpreadIo } from './spread-io.js';
+import { Repairer } from './spread-repair.js';
+
+/** How targets are opened: directories, files and devices (open.ts) or memory (tests). */
+export interface TargetSource {
+  open(path: string, create: boolean): Promise<Target>;
+  /** True when something is at the path (an empty directory counts), so a failed open means "empty", not "missing". */
+  exists(path: string): Promise<boolean>;
+}
+
+export interface SpreadSpec { kind: SpreadKind; k: number; m: number }
+
+/** `ec:4+2` → {Ec, 4, 2}; `mirror:3` → {Mirror, 1, 2}; null for anything else. */
+export function parseSpread(s: string): SpreadSpec | null {
+  let r = /^ec:(\d+)\+(\d+)$/.exec(s);
+  if (r) return { kind: SpreadKind.Ec, k: Number(r[1]), m: Number(r[2]) };
+  r = /^mirror:(\d+)$/.exec(s);
+  if (r) return { kind: SpreadKind.Mirror, k: 1, m: Number(r[1]) - 1 };
+  return null;
+}
+export const spreadName = (s: SpreadSpec): string => (s.kind === SpreadKind.Ec ? `ec:${s.k}+${s.m}` : `mirror:${s.m + 1}`);
+
+/** Fragments of one segment on one target, and how many whole targets may be lost. */
+export function tolerance(s: SpreadSpec, n: number): { perTarget: number; targets: number } {
+  const perTarget = Math.ceil((s.k + s.m) / Math.min(n, s.k + s.m));
+  return { perTarget, targets: Math.floor(s.m / perTarget) };
+}
+
+export function checkSpread(s: SpreadSpec, n: number): void {
+  const name = spreadName(s);
+  if (s.k < 1 || s.m < 1 || s.k + s.m > 32) throw new VdfsError('INVALID', `${name}: need k ≥ 1, m ≥ 1 and k + m ≤ 32`);
+  if (n < 2 || n > LIMITS.TARGETS_MAX) throw new VdfsError('INVALID', `${name}: needs 2 to ${LIMITS.TARGETS_MAX} targets (got ${n})`);
+  if (tolerance(s, n).targets < 1) {
+    throw new VdfsError('INVALID', `${name} on ${n} targets puts ${tolerance(s, n).perTarget} fragments of a segment on one target, more than the ${s.m} it can lose`);
+  }
+}
+
+export class SpreadLayout implements Layout {
+  readonly name: string;
+  readonly appendAlign: number;
+  readonly rs: ReedSolomon;
+  readonly io: SpreadIo;
+  readonly repair: Repairer;
+  /** Syncs, resyncs and healer table writes, one at a time. */
+  readonly serial = new Mutex();
+  private locks = new Map<number, Mutex>();
+  ids: Buffer[];
+  seq: bigint;
+  private probeTimer: NodeJS.Timeout | null = null;
+  closed = false;
+
+  private constructor(readonly label: Label, readonly g: Geometry, readonly slots: TargetSlot[], readonly table: SegTable, readonly source: TargetSource, ids: Buffer[], seq: bigint) {
+    this.name = spreadName(label);
+    this.appendAlign = Math.max(LIMITS.TXG_ALIGN, g.stripeData);
+    this.rs = new ReedSolomon(label.k, label.m);
+    this.ids = ids;
+    this.seq = seq;
+    this.io = new SpreadIo(this);
+    this.repair = new Repairer(this);
+  }
+
+  get spec(): SpreadSpec { return this.label; }
+  get n(): number { return this.label.n; }
+
+  static async mkfs(spec: SpreadSpec, paths: string[], source: TargetSource, segmentSize: number, maxSegments: number = LIMITS.SPREAD_MAX_SEGMENTS): Promise<SpreadLayout> {
+    checkSpread(spec, paths.length);
+    const base = { ...spec, n: paths.length, segmentSize, unitBytes: LIMITS.UNIT_BYTES, maxSegments, layoutId: newId(), paths };
+    const g = new Geometry(base);
+    const slots = paths.map((p, i) => new TargetSlot(i, p));
+    const ids = paths.map(() => newId());
+    for (const s of slots) {
+      const t = await source.open(s.path, true);
+      const label = encodeLabel({ ...base, index: s.index, targetId: ids[s.index] });
+      await t.write(0, label); await t.write(LIMITS.SPREAD_PAGE, label);
+      s.up(t);
+    }
+    const l = new SpreadLayout({ ...base, index: 0, targetId: ids[0] }, g, slots, new SegTable(g), source, ids, 0n);
+    await l.sync();
+    l.startProbe();
+    return l;
+  }
+
+  /**
+   * Opens the layout that `first` belongs to: its label names every target. A target that does
+   * not answer, carries another id or was not current at the last sync is brought up to date
+   * (header and table copied) if it can be, or left out.
+   */
+  static async open(first: string, source: TargetSource, override: string[] = []): Promise<SpreadLayout> {
+    const t0 = await source.open(first, false);
+    const label = decodeLabel(await t0.read(0, LIMITS.SPREAD_PAGE)) ?? decodeLabel(await t0.read(LIMITS.SPREAD_PAGE, LIMITS.SPREAD_PAGE));
+    await t0.close();
+    if (!label) throw new VdfsError('NO_DATASTORE', `${first} holds no vdfs layout label`);
+    const paths = override.length ? override : label.paths;
+    if (paths.length !== label.n) throw new VdfsError('INVALID', `the layout has ${label.n} targets; ${paths.length} given`);
+    const g = new Geometry(label);
+    const slots = paths.map((p, i) => new TargetSlot(i, p));
+    const metas: (Meta & { slot: TargetSlot; seq: bigint; metaSlot: number; targetId: Buffer })[] = [];
+    for (const s of slots) {
+      try {
+        const t = await source.open(s.path, false);
+        const l = decodeLabel(await t.read(0, LIMITS.SPREAD_PAGE)) ?? decodeLabel(await t.read(LIMITS.SPREAD_PAGE, LIMITS.SPREAD_PAGE));
+        if (!l) { s.down('empty', 'no vdfs label: add it back with `vdfs rebuild`'); await t.close(); continue; }
+        if (!l.layoutId.equals(label.layoutId) || l.index !== s.index) { s.down('missing', 'holds another layout or another target'); await t.close(); continue; }
+        s.up(t);
+        const best = bestPage([await t.read(g.pageSlotAt(0, 0), LIMITS.SPREAD_PAGE), await t.read(g.pageSlotAt(0, 1), LIMITS.SPREAD_PAGE)]);
+        if (best) metas.push({ slot: s, seq: best.seq, metaSlot: best.slot, ...decodeMeta(best.payload, label.n), targetId: l.targetId });
+      } catch (e) {
+        s.down('missing', (e as Error).message);
+      }
+    }
+    const fresh = metas.sort((a, b) => (a.seq < b.seq ? 1 : -1))[0];
+    if (!fresh) throw new VdfsError('UNAVAILABLE', `no target of ${first}'s layout could be read`);
+    const table = new SegTable(g);
+    table.latest[0] = fresh.metaSlot;
+    const l = new SpreadLayout({ ...label, paths }, g, slots, table, source, fresh.ids, fresh.seq);
+    const src = fresh.slot.target!;
+    for (let p = 1; p < fresh.usedPages; p++) {
+      table.load(p, [await src.read(g.pageSlotAt(p, 0), LIMITS.SPREAD_PAGE), await src.read(g.pageSlotAt(p, 1), LIMITS.SPREAD_PAGE)]);
+    }
+    table.usedPages = Math.max(fresh.usedPages, 1);
+    table.rebuildAlloc();
+    for (const s of slots) {
+      const m = metas.find((x) => x.slot === s);
+      if (!s.usable || m === fresh) continue;
+      if (!m || !m.targetId.equals(fresh.ids[s.index])) { await l.drop(s, 'missing', 'its id is not the one this layout expects (replaced: use `vdfs rebuild`)'); continue; }
+      const current = m.seq === fresh.seq && (fresh.online & (1 << s.index)) !== 0;
+      if (!current) await l.resync(s, fresh.slot);
+    }
+    const online = slots.filter((s) => s.usable).length;
+    if (online < l.n - tolerance(l.spec, l.n).targets) {
+      const names = slots.filter((s) => !s.usable).map((s) => `${s.path} (${s.state})`).join(', ');
+      await l.close();
+      throw new VdfsError('UNAVAILABLE', `${l.name} needs ${l.n - tolerance(l.spec, l.n).targets} of its ${l.n} targets; out: ${names}`);
+    }
+    await l.sync();
+    l.startProbe();
+    l.repair.kick();
+    return l;
+  }
+
+  /** A per-segment lock: writes, heal, scrub and read repair of one segment never interleave. */
+  lock(seg: number): Mutex {
+    let m = this.locks.get(seg);
+    if (!m) { m = new Mutex(); this.locks.set(seg, m); }
+    return m;
+  }
+
+  usable(t: number): boolean { return this.slots[t].usable; }
+
+  /** A target returned an error: it is marked down (and retried later). */
+  async fail(t: number, e: unknown): Promise<void> {
+    const s = this.slots[t];
+    if (!s.usable) return;
+    await this.drop(s, 'failing', (e as Error).message ?? String(e));
+  }
+
+  async drop(s: TargetSlot, state: 'failing' | 'missing' | 'empty', why: string): Promise<void> {
+    const t = s.down(state, why);
+    await t?.close().catch(() => undefined);
+  }
+
+  /** Where role r of segment seg goes in EC mode. */
+  placement(seg: number, role: number): number { return (role + seg) % this.n; }
+
+  readHeader(off: number, len: number): Promise<Buffer> {
+    return this.anyTarget((t) => t.read(LIMITS.SPREAD_HEADER_BASE + off, len));
+  }
+
+  async writeHeader(off: number, data: Buffer): Promise<void> {
+    await this.everyTarget((t) => t.write(LIMITS.SPREAD_HEADER_BASE + off, data));
+  }
+
+  /** The first usable target that answers. */
+  private async anyTarget<T>(fn: (t: Target) => Promise<T>): Promise<T> {
+    for (const s of this.slots) {
+      if (!s.usable) continue;
+      try { return await fn(s.target!); } catch (e) { await this.fail(s.index, e); }
+    }
+    throw new VdfsError('UNAVAILABLE', `${this.name}: no target answers`);
+  }
+
+  /** Every usable target; the ones that fail are marked down; at least one must succeed. */
+  async everyTarget(fn: (t: Target, i: number) => Promise<void>): Promise<void> {
+    let ok = 0;
+    await Promise.all(this.slots.map(async (s) => {
+      if (!s.usable) return;
+      try { await fn(s.target!, s.index); ok++; } catch (e) { await this.fail(s.index, e); }
+    }));
+    if (!ok) throw new VdfsError('UNAVAILABLE', `${this.name}: no target answers`);
+  }
+
+  readSeg(seg: number, off: number, len: number): Promise<Buffer> { return this.io.read(seg, off, len); }
+  writeSeg(seg: number, off: number, data: Buffer): Promise<void> { return this.io.write(seg, off, data); }
+
+  /**
+   * Makes everything written so far durable: partial stripes written out, the changed table
+   * pages and the meta page written to every usable target, every target synced. A target that
+   * fails here loses its fragments of the segments written since the last sync (they are marked
+   * missing and the table written again), as long as every segment keeps enough.
+   */
+  sync(): Promise<void> { return this.serial.run(() => this.syncNow(true)); }
+
+  /** The same without writing partial stripes (the healer's table updates, mid-txg). */
+  syncTable(): Promise<void> { return this.serial.run(() => this.syncNow(false)); }
+
+  private async syncNow(stripes: boolean): Promise<void> {
+    if (stripes) await this.io.flushPartial();
+    await this.io.drain();
+    const freed = this.repair.takeFreed();
+    for (let round = 0; ; round++) {
+      const before = this.slots.filter((s) => s.usable).length;
+      await this.writeTable();
+      await this.everyTarget((t) => t.sync());
+      const after = this.slots.filter((s) => s.usable).length;
+      if (after === before) break;
+      this.io.lostSinceSync();
+      if (round > this.n) throw new VdfsError('UNAVAILABLE', `${this.name}: targets keep failing during sync`);
+    }
+    this.io.synced();
+    this.table.give(freed);
+  }
+
+  private async writeTable(): Promise<void> {
+    const pages = [...this.table.dirty];
+    this.table.dirty.clear();
+    this.seq++;
+    const meta = sealPage(this.seq, encodeMeta({ online: this.onlineMask(), usedPages: this.table.usedPages, ids: this.ids }));
+    const writes = [...pages.map((p) => ({ p, b: this.table.sealed(p, this.seq) })), { p: 0, b: meta }];
+    try {
+      await this.everyTarget(async (t) => {
+        for (const { p, b } of writes) await t.write(this.g.pageSlotAt(p, 1 - this.table.latest[p]), b);
+      });
+    } catch (e) {
+      for (const p of pages) this.table.dirty.add(p);
+      throw e;
+    }
+    for (const { p } of writes) this.table.latest[p] = 1 - this.table.latest[p];
+  }
+
+  onlineMask(): number {
+    return this.slots.reduce((m, s) => (s.usable ? m | (1 << s.index) : m), 0);
+  }
+
+  /** Copies the header region and the table from `from` to `to`, then counts `to` as current. */
+  async resync(to: TargetSlot, from: TargetSlot): Promise<void> {
+    const src = from.target!, dst = to.target!;
+    try {
+      await dst.write(LIMITS.SPREAD_HEADER_BASE, await src.read(LIMITS.SPREAD_HEADER_BASE, LIMITS.HEADER_REGION));
+      for (let p = 0; p < this.table.usedPages; p++) {
+        for (const x of [0, 1]) await dst.write(this.g.pageSlotAt(p, x), await src.read(this.g.pageSlotAt(p, x), LIMITS.SPREAD_PAGE));
+      }
+      await dst.sync();
+    } catch (e) {
+      await this.fail(to.index, e);
+    }
+  }
+
+  /** Brings back a target that is down, when its retry time has come (the probe calls this). */
+  async tryReturn(s: TargetSlot, now = Date.now()): Promise<void> {
+    if (s.usable || now < s.retryAt || this.closed) return;
+    let t: Target;
+    try {
+      t = await this.source.open(s.path, false);
+    } catch (e) {
+      const empty = isVdfsError(e, 'NO_DATASTORE') && (await this.source.exists(s.path));
+      s.down(empty ? 'empty' : 'missing', empty ? 'present but empty: add it back with `vdfs rebuild`' : (e as Error).message, now);
+      return;
+    }
+    const l = decodeLabel(await t.read(0, LIMITS.SPREAD_PAGE).catch(() => Buffer.alloc(0)));
+    if (!l) { await t.close(); s.down('empty', 'no vdfs label: add it back with `vdfs rebuild`', now); return; }
+    if (!l.layoutId.equals(this.label.layoutId) || l.index !== s.index || !l.targetId.equals(this.ids[s.index])) {
+      await t.close(); s.down('missing', 'holds another layout, another target or a replaced one (use `vdfs rebuild`)', now); return;
+    }
+    await this.serial.run(async () => {
+      const from = this.slots.find((x) => x.usable);
+      if (!from) { await t.close(); return; }
+      s.up(t);
+      await this.resync(s, from);
+    });
+    if (s.usable) this.repair.kick();
+  }
+
+  /** One health pass: usable targets still present, down ones tried again when due. */
+  async probe(now = Date.now()): Promise<void> {
+    for (const s of this.slots) {
+      if (s.usable) {
+        if (s.target!.present && !(await s.target!.present())) await this.drop(s, 'missing', 'its file was removed or replaced');
+      } else if (s.state !== 'empty' || now >= s.retryAt) {
+        await this.tryReturn(s, now);
+      }
+    }
+  }
+
+  private startProbe(): void {
+    const tick = () => {
+      this.probeTimer = setTimeout(() => { void this.probe().catch(() => undefined).finally(() => { if (!this.closed) tick(); }); }, LIMITS.HEALTH_PROBE_MS);
+      this.probeTimer.unref();
+    };
+    tick();
+  }
+
+  /** Segments whose fragments are not all where EC puts them (replicated, or with missing refs). */
+  degraded(e: Entry): boolean { return e.mode === Mode.Replicated || e.refs.some((r) => r.missing); }
+
+  status(): LayoutStatus {
+    let ec = 0, replicated = 0, missing = 0, replicaChunks = 0;
+    for (const [, e] of this.table.live()) {
+      if (e.mode === Mode.Ec) ec++; else { replicated++; replicaChunks += e.refs.length; }
+      missing += e.refs.filter((r) => r.missing).length;
+    }
+    const out = this.slots.filter((s) => !s.usable).length;
+    const state = out === 0 && !missing && !replicated ? 'OK' : out > tolerance(this.spec, this.n).targets ? 'UNAVAILABLE' : 'DEGRADED';
+    return {
+      name: this.name, state, targets: this.slots.map((s) => s.view()),
+      segments: { ec, replicated, missingFragments: missing },
+      replicaBytes: replicaChunks * this.g.chunkStored,
+      freeChunks: this.table.alloc.reduce((n, a) => n + a.freeCount, 0),
+      ...this.io.counters, ...this.repair.view(),
+    };
+  }
+
+  async space(): Promise<{ size: number; available: number }> {
+    let avail = Infinity, size = 0;
+    for (const s of this.slots) {
+      if (!s.usable) continue;
+      avail = Math.min(avail, await s.target!.available());
+      size += await s.target!.size();
+    }
+    const share = this.label.kind === SpreadKind.Ec ? this.label.k / (this.label.k + this.label.m) : 1 / (this.label.m + 1);
+    return { size: Math.round(size * share), available: Number.isFinite(avail) ? Math.floor(avail * this.n * share) : 0 };
+  }
+
+  scrub(): Promise<void> { return this.repair.scrub(); }
+  rebuild(): Promise<number> { return this.repair.rebuild(); }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    await this.repair.stop();
+    for (const s of this.slots) await s.target?.close().catch(() => undefined);
+  }
+
+  /** Writes a label to a target (rebuild). */
+  async writeLabel(s: TargetSlot, targetId: Buffer): Promise<void> {
+    const b = encodeLabel({ ...this.label, index: s.index, targetId });
+    await s.target!.write(0, b); await s.target!.write(LIMITS.SPREAD_PAGE, b);
+  }
+}

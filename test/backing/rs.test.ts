@@ -1,0 +1,47 @@
+// Reed-Solomon over GF(2^8): parity from data, and every data fragment back from any k of k+m.
+import t from 'tap';
+import { gfMul, invert, ReedSolomon } from '../../src/backing/rs.js';
+import { rng, seedFromEnv } from '../helpers/mem.js';
+
+const seed = seedFromEnv();
+t.comment(`seed ${seed}`);
+
+t.test('field: multiplication has inverses and distributes', async (t) => {
+  let bad = 0;
+  for (let a = 1; a < 256; a++) {
+    const inv = invert([[a]])![0][0];
+    if (gfMul(a, inv) !== 1) bad++;
+    for (const b of [3, 29, 200]) if (gfMul(a, b ^ 77) !== (gfMul(a, b) ^ gfMul(a, 77))) bad++;
+  }
+  t.equal(bad, 0);
+  t.equal(invert([[1, 1], [1, 1]]), null, 'a singular matrix has no inverse');
+});
+
+/** Every subset of `size` indices of 0..n-1. */
+function* subsets(n: number, size: number, from = 0, acc: number[] = []): Generator<number[]> {
+  if (acc.length === size) { yield acc; return; }
+  for (let i = from; i < n; i++) yield* subsets(n, size, i + 1, [...acc, i]);
+}
+
+for (const [k, m] of [[1, 1], [1, 2], [2, 1], [3, 2], [4, 2], [6, 3], [10, 4]]) {
+  t.test(`${k}+${m}: any ${k} of ${k + m} fragments give the data back`, async (t) => {
+    const r = rng(seed + k * 31 + m);
+    const len = 1000;
+    const data = Array.from({ length: k }, () => Uint8Array.from({ length: len }, () => Math.floor(r() * 256)));
+    const parity = Array.from({ length: m }, () => new Uint8Array(len));
+    const rs = new ReedSolomon(k, m);
+    rs.encode(data, parity);
+    if (k === 1) t.ok(parity.every((p) => Buffer.from(p).equals(Buffer.from(data[0]))), 'k = 1: parity fragments are copies');
+    const all = [...data, ...parity];
+    let tried = 0, bad = 0;
+    for (const keep of subsets(k + m, k)) {
+      const frags = all.map((f, i) => (keep.includes(i) ? f : null));
+      if (!rs.reconstructAll(frags, len)) { bad++; continue; }
+      tried++;
+      if (!frags.every((f, i) => Buffer.from(f!).equals(Buffer.from(all[i])))) bad++;
+    }
+    t.equal(bad, 0, `${tried} subsets rebuilt every fragment (seed ${seed})`);
+    const few = all.map((f, i) => (i < k - 1 ? f : null));
+    t.notOk(rs.reconstructAll(few, len), `${k - 1} fragments are not enough`);
+  });
+}
