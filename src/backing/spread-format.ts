@@ -40,7 +40,10 @@
  * | 5   | 1    | ref count                                             |
  * | 8   | 4    | stripes written                                       |
  * | 12  | 4    | missing mask (bit i: ref i lacks its fragment)        |
- * | 16+8i | 8  | ref i: u8 target, u8 role, u16 0, u32 chunk           |
+ * | 16+8i | 8  | ref i: u8 target, u8 role, u16 validTo, u32 chunk     |
+ *
+ * A missing ref still holds its stripes below validTo (it went missing in the middle of the
+ * segment); the healer re-creates the rest.
  *
  * A chunk holds one role of one segment: `stripes` units of UNIT_BYTES data each followed by a
  * 16-byte check: xxh64(data, seg u32, stripe u32, role u32, gen u32) at 0, gen u32 at 8,
@@ -59,6 +62,16 @@ const PAGE_HEAD = 16;
 
 export enum SpreadKind { Ec = 1, Mirror = 2 }
 export enum Mode { Free = 0, Ec = 1, Replicated = 2 }
+
+/** Marks a ref missing from `stripe` on (what it held below stays good); idempotent. */
+export function markMissing(r: Ref, stripe: number): boolean {
+  if (r.missing) { if (stripe < r.validTo) r.validTo = stripe; else return false; return true; }
+  r.missing = true; r.validTo = stripe;
+  return true;
+}
+
+/** True when the ref holds the given stripe (whatever its target's state). */
+export const holds = (r: Ref, stripe: number): boolean => !r.missing || stripe < r.validTo;
 
 export interface Label {
   kind: SpreadKind; k: number; m: number; n: number; index: number;
@@ -157,7 +170,7 @@ export function openPage(b: Buffer): { seq: bigint; payload: Buffer } | null {
   return { seq, payload: b.subarray(PAGE_HEAD) };
 }
 
-export interface Ref { target: number; role: number; chunk: number; missing: boolean }
+export interface Ref { target: number; role: number; chunk: number; missing: boolean; validTo: number }
 export interface Entry { gen: number; mode: Mode; stripes: number; refs: Ref[] }
 
 export function encodeEntry(e: Entry, out: Buffer, at: number): void {
@@ -167,7 +180,7 @@ export function encodeEntry(e: Entry, out: Buffer, at: number): void {
   e.refs.forEach((r, i) => {
     if (r.missing) mask |= 1 << i;
     const o = at + 16 + 8 * i;
-    out[o] = r.target; out[o + 1] = r.role; out.writeUInt32LE(r.chunk, o + 4);
+    out[o] = r.target; out[o + 1] = r.role; out.writeUInt16LE(r.missing ? r.validTo : 0, o + 2); out.writeUInt32LE(r.chunk, o + 4);
   });
   out.writeUInt32LE(mask >>> 0, at + 12);
 }
@@ -178,7 +191,7 @@ export function decodeEntry(b: Buffer, at: number): Entry {
   const refs: Ref[] = [];
   for (let i = 0; i < n; i++) {
     const o = at + 16 + 8 * i;
-    refs.push({ target: b[o], role: b[o + 1], chunk: b.readUInt32LE(o + 4), missing: (mask & (1 << i)) !== 0 });
+    refs.push({ target: b[o], role: b[o + 1], validTo: b.readUInt16LE(o + 2), chunk: b.readUInt32LE(o + 4), missing: (mask & (1 << i)) !== 0 });
   }
   return { gen: b.readUInt32LE(at), mode: b[at + 4], stripes: b.readUInt32LE(at + 8), refs };
 }

@@ -8,7 +8,7 @@
  */
 import { invariant, LIMITS } from '../limits.js';
 import { VdfsError } from '../errors.js';
-import { Entry, Mode, Ref, SpreadKind, unitHolds, writeUnit } from './spread-format.js';
+import { Entry, holds, markMissing, Mode, Ref, SpreadKind, unitHolds, writeUnit } from './spread-format.js';
 import { tolerance, type SpreadLayout } from './spread.js';
 
 interface Stripe { stripe: number; buf: Buffer; filled: number }
@@ -20,6 +20,8 @@ export class SpreadIo {
   private issued = new Map<number, number>();
   private inflight = new Set<Promise<unknown>>();
   private touched = new Set<number>();
+  /** Stripes of each segment made durable by the last sync (what a target lost during a sync still holds). */
+  private durable = new Map<number, number>();
 
   constructor(private l: SpreadLayout) {}
 
@@ -80,19 +82,20 @@ export class SpreadIo {
       refs = roles.map((role) => {
         const target = l.placement(seg, role);
         const same = old?.mode === Mode.Ec ? old.refs.find((r) => r.target === target && r.role === role) : undefined;
-        return { target, role, chunk: same ? same.chunk : l.table.take(target), missing: !l.usable(target) };
+        return { target, role, chunk: same ? same.chunk : l.table.take(target), missing: !l.usable(target), validTo: 0 };
       });
     } else {
       mode = Mode.Replicated;
       const up = l.slots.filter((s) => s.usable).map((s) => s.index);
       const copies = Array.from({ length: Math.min(LIMITS.DEGRADED_COPIES, up.length) }, (_, i) => up[(seg + i) % up.length]);
-      refs = copies.flatMap((target) => roles.slice(0, k).map((role) => ({ target, role, chunk: l.table.take(target), missing: false })));
+      refs = copies.flatMap((target) => roles.slice(0, k).map((role) => ({ target, role, chunk: l.table.take(target), missing: false, validTo: 0 })));
       this.counters.degradedSegments++;
     }
     if (old) l.table.give(old.refs.filter((o) => !refs.some((r) => r.target === o.target && r.chunk === o.chunk)));
     l.table.set(seg, { gen: ++l.table.gen, mode, stripes: 0, refs });
     this.pending.delete(seg);
     this.issued.set(seg, 0);
+    this.durable.set(seg, 0);
   }
 
   private unavailable(): VdfsError {
@@ -127,7 +130,7 @@ export class SpreadIo {
       }) : [];
       await Promise.all(e.refs.map(async (ref) => {
         if (ref.missing) return;
-        if (!l.usable(ref.target)) { ref.missing = true; l.table.touch(seg); return; }
+        if (!l.usable(ref.target)) { markMissing(ref, first); l.table.touch(seg); return; }
         const piece = Buffer.allocUnsafe(run.length * l.g.unitStored);
         run.forEach((s, j) => {
           const src = ref.role < k ? s.buf.subarray(ref.role * u, (ref.role + 1) * u) : parity[j][ref.role - k];
@@ -137,7 +140,7 @@ export class SpreadIo {
           await l.slots[ref.target].target!.write(l.g.chunkAt(ref.chunk, first), piece);
         } catch (err) {
           await l.fail(ref.target, err);
-          ref.missing = true; l.table.touch(seg);
+          markMissing(ref, first); l.table.touch(seg);
         }
       }));
       if (!this.survives(e)) throw this.unavailable();
@@ -151,12 +154,16 @@ export class SpreadIo {
     for (const seg of this.touched) {
       const e = this.l.table.get(seg);
       if (!e) continue;
-      for (const r of e.refs) if (!r.missing && !this.l.usable(r.target)) { r.missing = true; this.l.table.touch(seg); }
+      const durable = this.durable.get(seg) ?? 0;
+      for (const r of e.refs) if (!this.l.usable(r.target) && markMissing(r, durable)) this.l.table.touch(seg);
       if (!this.survives(e)) throw this.unavailable();
     }
   }
 
-  synced(): void { this.touched.clear(); }
+  synced(): void {
+    for (const seg of this.touched) this.durable.set(seg, this.l.table.get(seg)?.stripes ?? 0);
+    this.touched.clear();
+  }
 
   async read(seg: number, off: number, len: number): Promise<Buffer> {
     const { l } = this;
@@ -211,8 +218,12 @@ export class SpreadIo {
       for (const i of holes) {
         const frags = Array.from({ length: k + m }, (_, r) => got.get(r)?.[i] ?? null);
         if (e.mode !== Mode.Ec || !l.rs.reconstructAll(frags, u)) {
+          const s = a + i;
+          if (e.refs.some((r) => !l.usable(r.target) || !holds(r, s))) {
+            throw new VdfsError('UNAVAILABLE', `${l.name}: segment ${seg} stripe ${s}: fewer than ${k} fragments on the targets that answer`);
+          }
           this.counters.unrecoverable++;
-          throw new VdfsError('CHECKSUM', `${l.name}: segment ${seg} stripe ${a + i}: fewer than ${k} good fragments`);
+          throw new VdfsError('CHECKSUM', `${l.name}: segment ${seg} stripe ${s}: fewer than ${k} good fragments`);
         }
         this.counters.reconstructed++;
         frags.forEach((f, r) => { if (got.has(r)) got.get(r)![i] = Buffer.from(f!.buffer, f!.byteOffset, f!.length); });
@@ -231,14 +242,14 @@ export class SpreadIo {
     const us = l.g.unitStored, u = l.label.unitBytes;
     const units = new Array<Buffer | null>(b - a).fill(null);
     for (const ref of e.refs) {
-      if (ref.role !== role || ref.missing || !l.usable(ref.target)) continue;
-      const need = units.map((x, i) => (x ? -1 : i)).filter((i) => i >= 0);
+      if (ref.role !== role || !l.usable(ref.target)) continue;
+      const need = units.map((x, i) => (x || !holds(ref, a + i) ? -1 : i)).filter((i) => i >= 0);
       if (!need.length) break;
       const lo = need[0], hi = need[need.length - 1] + 1;
       let buf: Buffer;
       try { buf = await l.slots[ref.target].target!.read(l.g.chunkAt(ref.chunk, a + lo), (hi - lo) * us); } catch (err) { await l.fail(ref.target, err); continue; }
       for (let i = lo; i < hi; i++) {
-        if (units[i]) continue;
+        if (units[i] || !holds(ref, a + i)) continue;
         const at = (i - lo) * us;
         if (unitHolds(buf, at, u, seg, a + i, role, e.gen)) units[i] = buf.subarray(at, at + u);
         else bad.push({ ref, stripe: a + i });
@@ -252,7 +263,7 @@ export class SpreadIo {
     const { l } = this;
     return l.lock(seg).run(async () => {
       const e = l.table.get(seg);
-      if (!e || e.gen !== gen || !e.refs.includes(ref) || ref.missing || !l.usable(ref.target)) return;
+      if (!e || e.gen !== gen || !e.refs.includes(ref) || !holds(ref, stripe) || !l.usable(ref.target)) return;
       const b = Buffer.allocUnsafe(l.g.unitStored);
       writeUnit(b, 0, data, l.label.unitBytes, seg, stripe, ref.role, gen);
       try {

@@ -7,7 +7,7 @@
  * bad ones.
  */
 import { VdfsError } from '../errors.js';
-import { Mode, newId, Ref, unitHolds, writeUnit } from './spread-format.js';
+import { holds, Mode, newId, Ref, unitHolds, writeUnit } from './spread-format.js';
 import type { SpreadLayout } from './spread.js';
 
 /** Segments healed between two table syncs (their old chunks are freed by that sync). */
@@ -81,11 +81,11 @@ export class Repairer {
           const data = await l.io.gather(seg, e, 0, e.stripes, Array.from({ length: k }, (_, r) => r));
           const refs: Ref[] = Array.from({ length: k + m }, (_, role) => {
             const target = l.placement(seg, role);
-            return { target, role, chunk: l.table.take(target), missing: false };
+            return { target, role, chunk: l.table.take(target), missing: false, validTo: 0 };
           });
           const parity = this.parity(data, e.stripes);
           try {
-            await Promise.all(refs.map((r) => this.writeRole(seg, e.gen, r, r.role < k ? data[r.role] : parity[r.role - k], e.stripes)));
+            await Promise.all(refs.map((r) => this.writeRole(seg, e.gen, r, r.role < k ? data[r.role] : parity[r.role - k], 0, e.stripes)));
           } catch (err) {
             l.table.give(refs);
             throw err;
@@ -94,9 +94,11 @@ export class Repairer {
           e.refs = refs; e.mode = Mode.Ec;
         } else {
           for (const r of e.refs.filter((x) => x.missing && l.usable(x.target))) {
-            const [units] = await l.io.gather(seg, e, 0, e.stripes, [r.role], false);
-            await this.writeRole(seg, e.gen, r, units, e.stripes);
-            r.missing = false;
+            if (r.validTo < e.stripes) {
+              const [units] = await l.io.gather(seg, e, r.validTo, e.stripes, [r.role], false);
+              await this.writeRole(seg, e.gen, r, units, r.validTo, e.stripes);
+            }
+            r.missing = false; r.validTo = 0;
           }
         }
         l.table.touch(seg);
@@ -120,16 +122,16 @@ export class Repairer {
     return out;
   }
 
-  /** All stripes of one role to its chunk, then synced. */
-  private async writeRole(seg: number, gen: number, r: Ref, units: Buffer[], stripes: number): Promise<void> {
+  /** Stripes [from, to) of one role (units[0] is stripe `from`) to its chunk, then synced. */
+  private async writeRole(seg: number, gen: number, r: Ref, units: Buffer[], from: number, to: number): Promise<void> {
     const { l } = this;
-    if (!stripes) return;
-    const piece = Buffer.allocUnsafe(stripes * l.g.unitStored);
-    for (let s = 0; s < stripes; s++) writeUnit(piece, s * l.g.unitStored, units[s], l.label.unitBytes, seg, s, r.role, gen);
+    if (to <= from) return;
+    const piece = Buffer.allocUnsafe((to - from) * l.g.unitStored);
+    for (let s = from; s < to; s++) writeUnit(piece, (s - from) * l.g.unitStored, units[s - from], l.label.unitBytes, seg, s, r.role, gen);
     const t = l.slots[r.target].target;
     if (!t) throw new VdfsError('UNAVAILABLE', `target ${l.slots[r.target].path} went away`);
     try {
-      await t.write(l.g.chunkAt(r.chunk), piece);
+      await t.write(l.g.chunkAt(r.chunk, from), piece);
       await t.sync();
     } catch (err) {
       await l.fail(r.target, err);
@@ -162,7 +164,7 @@ export class Repairer {
         await l.resync(s, from);
         l.ids[s.index] = id;
         for (const [seg, e] of l.table.live()) {
-          for (const r of e.refs) if (r.target === s.index && !r.missing) { r.missing = true; total++; l.table.touch(seg); }
+          for (const r of e.refs) if (r.target === s.index) { r.missing = true; r.validTo = 0; total++; l.table.touch(seg); }
         }
       });
     }
