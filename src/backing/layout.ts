@@ -32,8 +32,10 @@ export interface Layout {
   status(): LayoutStatus;
   /** Reads everything and repairs what it can (refused by layouts without redundancy). */
   scrub(): Promise<void>;
-  /** Re-creates the fragments of replaced (empty) targets; returns how many. */
+  /** Marks the fragments of replaced (empty) targets for re-creation by the healer; returns how many. */
   rebuild(): Promise<number>;
+  /** Resolves once background repair (healing, rebuild) has nothing left it can do now. */
+  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -53,5 +55,6 @@ export class SingleLayout implements Layout {
   }
   async scrub(): Promise<void> { throw new VdfsError('NOT_SUPPORTED', 'the single layout keeps one copy: nothing to repair from (vdfs verify checks it)'); }
   async rebuild(): Promise<number> { throw new VdfsError('NOT_SUPPORTED', 'the single layout has one target: nothing to rebuild'); }
+  async idle(): Promise<void> {}
   close() { return this.target.close(); }
 }

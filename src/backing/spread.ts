@@ -351,6 +351,7 @@ export class SpreadLayout implements Layout {
 
   scrub(): Promise<void> { return this.repair.scrub(); }
   rebuild(): Promise<number> { return this.repair.rebuild(); }
+  idle(): Promise<void> { return this.repair.idle(); }
 
   async close(): Promise<void> {
     this.closed = true;

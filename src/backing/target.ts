@@ -1,5 +1,6 @@
 /** A backing target: a byte-addressed store (a datastore file, or memory in tests). */
-import { open, stat, statfs } from 'node:fs/promises';
+import { mkdir, open, stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { VdfsError } from '../errors.js';
 
@@ -103,3 +104,25 @@ export class MemTarget implements Target {
   async available(): Promise<number> { return 1 << 30; }
   async close(): Promise<void> {}
 }
+
+/**
+ * A target path as the user names it: a directory (the datastore file inside it, created with
+ * the directory when `create`), or a regular file or block device used whole.
+ */
+export async function targetFile(path: string, create: boolean): Promise<string> {
+  const st = await stat(path).catch(() => null);
+  if (st && (st.isFile() || st.isBlockDevice())) return path;
+  if (!st) {
+    if (!create) throw new VdfsError('NO_DATASTORE', `${path} does not exist`);
+    await mkdir(path, { recursive: true });
+  } else if (!st.isDirectory()) {
+    throw new VdfsError('INVALID', `${path} is not a directory, a file or a block device`);
+  }
+  return join(path, DATASTORE_FILE);
+}
+
+/** Targets on the file system (spread.ts's TargetSource). */
+export const fileSource = {
+  async open(path: string, create: boolean): Promise<FileTarget> { return FileTarget.open(await targetFile(path, create), create); },
+  exists,
+};

@@ -19,14 +19,14 @@ import { lockHolder, openDatastore, StoreOptions, takeLock } from './store.js';
 
 
 /** Progress on stderr: a rewritten line on a terminal, a line per tenth otherwise. */
-export function progressPrinter(what: string): (done: number, total: number) => void {
+export function progressPrinter(what: string, unit = 'blocks'): (done: number, total: number) => void {
   let lastTenth = -1;
   return (done, total) => {
     const pct = total ? Math.floor((done / total) * 100) : 100;
-    if (process.stderr.isTTY) { process.stderr.write(`\r${what}: ${done}/${total} blocks (${pct}%)${done === total ? '\n' : ''}`); return; }
+    if (process.stderr.isTTY) { process.stderr.write(`\r${what}: ${done}/${total} ${unit} (${pct}%)${done === total ? '\n' : ''}`); return; }
     if (Math.floor(pct / 10) === lastTenth) return;
     lastTenth = Math.floor(pct / 10);
-    process.stderr.write(`${what}: ${done}/${total} blocks (${pct}%)\n`);
+    process.stderr.write(`${what}: ${done}/${total} ${unit} (${pct}%)\n`);
   };
 }
 

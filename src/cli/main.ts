@@ -12,7 +12,7 @@ import { writeKeyFile } from './keygen.js';
 import { COMPRESS_NAMES, LEVEL_MAX, LEVEL_MIN } from '../codec/compress.js';
 import { LIMITS } from '../limits.js';
 import { statusOf } from '../fs/status.js';
-import { control, mountOf } from './control.js';
+import { control, mountOf, progressPrinter } from './control.js';
 
 const bin = join(fileURLToPath(new URL('.', import.meta.url)), '../../../bin/vdfs.js');
 const sizeArg = (v: string): number => {
@@ -42,20 +42,28 @@ const program = new Command('vdfs')
   // A usage error is one line like every other error (`vdfs --help` shows the usage).
   .configureOutput({ outputError: (str, write) => write(`vdfs: ${str.replace(/^error: /, '').trim()}\n`) });
 
-program.command('mkfs').argument('<dir>', 'directory that will hold datastore.vdfs')
+const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
+program.command('mkfs').argument('[dir]', 'directory that will hold datastore.vdfs (for a spread layout: its first --target)')
   .description('create a datastore')
   .option('--force', 'replace an existing datastore')
+  .option('--layout <layout>', 'single (one datastore file), mirror:N (N copies) or ec:K+M (Reed-Solomon, K data + M parity)', 'single')
+  .option('--target <path>', 'a directory, file or block device the layout spreads over (repeat for each)', collect, [] as string[])
+  .option('--max-segments <n>', `segments the layout's table has room for (default ${LIMITS.SPREAD_MAX_SEGMENTS})`, (v: string) => { if (!/^\d+$/.test(v)) throw new InvalidArgumentError('a number'); return Number(v); })
   .option('--block-size <size>', 'vdisk block size (4K..1M)', sizeArg)
   .option('--segment-size <size>', 'log segment size', sizeArg)
   .option('--compress <codec>', 'compress new blocks: deflate or none', compressArg, 'none')
   .option('--level <n>', `compression level ${LEVEL_MIN} (fastest)..${LEVEL_MAX} (smallest)`, levelArg, LIMITS.COMPRESS_DEFAULT_LEVEL)
   .option('--encrypt', 'encrypt every record with AES-256-GCM (needs --key-file)')
   .option('--key-file <file>', 'the key: 32 raw bytes or 64 hex digits (vdfs keygen makes one); never stored in the datastore')
-  .action(async (dir: string, o: { force?: boolean; blockSize?: number; segmentSize?: number; compress: string; level: number; encrypt?: boolean; keyFile?: string }) => {
+  .action(async (dirArg: string | undefined, o: { force?: boolean; blockSize?: number; segmentSize?: number; compress: string; level: number; encrypt?: boolean; keyFile?: string; layout: string; target: string[]; maxSegments?: number }) => {
+    const dir = dirArg ?? o.target[0];
+    if (!dir) throw new InvalidArgumentError('give the datastore directory, or --target for each target of a spread layout');
+    const targets = o.layout === 'single' || !dirArg || o.target.includes(dirArg) ? o.target : [dirArg, ...o.target];
     const { key } = await openOptions({ keyFile: o.keyFile });
     const policy = { compress: COMPRESS_NAMES[o.compress], level: o.level, encrypt: !!o.encrypt };
-    const ds = await mkfsDatastore(dir, !!o.force, { blockSize: o.blockSize, segmentSize: o.segmentSize, policy, key });
-    print({ created: join(dir, 'datastore.vdfs'), uuid: ds.sb.uuid.toString('hex'), blockSize: ds.sb.blockSize, segmentSize: ds.sb.segmentSize,
+    const ds = await mkfsDatastore(dir, !!o.force, { blockSize: o.blockSize, segmentSize: o.segmentSize, policy, key }, { layout: o.layout, targets, maxSegments: o.maxSegments });
+    print({ created: dir, layout: ds.layout.name, targets: ds.layout.status().targets.map((t) => t.path), uuid: ds.sb.uuid.toString('hex'), blockSize: ds.sb.blockSize, segmentSize: ds.sb.segmentSize,
       compress: o.compress, level: o.level, encrypt: !!o.encrypt });
     await ds.close();
   });
@@ -92,6 +100,28 @@ program.command('status').argument('<dir-or-mountpoint>')
     await ds.close();
   });
 
+/**
+ * Scrub or rebuild: unmounted, run to the end; mounted, started through /.control/command and
+ * followed in status until done. Returns the layout's status.
+ */
+async function layoutCommand(where: string, verb: 'scrub' | 'rebuild', o: StoreOptions): Promise<Record<string, unknown>> {
+  const r = await control(where, [verb], makeLogger(), o);
+  const mnt = await mountOf(where);
+  if (!mnt) return r;
+  const progress = progressPrinter(verb, verb === 'scrub' ? 'segments' : 'fragments');
+  for (;;) {
+    const l = (JSON.parse(await readFile(join(mnt, '.control/status'), 'utf8')) as { layout: Record<string, unknown> }).layout;
+    const s = l.scrub as { running: boolean; done: number; segments: number } | undefined;
+    const b = l.rebuild as { total: number; left: number } | undefined;
+    const h = l.heal as { running: boolean };
+    if (s && verb === 'scrub') progress(s.done, s.segments);
+    if (b && verb === 'rebuild') progress(b.total - b.left, b.total);
+    const rebuilding = (l.targets as { state: string }[]).some((t) => t.state === 'rebuilding');
+    if (verb === 'scrub' ? s && !s.running : !rebuilding && !h.running) return { ...r, layout: l };
+    await new Promise((res) => setTimeout(res, LIMITS.PROGRESS_POLL_MS));
+  }
+}
+
 const WHERE = ['<where>', 'datastore directory or mountpoint (a mounted datastore is asked through its mountpoint)'] as const;
 const runControl = async (where: string, tokens: string[], o: StoreOptions): Promise<void> => { print(await control(where, tokens, makeLogger(), o)); };
 const opt = (v: string | undefined) => (v === undefined ? [] : [v]);
@@ -126,6 +156,18 @@ program.command('verify').argument(...WHERE).argument('[path]').option(...KEY_FI
     print(r);
     if ((r as { verified?: { alarms?: unknown[] } }).verified?.alarms?.length) process.exitCode = 2;
   });
+
+program.command('scrub').argument(...WHERE).option(...KEY_FILE)
+  .description('read every fragment of a spread layout and repair the bad ones from copies or parity; exits 2 when some could not be')
+  .action(async (where: string, o: StoreOptions) => {
+    const r = await layoutCommand(where, 'scrub', o);
+    print(r);
+    if (((r.scrub as { unrecoverable?: number } | undefined)?.unrecoverable ?? 0) > 0) process.exitCode = 2;
+  });
+
+program.command('rebuild').argument(...WHERE).option(...KEY_FILE)
+  .description('re-create, on a replaced (empty) target, every fragment that belonged there')
+  .action(async (where: string, o: StoreOptions) => { print(await layoutCommand(where, 'rebuild', o)); });
 
 program.command('inspect').argument('<dir>').option(...KEY_FILE)
   .description('debugging view: superblock, commit ring, trees and files (read-only)')

@@ -2,10 +2,12 @@
  * Opening a datastore directory from the CLI: the datastore file, its lock (one process at a
  * time), mkfs.
  */
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { SingleLayout } from '../backing/layout.js';
-import { DATASTORE_FILE, exists, FileTarget } from '../backing/target.js';
+import { SingleLayout, type Layout } from '../backing/layout.js';
+import { DATASTORE_FILE, exists, fileSource } from '../backing/target.js';
+import { checkSpread, parseSpread, SpreadLayout } from '../backing/spread.js';
+import { decodeLabel, LABEL_MAGIC } from '../backing/spread-format.js';
 import { initChecksum } from '../codec/checksum.js';
 import { readSuperblock, Datastore, MkfsOptions, OpenOptions } from '../txn/datastore.js';
 import { readKeyFile } from '../codec/seal.js';
@@ -33,14 +35,23 @@ export async function takeLock(dir: string): Promise<() => Promise<void>> {
   return () => rm(lockPath(dir), { force: true });
 }
 
-async function openTarget(dir: string, create: boolean): Promise<FileTarget> {
+/** The layout a datastore directory (or any target of a spread layout) holds. */
+export async function openLayout(dir: string): Promise<Layout> {
   await initChecksum();
   const d = resolve(dir);
-  const st = await stat(d).catch(() => null);
-  if (!st && !create) throw new VdfsError('NO_DATASTORE', `${d} does not exist`);
-  if (st && !st.isDirectory()) throw new VdfsError('INVALID', `${d} is not a directory`);
-  if (!st) await mkdir(d, { recursive: true });
-  return FileTarget.open(join(d, DATASTORE_FILE), create);
+  const target = await fileSource.open(d, false);
+  const head = await target.read(0, LIMITS.SPREAD_PAGE);
+  if (decodeLabel(head) || head.readUInt32LE(0) === LABEL_MAGIC) {
+    await target.close();
+    return SpreadLayout.open(d, fileSource);
+  }
+  try {
+    const sb = await readSuperblock(new SingleLayout(target, 1));
+    return new SingleLayout(target, sb.segmentSize, d);
+  } catch (e) {
+    await target.close();
+    throw e;
+  }
 }
 
 /**
@@ -58,27 +69,49 @@ export async function openOptions(o: StoreOptions): Promise<OpenOptions> {
 
 export async function openDatastore(dir: string, o: StoreOptions = {}): Promise<Datastore> {
   const opts = await openOptions(o);
-  const target = await openTarget(dir, false);
+  const layout = await openLayout(dir);
   try {
-    const sb = await readSuperblock(new SingleLayout(target, 1));
+    const sb = await readSuperblock(layout);
     if (opts.key && !sb.keyCheck && !o.keying) {
       throw new VdfsError('KEY', `datastore ${dir} has no key (it is not encrypted); to encrypt it: vdfs policy ${dir} --encrypt --key-file FILE`);
     }
-    return await Datastore.open(new SingleLayout(target, sb.segmentSize), opts);
+    return await Datastore.open(layout, opts);
   } catch (e) {
-    await target.close();
+    await layout.close();
     throw e;
   }
 }
 
-export async function mkfsDatastore(dir: string, force: boolean, opts: MkfsOptions): Promise<Datastore> {
+/** True when a target path already holds something: a datastore file in a directory, or non-zero first bytes of a file or device. */
+async function holdsDatastore(p: string): Promise<boolean> {
+  const st = await stat(p).catch(() => null);
+  if (!st) return false;
+  if (st.isDirectory()) return exists(join(p, DATASTORE_FILE));
+  const t = await fileSource.open(p, false);
+  try { return !(await t.read(0, 8)).equals(Buffer.alloc(8)); } finally { await t.close(); }
+}
+
+/** Where a datastore's pieces go: the layout (`single`, `mirror:N`, `ec:K+M`) and its targets. */
+export interface Placement { layout: string; targets: string[]; maxSegments?: number }
+
+export async function mkfsDatastore(dir: string, force: boolean, opts: MkfsOptions, place: Placement = { layout: 'single', targets: [] }): Promise<Datastore> {
   if (opts.policy?.encrypt && !opts.key) throw new VdfsError('KEY', '--encrypt needs --key-file (make one with: vdfs keygen FILE)');
-  const file = join(resolve(dir), DATASTORE_FILE);
-  if (await exists(file)) {
-    if (!force) throw new VdfsError('EXISTS', `${file} already holds a datastore (use --force to replace it)`);
-    const holder = await lockHolder(dir);
-    if (holder !== null) throw new VdfsError('BUSY', `datastore ${dir} is in use by process ${holder}`);
+  await initChecksum();
+  const spec = place.layout === 'single' ? null : parseSpread(place.layout);
+  if (place.layout !== 'single' && !spec) throw new VdfsError('INVALID', `--layout ${place.layout}: one of single, mirror:N, ec:K+M`);
+  const paths = spec ? place.targets.map((t) => resolve(t)) : [resolve(dir)];
+  if (!spec && place.targets.length > 1) throw new VdfsError('INVALID', 'the single layout has one target; give --layout mirror:N or ec:K+M for more');
+  if (spec) checkSpread(spec, paths.length);
+  if (new Set(paths).size !== paths.length) throw new VdfsError('INVALID', 'a target is named twice');
+  for (const p of paths) {
+    if (!(await holdsDatastore(p))) continue;
+    if (!force) throw new VdfsError('EXISTS', `${p} already holds a datastore (use --force to replace it)`);
+    const holder = await lockHolder(p).catch(() => null);
+    if (holder !== null) throw new VdfsError('BUSY', `datastore ${p} is in use by process ${holder}`);
   }
-  const target = await openTarget(dir, true);
-  return Datastore.mkfs(new SingleLayout(target, opts.segmentSize ?? LIMITS.SEGMENT_SIZE), opts);
+  const segmentSize = opts.segmentSize ?? LIMITS.SEGMENT_SIZE;
+  const layout: Layout = spec
+    ? await SpreadLayout.mkfs(spec, paths, fileSource, segmentSize, place.maxSegments)
+    : new SingleLayout(await fileSource.open(paths[0], true), segmentSize, paths[0]);
+  return Datastore.mkfs(layout, opts);
 }

@@ -9,6 +9,8 @@
  *   verify [PATH]                 verify the snapshot metadata of one file or of all
  *   policy [compress=none|deflate] [level=1..9] [encrypt=on|off] [key-file=/ABS/PATH]
  *                                 show, or change, the codec policy for new blocks
+ *   scrub                         read every fragment of the layout, repair what is bad
+ *   rebuild                       re-create the fragments of a replaced (empty) target
  *
  * Tokens are separated by blanks; a token with blanks or quotes is written in double quotes
  * with \" and \\ escapes. PATH is relative to the datastore's root (a leading / is allowed).
@@ -24,7 +26,8 @@ export type Command =
   | { verb: 'snapshot list'; path: string }
   | { verb: 'restore'; path: string; name: string }
   | { verb: 'verify'; path: string | null }
-  | { verb: 'policy'; change: PolicyChange };
+  | { verb: 'policy'; change: PolicyChange }
+  | { verb: 'scrub' | 'rebuild' };
 
 /** What a policy command changes (absent: unchanged). */
 export interface PolicyChange { compress?: Compress; level?: number; encrypt?: boolean; keyFile?: string }
@@ -110,7 +113,8 @@ export function parseTokens(t: string[]): Command {
   if (verb === 'restore') { arity(t, 3, 3, 'restore PATH NAME'); return { verb: 'restore', path: checkPath(t[1]), name: checkSnapName(t[2]) }; }
   if (verb === 'verify') { arity(t, 1, 2, 'verify [PATH]'); return { verb: 'verify', path: t[1] === undefined ? null : checkPath(t[1]) }; }
   if (verb === 'policy') return { verb: 'policy', change: parsePolicy(t.slice(1)) };
-  return bad(`unknown command ${JSON.stringify((verb ?? '').slice(0, LIMITS.COMMAND_ECHO_BYTES))} (snapshot, restore, verify, policy)`);
+  if (verb === 'scrub' || verb === 'rebuild') { arity(t, 1, 1, verb); return { verb }; }
+  return bad(`unknown command ${JSON.stringify((verb ?? '').slice(0, LIMITS.COMMAND_ECHO_BYTES))} (snapshot, restore, verify, policy, scrub, rebuild)`);
 }
 
 const POLICY_USAGE = 'policy [compress=none|deflate] [level=1..9] [encrypt=on|off] [key-file=/ABS/PATH]';

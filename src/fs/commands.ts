@@ -20,7 +20,29 @@ export async function runCommand(fs: Filesystem, c: Command, progress?: Progress
     case 'restore': return { restored: await fs.operation('restore', c.path, (p) => restoreFile(fs, c.path, c.name, (d, t) => { p(d, t); progress?.(d, t); })) };
     case 'verify': return { verified: await verify(fs, c.path) };
     case 'policy': return { policy: await policy(fs, c.change) };
+    case 'scrub': return { scrub: await layoutWork(fs, 'scrub', () => fs.ds.layout.scrub()) };
+    case 'rebuild': return { rebuild: await rebuild(fs) };
   }
+}
+
+/** Marks a replaced target's fragments for the healer; unmounted, waits for it to re-create them. */
+async function rebuild(fs: Filesystem): Promise<Record<string, unknown>> {
+  const fragments = await fs.ds.layout.rebuild();
+  fs.log.info({ fragments }, 'rebuild started');
+  if (!fs.opts.mountpoint) await fs.ds.layout.idle();
+  return { fragments, layout: fs.ds.layout.status() };
+}
+
+/**
+ * Scrub: on a mounted datastore they run in the background (progress and outcome in
+ * status under `layout`; a command write must not outlast the FUSE timeout); unmounted, they are
+ * waited for.
+ */
+async function layoutWork(fs: Filesystem, what: string, work: () => Promise<unknown>): Promise<unknown> {
+  const run = work().then((r) => { fs.log.info({ [what]: r, layout: fs.ds.layout.status() }, `${what} done`); return r; });
+  if (!fs.opts.mountpoint) { await run; return fs.ds.layout.status(); }
+  run.catch((e: unknown) => fs.log.error({ err: (e as Error).message }, `${what} failed`));
+  return 'started';
 }
 
 /** Shows the codec policy, or changes it (between commits: a commit encodes under one policy). */
