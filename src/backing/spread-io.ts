@@ -91,7 +91,8 @@ export class SpreadIo {
       refs = copies.flatMap((target) => roles.slice(0, k).map((role) => ({ target, role, chunk: l.table.take(target), missing: false, validTo: 0 })));
       this.counters.degradedSegments++;
     }
-    if (old) l.table.give(old.refs.filter((o) => !refs.some((r) => r.target === o.target && r.chunk === o.chunk)));
+    // freed only once the table naming the new refs is durable (a torn sync must not leave two segments on one chunk)
+    if (old) l.repair.free(old.refs.filter((o) => !refs.some((r) => r.target === o.target && r.chunk === o.chunk)));
     l.table.set(seg, { gen: ++l.table.gen, mode, stripes: 0, refs });
     this.pending.delete(seg);
     this.issued.set(seg, 0);
@@ -130,7 +131,7 @@ export class SpreadIo {
       }) : [];
       await Promise.all(e.refs.map(async (ref) => {
         if (ref.missing) return;
-        if (!l.usable(ref.target)) { markMissing(ref, first); l.table.touch(seg); return; }
+        if (!l.usable(ref.target)) { markMissing(ref, Math.min(first, this.durable.get(seg) ?? 0)); l.table.touch(seg); return; }
         const piece = Buffer.allocUnsafe(run.length * l.g.unitStored);
         run.forEach((s, j) => {
           const src = ref.role < k ? s.buf.subarray(ref.role * u, (ref.role + 1) * u) : parity[j][ref.role - k];
@@ -140,13 +141,21 @@ export class SpreadIo {
           await l.slots[ref.target].target!.write(l.g.chunkAt(ref.chunk, first), piece);
         } catch (err) {
           await l.fail(ref.target, err);
-          markMissing(ref, first); l.table.touch(seg);
+          markMissing(ref, Math.min(first, this.durable.get(seg) ?? 0)); l.table.touch(seg);
         }
       }));
       if (!this.survives(e)) throw this.unavailable();
       e.stripes = Math.max(e.stripes, first + run.length);
       l.table.touch(seg);
     });
+  }
+
+  /** A target dropped between syncs: its fragments written since the last sync were never made durable there. */
+  dropped(t: number): void {
+    for (const seg of this.touched) {
+      const e = this.l.table.get(seg);
+      for (const r of e?.refs ?? []) if (r.target === t && markMissing(r, this.durable.get(seg) ?? 0)) this.l.table.touch(seg);
+    }
   }
 
   /** After a target dropped out during a sync: its fragments of every segment written since the last sync are gone. */

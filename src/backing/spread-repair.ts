@@ -28,6 +28,7 @@ export class Repairer {
 
   /** Chunks freed since the last table sync; the sync that makes their segments' new refs durable frees them. */
   takeFreed(): Ref[] { const f = this.freed; this.freed = []; return f; }
+  free(refs: Ref[]): void { this.freed.push(...refs); }
 
   /** Starts the healer if there is work it can do and it is not running. */
   kick(): void {
@@ -75,6 +76,8 @@ export class Repairer {
       const e = l.table.get(seg);
       if (!e || !l.degraded(e)) return true;
       const { k, m } = l.label;
+      /** start() may give the segment a new incarnation while this awaits (it takes no lock). */
+      const current = () => l.table.get(seg) === e;
       try {
         if (e.mode === Mode.Replicated) {
           if (!this.allUp()) return false;
@@ -84,11 +87,12 @@ export class Repairer {
             return { target, role, chunk: l.table.take(target), missing: false, validTo: 0 };
           });
           const parity = this.parity(data, e.stripes);
-          try {
-            await Promise.all(refs.map((r) => this.writeRole(seg, e.gen, r, r.role < k ? data[r.role] : parity[r.role - k], 0, e.stripes)));
-          } catch (err) {
-            l.table.give(refs);
-            throw err;
+          const done = current() ? await Promise.allSettled(refs.map((r) => this.writeRole(seg, e.gen, r, r.role < k ? data[r.role] : parity[r.role - k], 0, e.stripes))) : [];
+          const failed = done.find((x) => x.status === 'rejected');
+          if (failed || !current()) {
+            l.table.give(refs); // nothing names them; every write to them has settled
+            if (failed) throw (failed as PromiseRejectedResult).reason;
+            return false;
           }
           this.freed.push(...e.refs);
           e.refs = refs; e.mode = Mode.Ec;
@@ -96,6 +100,7 @@ export class Repairer {
           for (const r of e.refs.filter((x) => x.missing && l.usable(x.target))) {
             if (r.validTo < e.stripes) {
               const [units] = await l.io.gather(seg, e, r.validTo, e.stripes, [r.role], false);
+              if (!current()) return false;
               await this.writeRole(seg, e.gen, r, units, r.validTo, e.stripes);
             }
             r.missing = false; r.validTo = 0;
@@ -211,6 +216,7 @@ export class Repairer {
     for (const { r, stripe } of bad) {
       try {
         const [[unit]] = await l.io.gather(seg, e, stripe, stripe + 1, [r.role], false);
+        if (l.table.get(seg) !== e) return; // started again meanwhile: its old chunks are not its own any more
         const b = Buffer.allocUnsafe(us);
         writeUnit(b, 0, unit, u, seg, stripe, r.role, e.gen);
         await l.slots[r.target].target!.write(l.g.chunkAt(r.chunk, stripe), b);

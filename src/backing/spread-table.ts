@@ -13,6 +13,7 @@ export class ChunkAlloc {
   high = 0;
   take(): number { return this.free.pop() ?? this.high++; }
   give(c: number): void {
+    invariant(c < this.high && !this.free.includes(c), `chunk ${c} freed once`);
     this.free.push(c);
     this.free.sort((a, b) => b - a);
   }

@@ -175,6 +175,7 @@ export class SpreadLayout implements Layout {
 
   async drop(s: TargetSlot, state: 'failing' | 'missing' | 'empty', why: string): Promise<void> {
     const t = s.down(state, why);
+    this.io.dropped(s.index);
     await t?.close().catch(() => undefined);
   }
 
@@ -185,8 +186,9 @@ export class SpreadLayout implements Layout {
     return this.anyTarget((t) => t.read(LIMITS.SPREAD_HEADER_BASE + off, len));
   }
 
-  async writeHeader(off: number, data: Buffer): Promise<void> {
-    await this.everyTarget((t) => t.write(LIMITS.SPREAD_HEADER_BASE + off, data));
+  /** Under `serial`, so a resync copying the header region to a returning target cannot overwrite it with an older copy. */
+  writeHeader(off: number, data: Buffer): Promise<void> {
+    return this.serial.run(() => this.everyTarget((t) => t.write(LIMITS.SPREAD_HEADER_BASE + off, data)));
   }
 
   /** The first usable target that answers. */
@@ -226,14 +228,19 @@ export class SpreadLayout implements Layout {
     if (stripes) await this.io.flushPartial();
     await this.io.drain();
     const freed = this.repair.takeFreed();
-    for (let round = 0; ; round++) {
-      const before = this.slots.filter((s) => s.usable).length;
-      await this.writeTable();
-      await this.everyTarget((t) => t.sync());
-      const after = this.slots.filter((s) => s.usable).length;
-      if (after === before) break;
-      this.io.lostSinceSync();
-      if (round > this.n) throw new VdfsError('UNAVAILABLE', `${this.name}: targets keep failing during sync`);
+    try {
+      for (let round = 0; ; round++) {
+        const before = this.slots.filter((s) => s.usable).length;
+        await this.writeTable();
+        await this.everyTarget((t) => t.sync());
+        const after = this.slots.filter((s) => s.usable).length;
+        if (after === before) break;
+        this.io.lostSinceSync();
+        if (round > this.n) throw new VdfsError('UNAVAILABLE', `${this.name}: targets keep failing during sync`);
+      }
+    } catch (e) {
+      this.repair.free(freed); // still to be freed by a later sync
+      throw e;
     }
     this.io.synced();
     this.table.give(freed);
@@ -289,6 +296,11 @@ export class SpreadLayout implements Layout {
     if (!l) { await t.close(); s.down('empty', 'no vdfs label: add it back with `vdfs rebuild`', now); return; }
     if (!l.layoutId.equals(this.label.layoutId) || l.index !== s.index || !l.targetId.equals(this.ids[s.index])) {
       await t.close(); s.down('missing', 'holds another layout, another target or a replaced one (use `vdfs rebuild`)', now); return;
+    }
+    const meta = bestPage([await t.read(this.g.pageSlotAt(0, 0), LIMITS.SPREAD_PAGE), await t.read(this.g.pageSlotAt(0, 1), LIMITS.SPREAD_PAGE)]);
+    if (meta && meta.seq > this.seq) {
+      // it synced after everything open here: this process runs on an older state; never overwrite the newer one
+      await t.close(); s.down('missing', `newer than the open layout (seq ${meta.seq} > ${this.seq}): remount with it present`, now); return;
     }
     await this.serial.run(async () => {
       const from = this.slots.find((x) => x.usable);

@@ -81,7 +81,9 @@ export class Appender {
   private flush(ext: OpenExtent): void {
     if (!ext.pendingBytes) return;
     const data = Buffer.concat(ext.pending, ext.pendingBytes);
-    this.writes.push(this.layout.writeSeg(ext.seg, ext.pendingAt, data));
+    const w = this.layout.writeSeg(ext.seg, ext.pendingAt, data);
+    w.catch(() => undefined); // seen by finish(); not an unhandled rejection before it
+    this.writes.push(w);
     this.bytesWritten += data.length;
     ext.pendingAt += ext.pendingBytes;
     ext.pending = []; ext.pendingBytes = 0;
