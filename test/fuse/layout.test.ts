@@ -92,7 +92,11 @@ if (d) {
     await rename(b, `${b}.away`); await rename(c, `${c}.away`);
     while ((await layout()).state !== 'UNAVAILABLE') await sleep(200);
     t.pass('status says UNAVAILABLE');
-    const err = await writeSome(1).then(() => null, (e: NodeJS.ErrnoException) => e);
+    // a file outside the model: what a failed commit leaves in memory is not committed data
+    const err = await (async () => {
+      const fh = await open(d.at('probe'), 'w');
+      try { await fh.write(randomBytes(MiB)); await fh.sync(); return null; } catch (e) { return e as NodeJS.ErrnoException; } finally { await fh.close().catch(() => undefined); }
+    })();
     t.ok(err && ['ENXIO', 'EIO', 'EROFS'].includes(err.code ?? ''), `a write + fsync fails with ${err?.code}`);
     await rename(`${c}.away`, c);
     while ((await layout()).targets[2].state !== 'online') await sleep(200);
