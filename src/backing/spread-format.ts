@@ -26,7 +26,7 @@
  * | 40  | 16   | this target's id (new on every rebuild)              |
  * | 64  | …    | n × (u16 length, UTF-8 path) of every target         |
  *
- * Table page (4096 bytes): u64 seq at 0, xxh64 of bytes 0..7 and 16..4095 at 8, payload at 16.
+ * Table page (4096 bytes): u64 seq at 0, xxh64 of the payload seeded with seq at 8, payload at 16.
  * A page is always written to the slot that does not hold its newest valid version, so a torn
  * write leaves the previous one. Page 0 is the meta page, written at every sync: u32 online mask
  * at 16, u32 pages in use at 20, then n × 16-byte target ids at 24 (the ids each target must
@@ -46,11 +46,11 @@
  * segment); the healer re-creates the rest.
  *
  * A chunk holds one role of one segment: `stripes` units of UNIT_BYTES data each followed by a
- * 16-byte check: xxh64(data, seg u32, stripe u32, role u32, gen u32) at 0, gen u32 at 8,
- * magic 'VDFU' at 12.
+ * 16-byte check: xxh64 of the data seeded with xxh64 of (seg u32, stripe u32, role u32, gen u32)
+ * at 0, gen u32 at 8, magic 'VDFU' at 12.
  */
 import { randomBytes } from 'node:crypto';
-import { streamXxh64, xxh64 } from '../codec/checksum.js';
+import { xxh64 } from '../codec/checksum.js';
 import { invariant, LIMITS } from '../limits.js';
 
 export const LABEL_MAGIC = 0x4c464456; // 'VDFL'
@@ -143,12 +143,15 @@ export class Geometry {
   chunkAt(chunk: number, stripe = 0): number { return this.chunkBase + chunk * this.chunkStored + stripe * this.unitStored; }
 }
 
+/** A page's checksum: its payload hashed with the seq as seed (so a page cannot pass under another seq). */
+const pageSum = (b: Buffer): bigint => xxh64(b.subarray(PAGE_HEAD), b.readBigUInt64LE(0));
+
 /** A page with its seq and checksum; `payload` is PAGE − 16 bytes. */
 export function sealPage(seq: bigint, payload: Buffer): Buffer {
   const b = Buffer.alloc(PAGE);
   b.writeBigUInt64LE(seq, 0);
   payload.copy(b, PAGE_HEAD);
-  b.writeBigUInt64LE(streamXxh64().update(b.subarray(0, 8)).update(b.subarray(PAGE_HEAD)).digest(), 8);
+  b.writeBigUInt64LE(pageSum(b), 8);
   return b;
 }
 
@@ -163,10 +166,10 @@ export function bestPage(slots: Buffer[]): { seq: bigint; payload: Buffer; slot:
 }
 
 /** The page's seq and payload, or null when its checksum fails (torn, never written). */
-export function openPage(b: Buffer): { seq: bigint; payload: Buffer } | null {
+function openPage(b: Buffer): { seq: bigint; payload: Buffer } | null {
   const seq = b.readBigUInt64LE(0);
   if (seq === 0n) return null;
-  if (b.readBigUInt64LE(8) !== streamXxh64().update(b.subarray(0, 8)).update(b.subarray(PAGE_HEAD)).digest()) return null;
+  if (b.readBigUInt64LE(8) !== pageSum(b)) return null;
   return { seq, payload: b.subarray(PAGE_HEAD) };
 }
 
@@ -209,11 +212,13 @@ export function decodeMeta(p: Buffer, n: number): Meta {
   return { online: p.readUInt32LE(0), usedPages: p.readUInt32LE(4), ids: Array.from({ length: n }, (_, i) => Buffer.from(p.subarray(8 + 16 * i, 24 + 16 * i))) };
 }
 
+/** Scratch for a unit's identity (used synchronously, so one buffer serves every call). */
+const UNIT_ID = Buffer.alloc(16);
+
 /** The check of one unit: its data bound to the segment, stripe, role and generation it belongs to. */
 function unitCheck(data: Uint8Array, seg: number, stripe: number, role: number, gen: number): bigint {
-  const id = Buffer.alloc(16);
-  id.writeUInt32LE(seg, 0); id.writeUInt32LE(stripe, 4); id.writeUInt32LE(role, 8); id.writeUInt32LE(gen, 12);
-  return streamXxh64().update(data).update(id).digest();
+  UNIT_ID.writeUInt32LE(seg, 0); UNIT_ID.writeUInt32LE(stripe, 4); UNIT_ID.writeUInt32LE(role, 8); UNIT_ID.writeUInt32LE(gen, 12);
+  return xxh64(data, xxh64(UNIT_ID));
 }
 
 /** Copies one unit's data to `out` at `at` (zero-padded to `unit`) and writes its check after it. */

@@ -165,7 +165,7 @@ export class Repairer {
         if (!from) throw new VdfsError('UNAVAILABLE', 'no target to rebuild from');
         const id = newId();
         s.up(t, 'rebuilding');
-        await l.writeLabel(s, id);
+        await l.labelTarget(s, id);
         await l.resync(s, from);
         l.ids[s.index] = id;
         for (const [seg, e] of l.table.live()) {

@@ -9,21 +9,33 @@ import { bestPage, decodeEntry, encodeEntry, Entry, Geometry, Mode, Ref, sealPag
 
 /** Free chunks of one target: freed ones first (lowest first), then past the high-water mark. */
 export class ChunkAlloc {
-  private free: number[] = [];
+  private free = new Set<number>();
+  /** The free chunks, highest first (pop gives the lowest); rebuilt from `free` when stale. */
+  private order: number[] = [];
+  private stale = false;
   high = 0;
-  take(): number { return this.free.pop() ?? this.high++; }
+  take(): number {
+    if (this.stale) { this.order = [...this.free].sort((a, b) => b - a); this.stale = false; }
+    const c = this.order.pop();
+    if (c === undefined) return this.high++;
+    this.free.delete(c);
+    return c;
+  }
   give(c: number): void {
-    invariant(c < this.high && !this.free.includes(c), `chunk ${c} freed once`);
-    this.free.push(c);
-    this.free.sort((a, b) => b - a);
+    invariant(c < this.high && !this.free.has(c), `chunk ${c} freed once`);
+    this.free.add(c);
+    this.stale = true;
   }
   /** After loading: every chunk below the high-water mark not in `used` is free. */
   rebuild(used: Set<number>): void {
-    this.high = used.size ? Math.max(...used) + 1 : 0;
-    this.free = [];
-    for (let c = this.high - 1; c >= 0; c--) if (!used.has(c)) this.free.push(c);
+    let high = 0;
+    for (const c of used) if (c + 1 > high) high = c + 1;
+    this.high = high;
+    this.free = new Set();
+    for (let c = 0; c < high; c++) if (!used.has(c)) this.free.add(c);
+    this.stale = true;
   }
-  get freeCount(): number { return this.free.length; }
+  get freeCount(): number { return this.free.size; }
 }
 
 export class SegTable {

@@ -54,6 +54,21 @@ export function checkSpread(s: SpreadSpec, n: number): void {
   }
 }
 
+/** A target's label: copy 0, else copy 1 (null when neither is valid: an empty or foreign target). */
+export async function readLabel(t: Target): Promise<Label | null> {
+  return decodeLabel(await t.read(0, LIMITS.SPREAD_PAGE)) ?? decodeLabel(await t.read(LIMITS.SPREAD_PAGE, LIMITS.SPREAD_PAGE));
+}
+
+async function writeLabel(t: Target, label: Label): Promise<void> {
+  const b = encodeLabel(label);
+  await t.write(0, b); await t.write(LIMITS.SPREAD_PAGE, b);
+}
+
+/** Both stored slots of table page p. */
+async function pageSlots(t: Target, g: Geometry, p: number): Promise<Buffer[]> {
+  return [await t.read(g.pageSlotAt(p, 0), LIMITS.SPREAD_PAGE), await t.read(g.pageSlotAt(p, 1), LIMITS.SPREAD_PAGE)];
+}
+
 export class SpreadLayout implements Layout {
   readonly name: string;
   readonly appendAlign: number;
@@ -89,8 +104,7 @@ export class SpreadLayout implements Layout {
     const ids = paths.map(() => newId());
     for (const s of slots) {
       const t = await source.open(s.path, true);
-      const label = encodeLabel({ ...base, index: s.index, targetId: ids[s.index] });
-      await t.write(0, label); await t.write(LIMITS.SPREAD_PAGE, label);
+      await writeLabel(t, { ...base, index: s.index, targetId: ids[s.index] });
       s.up(t);
     }
     const l = new SpreadLayout({ ...base, index: 0, targetId: ids[0] }, g, slots, new SegTable(g), source, ids, 0n);
@@ -104,24 +118,23 @@ export class SpreadLayout implements Layout {
    * not answer, carries another id or was not current at the last sync is brought up to date
    * (header and table copied) if it can be, or left out.
    */
-  static async open(first: string, source: TargetSource, override: string[] = []): Promise<SpreadLayout> {
+  static async open(first: string, source: TargetSource): Promise<SpreadLayout> {
     const t0 = await source.open(first, false);
-    const label = decodeLabel(await t0.read(0, LIMITS.SPREAD_PAGE)) ?? decodeLabel(await t0.read(LIMITS.SPREAD_PAGE, LIMITS.SPREAD_PAGE));
+    const label = await readLabel(t0);
     await t0.close();
     if (!label) throw new VdfsError('NO_DATASTORE', `${first} holds no vdfs layout label`);
-    const paths = override.length ? override : label.paths;
-    if (paths.length !== label.n) throw new VdfsError('INVALID', `the layout has ${label.n} targets; ${paths.length} given`);
+    const paths = label.paths;
     const g = new Geometry(label);
     const slots = paths.map((p, i) => new TargetSlot(i, p));
     const metas: (Meta & { slot: TargetSlot; seq: bigint; metaSlot: number; targetId: Buffer })[] = [];
     for (const s of slots) {
       try {
         const t = await source.open(s.path, false);
-        const l = decodeLabel(await t.read(0, LIMITS.SPREAD_PAGE)) ?? decodeLabel(await t.read(LIMITS.SPREAD_PAGE, LIMITS.SPREAD_PAGE));
+        const l = await readLabel(t);
         if (!l) { s.down('empty', 'no vdfs label: add it back with `vdfs rebuild`'); await t.close(); continue; }
         if (!l.layoutId.equals(label.layoutId) || l.index !== s.index) { s.down('missing', 'holds another layout or another target'); await t.close(); continue; }
         s.up(t);
-        const best = bestPage([await t.read(g.pageSlotAt(0, 0), LIMITS.SPREAD_PAGE), await t.read(g.pageSlotAt(0, 1), LIMITS.SPREAD_PAGE)]);
+        const best = bestPage(await pageSlots(t, g, 0));
         if (best) metas.push({ slot: s, seq: best.seq, metaSlot: best.slot, ...decodeMeta(best.payload, label.n), targetId: l.targetId });
       } catch (e) {
         s.down('missing', (e as Error).message);
@@ -131,11 +144,8 @@ export class SpreadLayout implements Layout {
     if (!fresh) throw new VdfsError('UNAVAILABLE', `no target of ${first}'s layout could be read`);
     const table = new SegTable(g);
     table.latest[0] = fresh.metaSlot;
-    const l = new SpreadLayout({ ...label, paths }, g, slots, table, source, fresh.ids, fresh.seq);
-    const src = fresh.slot.target!;
-    for (let p = 1; p < fresh.usedPages; p++) {
-      table.load(p, [await src.read(g.pageSlotAt(p, 0), LIMITS.SPREAD_PAGE), await src.read(g.pageSlotAt(p, 1), LIMITS.SPREAD_PAGE)]);
-    }
+    const l = new SpreadLayout(label, g, slots, table, source, fresh.ids, fresh.seq);
+    for (let p = 1; p < fresh.usedPages; p++) table.load(p, await pageSlots(fresh.slot.target!, g, p));
     table.usedPages = Math.max(fresh.usedPages, 1);
     table.rebuildAlloc();
     for (const s of slots) {
@@ -145,11 +155,11 @@ export class SpreadLayout implements Layout {
       const current = m.seq === fresh.seq && (fresh.online & (1 << s.index)) !== 0;
       if (!current) await l.resync(s, fresh.slot);
     }
-    const online = slots.filter((s) => s.usable).length;
-    if (online < l.n - tolerance(l.spec, l.n).targets) {
+    const needed = l.n - tolerance(l.spec, l.n).targets;
+    if (l.online < needed) {
       const names = slots.filter((s) => !s.usable).map((s) => `${s.path} (${s.state})`).join(', ');
       await l.close();
-      throw new VdfsError('UNAVAILABLE', `${l.name} needs ${l.n - tolerance(l.spec, l.n).targets} of its ${l.n} targets; out: ${names}`);
+      throw new VdfsError('UNAVAILABLE', `${l.name} needs ${needed} of its ${l.n} targets; out: ${names}`);
     }
     await l.sync();
     l.startProbe();
@@ -165,6 +175,8 @@ export class SpreadLayout implements Layout {
   }
 
   usable(t: number): boolean { return this.slots[t].usable; }
+  /** Targets taking I/O now. */
+  get online(): number { return this.slots.filter((s) => s.usable).length; }
 
   /** A target returned an error: it is marked down (and retried later). */
   async fail(t: number, e: unknown): Promise<void> {
@@ -230,11 +242,10 @@ export class SpreadLayout implements Layout {
     const freed = this.repair.takeFreed();
     try {
       for (let round = 0; ; round++) {
-        const before = this.slots.filter((s) => s.usable).length;
+        const before = this.online;
         await this.writeTable();
         await this.everyTarget((t) => t.sync());
-        const after = this.slots.filter((s) => s.usable).length;
-        if (after === before) break;
+        if (this.online === before) break;
         this.io.lostSinceSync();
         if (round > this.n) throw new VdfsError('UNAVAILABLE', `${this.name}: targets keep failing during sync`);
       }
@@ -292,12 +303,12 @@ export class SpreadLayout implements Layout {
       s.down(empty ? 'empty' : 'missing', empty ? 'present but empty: add it back with `vdfs rebuild`' : (e as Error).message, now);
       return;
     }
-    const l = decodeLabel(await t.read(0, LIMITS.SPREAD_PAGE).catch(() => Buffer.alloc(0)));
+    const l = await readLabel(t).catch(() => null);
     if (!l) { await t.close(); s.down('empty', 'no vdfs label: add it back with `vdfs rebuild`', now); return; }
     if (!l.layoutId.equals(this.label.layoutId) || l.index !== s.index || !l.targetId.equals(this.ids[s.index])) {
       await t.close(); s.down('missing', 'holds another layout, another target or a replaced one (use `vdfs rebuild`)', now); return;
     }
-    const meta = bestPage([await t.read(this.g.pageSlotAt(0, 0), LIMITS.SPREAD_PAGE), await t.read(this.g.pageSlotAt(0, 1), LIMITS.SPREAD_PAGE)]);
+    const meta = bestPage(await pageSlots(t, this.g, 0).catch(() => []));
     if (meta && meta.seq > this.seq) {
       // it synced after everything open here: this process runs on an older state; never overwrite the newer one
       await t.close(); s.down('missing', `newer than the open layout (seq ${meta.seq} > ${this.seq}): remount with it present`, now); return;
@@ -316,7 +327,7 @@ export class SpreadLayout implements Layout {
     for (const s of this.slots) {
       if (s.usable) {
         if (s.target!.present && !(await s.target!.present())) await this.drop(s, 'missing', 'its file was removed or replaced');
-      } else if (s.state !== 'empty' || now >= s.retryAt) {
+      } else {
         await this.tryReturn(s, now);
       }
     }
@@ -339,7 +350,7 @@ export class SpreadLayout implements Layout {
       if (e.mode === Mode.Ec) ec++; else { replicated++; replicaChunks += e.refs.length; }
       missing += e.refs.filter((r) => r.missing).length;
     }
-    const out = this.slots.filter((s) => !s.usable).length;
+    const out = this.n - this.online;
     const state = out === 0 && !missing && !replicated ? 'OK' : out > tolerance(this.spec, this.n).targets ? 'UNAVAILABLE' : 'DEGRADED';
     return {
       name: this.name, state, targets: this.slots.map((s) => s.view()),
@@ -357,7 +368,7 @@ export class SpreadLayout implements Layout {
       avail = Math.min(avail, await s.target!.available());
       size += await s.target!.size();
     }
-    const share = this.label.kind === SpreadKind.Ec ? this.label.k / (this.label.k + this.label.m) : 1 / (this.label.m + 1);
+    const share = this.label.k / (this.label.k + this.label.m); // mirror:N is k = 1, m = N − 1
     return { size: Math.round(size * share), available: Number.isFinite(avail) ? Math.floor(avail * this.n * share) : 0 };
   }
 
@@ -372,9 +383,8 @@ export class SpreadLayout implements Layout {
     for (const s of this.slots) await s.target?.close().catch(() => undefined);
   }
 
-  /** Writes a label to a target (rebuild). */
-  async writeLabel(s: TargetSlot, targetId: Buffer): Promise<void> {
-    const b = encodeLabel({ ...this.label, index: s.index, targetId });
-    await s.target!.write(0, b); await s.target!.write(LIMITS.SPREAD_PAGE, b);
+  /** Gives a target this layout's label under a new id (rebuild). */
+  labelTarget(s: TargetSlot, targetId: Buffer): Promise<void> {
+    return writeLabel(s.target!, { ...this.label, index: s.index, targetId });
   }
 }

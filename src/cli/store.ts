@@ -6,8 +6,7 @@ import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SingleLayout, type Layout } from '../backing/layout.js';
 import { DATASTORE_FILE, exists, fileSource } from '../backing/target.js';
-import { checkSpread, parseSpread, SpreadLayout } from '../backing/spread.js';
-import { decodeLabel, LABEL_MAGIC } from '../backing/spread-format.js';
+import { checkSpread, parseSpread, readLabel, SpreadLayout } from '../backing/spread.js';
 import { initChecksum } from '../codec/checksum.js';
 import { readSuperblock, Datastore, MkfsOptions, OpenOptions } from '../txn/datastore.js';
 import { readKeyFile } from '../codec/seal.js';
@@ -40,8 +39,7 @@ export async function openLayout(dir: string): Promise<Layout> {
   await initChecksum();
   const d = resolve(dir);
   const target = await fileSource.open(d, false);
-  const head = await target.read(0, LIMITS.SPREAD_PAGE);
-  if (decodeLabel(head) || head.readUInt32LE(0) === LABEL_MAGIC) {
+  if (await readLabel(target)) {
     await target.close();
     return SpreadLayout.open(d, fileSource);
   }
