@@ -121,6 +121,10 @@ export const LIMITS = {
   TARGETS_MAX: 16,
   /** Segments a spread layout's table has room for unless mkfs says otherwise (1 TiB of 4 MiB segments). */
   SPREAD_MAX_SEGMENTS: 1 << 18,
+  /** Most segments `--max-segments` may ask for (64 TiB of 4 MiB segments; the table region is sparse until used). */
+  SPREAD_MAX_SEGMENTS_CAP: 1 << 24,
+  /** format (spread layouts): refs one segment entry holds (its missing mask is 32 bits): k + m and 2k (degraded copies) at most this. */
+  SPREAD_REFS_MAX: 32,
   /** Copies a degraded EC write keeps (enough to survive one more target failure). */
   DEGRADED_COPIES: 2,
   /** Milliseconds between checks that each target is still the file that was opened. */

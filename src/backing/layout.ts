@@ -17,6 +17,9 @@ export interface LayoutStatus {
   [more: string]: unknown;
 }
 
+/** Progress of a long layout operation (scrub: segments; rebuild: fragments). */
+export type Progress = (done: number, total: number) => void;
+
 export interface Layout {
   readonly name: string;
   /** Every txg's appends start on a multiple of this (a multiple of TXG_ALIGN). */
@@ -31,11 +34,9 @@ export interface Layout {
   space(): Promise<{ size: number; available: number }>;
   status(): LayoutStatus;
   /** Reads everything and repairs what it can (refused by layouts without redundancy). */
-  scrub(): Promise<void>;
-  /** Marks the fragments of replaced (empty) targets for re-creation by the healer; returns how many. */
-  rebuild(): Promise<number>;
-  /** Resolves once background repair (healing, rebuild) has nothing left it can do now. */
-  idle(): Promise<void>;
+  scrub(progress?: Progress): Promise<void>;
+  /** Re-creates on replaced (empty) targets every fragment that belonged there; returns how many. */
+  rebuild(progress?: Progress): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -55,6 +56,5 @@ export class SingleLayout implements Layout {
   }
   async scrub(): Promise<void> { throw new VdfsError('NOT_SUPPORTED', 'the single layout keeps one copy: nothing to repair from (vdfs verify checks it)'); }
   async rebuild(): Promise<number> { throw new VdfsError('NOT_SUPPORTED', 'the single layout has one target: nothing to rebuild'); }
-  async idle(): Promise<void> {}
   close() { return this.target.close(); }
 }

@@ -115,6 +115,10 @@ export function decodeLabel(b: Buffer): Label | null {
 
 export const newId = (): Buffer => randomBytes(16);
 
+/** Refs a segment entry needs room for: k + m in EC mode, DEGRADED_COPIES × k when copied. */
+export const refsPerEntry = (s: Pick<Label, 'kind' | 'k' | 'm'>): number =>
+  Math.max(s.k + s.m, s.kind === SpreadKind.Ec ? LIMITS.DEGRADED_COPIES * s.k : 0);
+
 /** Sizes derived from a label: where each region starts and how big a chunk is. */
 export class Geometry {
   readonly stripeData: number;
@@ -132,7 +136,7 @@ export class Geometry {
     this.stripes = Math.ceil(l.segmentSize / this.stripeData);
     this.unitStored = l.unitBytes + UNIT_CHECK;
     this.chunkStored = this.stripes * this.unitStored;
-    this.maxRefs = Math.max(l.k + l.m, l.kind === SpreadKind.Ec ? LIMITS.DEGRADED_COPIES * l.k : 0);
+    this.maxRefs = refsPerEntry(l);
     this.entryBytes = 16 + 8 * this.maxRefs;
     this.entriesPerPage = Math.floor((PAGE - PAGE_HEAD) / this.entryBytes);
     this.pages = 1 + Math.ceil(l.maxSegments / this.entriesPerPage);

@@ -9,6 +9,7 @@
 import { VdfsError } from '../errors.js';
 import { holds, Mode, newId, Ref, unitHolds, writeUnit } from './spread-format.js';
 import type { SpreadLayout } from './spread.js';
+import type { Progress } from './layout.js';
 
 /** Segments healed between two table syncs (their old chunks are freed by that sync). */
 const HEAL_SYNC_EVERY = 8;
@@ -20,7 +21,7 @@ export class Repairer {
   private running: Promise<void> | null = null;
   private stopped = false;
   private healed = 0;
-  private rebuilding: { targets: string[]; total: number } | null = null;
+  private rebuilding: { targets: string[]; total: number; done: number; progress?: Progress } | null = null;
   private scrubbing: ScrubState | null = null;
   lastError = '';
 
@@ -104,6 +105,8 @@ export class Repairer {
               await this.writeRole(seg, e.gen, r, units, r.validTo, e.stripes);
             }
             r.missing = false; r.validTo = 0;
+            const b = this.rebuilding;
+            if (b && l.slots[r.target].state === 'rebuilding') b.progress?.(++b.done, b.total);
           }
         }
         l.table.touch(seg);
@@ -147,9 +150,9 @@ export class Repairer {
   /**
    * Adopts every target that is present but empty (a replaced disk, a recreated directory): a
    * new label and id, the header and table copied, every fragment that belonged there marked
-   * missing for the healer. Returns the number of fragments to re-create.
+   * missing; then waits while the healer re-creates them. Returns the number of fragments.
    */
-  async rebuild(): Promise<number> {
+  async rebuild(progress?: Progress): Promise<number> {
     const { l } = this;
     for (const s of l.slots) if (!s.usable) await l.tryReturn(s, Infinity);
     const empty = l.slots.filter((s) => s.state === 'empty');
@@ -174,13 +177,15 @@ export class Repairer {
       });
     }
     await l.syncTable();
-    this.rebuilding = { targets: empty.map((s) => s.path), total };
+    this.rebuilding = { targets: empty.map((s) => s.path), total, done: 0, progress };
+    progress?.(0, total);
     this.kick();
+    await this.idle();
     return total;
   }
 
   /** Reads every unit of every segment; bad ones are written back from their copies or parity. */
-  async scrub(): Promise<void> {
+  async scrub(progress?: Progress): Promise<void> {
     const { l } = this;
     if (this.scrubbing?.running) throw new VdfsError('BUSY', 'a scrub is running');
     const segs = [...l.table.live()].map(([s]) => s);
@@ -190,7 +195,7 @@ export class Repairer {
       for (const seg of segs) {
         if (this.stopped) break;
         await l.lock(seg).run(() => this.scrubSeg(seg, st));
-        st.done++;
+        progress?.(++st.done, st.segments);
       }
     } finally {
       st.running = false;
@@ -230,7 +235,7 @@ export class Repairer {
   view(): object {
     return {
       heal: { running: this.running !== null, healed: this.healed, pending: this.work().length, ...(this.lastError ? { lastError: this.lastError } : {}) },
-      ...(this.rebuilding ? { rebuild: { ...this.rebuilding, left: [...this.l.table.live()].reduce((n, [, e]) => n + e.refs.filter((r) => r.missing).length, 0) } } : {}),
+      ...(this.rebuilding ? { rebuild: { targets: this.rebuilding.targets, total: this.rebuilding.total, done: this.rebuilding.done } } : {}),
       ...(this.scrubbing ? { scrub: { ...this.scrubbing } } : {}),
     };
   }

@@ -11,11 +11,11 @@
 import { LIMITS } from '../limits.js';
 import { isVdfsError, VdfsError } from '../errors.js';
 import { Mutex } from '../txn/mutex.js';
-import type { Layout, LayoutStatus } from './layout.js';
+import type { Layout, LayoutStatus, Progress } from './layout.js';
 import type { Target } from './target.js';
 import { TargetSlot } from './health.js';
 import { ReedSolomon } from './rs.js';
-import { bestPage, decodeLabel, decodeMeta, encodeLabel, encodeMeta, Entry, Geometry, Label, Meta, Mode, newId, sealPage, SpreadKind } from './spread-format.js';
+import { bestPage, refsPerEntry, decodeLabel, decodeMeta, encodeLabel, encodeMeta, Entry, Geometry, Label, Meta, Mode, newId, sealPage, SpreadKind } from './spread-format.js';
 import { SegTable } from './spread-table.js';
 import { SpreadIo } from './spread-io.js';
 import { Repairer } from './spread-repair.js';
@@ -47,7 +47,9 @@ export function tolerance(s: SpreadSpec, n: number): { perTarget: number; target
 
 export function checkSpread(s: SpreadSpec, n: number): void {
   const name = spreadName(s);
-  if (s.k < 1 || s.m < 1 || s.k + s.m > 32) throw new VdfsError('INVALID', `${name}: need k ≥ 1, m ≥ 1 and k + m ≤ 32`);
+  if (s.k < 1 || s.m < 1 || refsPerEntry(s) > LIMITS.SPREAD_REFS_MAX) {
+    throw new VdfsError('INVALID', `${name}: need k ≥ 1, m ≥ 1, k + m ≤ ${LIMITS.SPREAD_REFS_MAX} and ${LIMITS.DEGRADED_COPIES}k ≤ ${LIMITS.SPREAD_REFS_MAX}`);
+  }
   if (n < 2 || n > LIMITS.TARGETS_MAX) throw new VdfsError('INVALID', `${name}: needs 2 to ${LIMITS.TARGETS_MAX} targets (got ${n})`);
   if (tolerance(s, n).targets < 1) {
     throw new VdfsError('INVALID', `${name} on ${n} targets puts ${tolerance(s, n).perTarget} fragments of a segment on one target, more than the ${s.m} it can lose`);
@@ -68,6 +70,9 @@ async function writeLabel(t: Target, label: Label): Promise<void> {
 async function pageSlots(t: Target, g: Geometry, p: number): Promise<Buffer[]> {
   return [await t.read(g.pageSlotAt(p, 0), LIMITS.SPREAD_PAGE), await t.read(g.pageSlotAt(p, 1), LIMITS.SPREAD_PAGE)];
 }
+
+/** `probe: false` leaves the health check to explicit probe() calls (tests that drive it step by step). */
+export interface SpreadOptions { probe?: boolean }
 
 export class SpreadLayout implements Layout {
   readonly name: string;
@@ -96,7 +101,7 @@ export class SpreadLayout implements Layout {
   get spec(): SpreadSpec { return this.label; }
   get n(): number { return this.label.n; }
 
-  static async mkfs(spec: SpreadSpec, paths: string[], source: TargetSource, segmentSize: number, maxSegments: number = LIMITS.SPREAD_MAX_SEGMENTS): Promise<SpreadLayout> {
+  static async mkfs(spec: SpreadSpec, paths: string[], source: TargetSource, segmentSize: number, maxSegments: number = LIMITS.SPREAD_MAX_SEGMENTS, o: SpreadOptions = {}): Promise<SpreadLayout> {
     checkSpread(spec, paths.length);
     const base = { ...spec, n: paths.length, segmentSize, unitBytes: LIMITS.UNIT_BYTES, maxSegments, layoutId: newId(), paths };
     const g = new Geometry(base);
@@ -109,7 +114,7 @@ export class SpreadLayout implements Layout {
     }
     const l = new SpreadLayout({ ...base, index: 0, targetId: ids[0] }, g, slots, new SegTable(g), source, ids, 0n);
     await l.sync();
-    l.startProbe();
+    if (o.probe !== false) l.startProbe();
     return l;
   }
 
@@ -118,7 +123,7 @@ export class SpreadLayout implements Layout {
    * not answer, carries another id or was not current at the last sync is brought up to date
    * (header and table copied) if it can be, or left out.
    */
-  static async open(first: string, source: TargetSource): Promise<SpreadLayout> {
+  static async open(first: string, source: TargetSource, o: SpreadOptions = {}): Promise<SpreadLayout> {
     const t0 = await source.open(first, false);
     const label = await readLabel(t0);
     await t0.close();
@@ -162,7 +167,7 @@ export class SpreadLayout implements Layout {
       throw new VdfsError('UNAVAILABLE', `${l.name} needs ${needed} of its ${l.n} targets; out: ${names}`);
     }
     await l.sync();
-    l.startProbe();
+    if (o.probe !== false) l.startProbe();
     l.repair.kick();
     return l;
   }
@@ -372,9 +377,8 @@ export class SpreadLayout implements Layout {
     return { size: Math.round(size * share), available: Number.isFinite(avail) ? Math.floor(avail * this.n * share) : 0 };
   }
 
-  scrub(): Promise<void> { return this.repair.scrub(); }
-  rebuild(): Promise<number> { return this.repair.rebuild(); }
-  idle(): Promise<void> { return this.repair.idle(); }
+  scrub(progress?: Progress): Promise<void> { return this.repair.scrub(progress); }
+  rebuild(progress?: Progress): Promise<number> { return this.repair.rebuild(progress); }
 
   async close(): Promise<void> {
     this.closed = true;

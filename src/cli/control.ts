@@ -40,18 +40,22 @@ export async function mountOf(where: string): Promise<string | null> {
   return mnt;
 }
 
+/** Commands that run long enough to show progress, and what their progress counts. */
+const LONG_COMMANDS: Partial<Record<string, string>> = { restore: 'blocks', scrub: 'segments', rebuild: 'fragments' };
+
 /** Runs one command; returns its result. `store` opens an unmounted datastore (its key file). */
 export async function control(where: string, tokens: string[], log: Logger, store: StoreOptions = {}): Promise<Record<string, unknown>> {
   const cmd = parseTokens(tokens);
-  const progress = progressPrinter(cmd.verb);
+  const unit = LONG_COMMANDS[cmd.verb];
+  const progress = unit ? progressPrinter(cmd.verb, unit) : undefined;
   const mnt = await mountOf(where);
-  if (mnt) return viaMount(mnt, formatCommand(tokens), cmd.verb === 'restore' ? progress : null);
+  if (mnt) return viaMount(mnt, formatCommand(tokens), cmd.verb, progress);
   const unlock = await takeLock(where);
   try {
     const ds = await openDatastore(where, store);
     const fs = new Filesystem(ds, () => {}, { log });
     try {
-      const r = await runCommand(fs, cmd, cmd.verb === 'restore' ? progress : undefined);
+      const r = await runCommand(fs, cmd, progress);
       await fs.close();
       return r;
     } finally { await ds.close(); }
@@ -70,12 +74,12 @@ async function readAll(fh: FileHandle): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function viaMount(mnt: string, line: string, progress: ((d: number, t: number) => void) | null): Promise<Record<string, unknown>> {
+async function viaMount(mnt: string, line: string, verb: string, progress?: (d: number, t: number) => void): Promise<Record<string, unknown>> {
   // O_DIRECT: the reply must come from the daemon, not from the page cache holding what we wrote.
   const fh = await open(join(mnt, '.control/command'), constants.O_RDWR | constants.O_DIRECT);
   const poll = progress && setInterval(() => {
     readFile(join(mnt, '.control/status'), 'utf8').then((s) => {
-      const op = (JSON.parse(s) as { operations?: { op: string; done: number; total: number }[] }).operations?.find((o) => o.op === 'restore');
+      const op = (JSON.parse(s) as { operations?: { op: string; done: number; total: number }[] }).operations?.find((o) => o.op === verb);
       if (op) progress(op.done, op.total);
     }).catch(() => {}); // progress is best effort: an unreadable status skips one update
   }, LIMITS.PROGRESS_POLL_MS);

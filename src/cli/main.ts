@@ -7,12 +7,13 @@ import { Filesystem } from '../fs/filesystem.js';
 import { makeLogger } from './log.js';
 import { inspect } from './inspect.js';
 import { mountDetached, mountForeground, umount } from './mount.js';
-import { mkfsDatastore, openDatastore, openOptions, StoreOptions } from './store.js';
+import { mkfsDatastore, openDatastore, openOptions, StoreOptions, takeLock } from './store.js';
+import { checkCompress, checkLevel } from '../fs/command.js';
 import { writeKeyFile } from './keygen.js';
 import { COMPRESS_NAMES, LEVEL_MAX, LEVEL_MIN } from '../codec/compress.js';
 import { LIMITS } from '../limits.js';
 import { statusOf } from '../fs/status.js';
-import { control, mountOf, progressPrinter } from './control.js';
+import { control, mountOf } from './control.js';
 
 const bin = join(fileURLToPath(new URL('.', import.meta.url)), '../../../bin/vdfs.js');
 const sizeArg = (v: string): number => {
@@ -21,15 +22,12 @@ const sizeArg = (v: string): number => {
   return Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1);
 };
 const print = (o: unknown): boolean => process.stdout.write(JSON.stringify(o, null, 2) + '\n');
-const compressArg = (v: string): string => {
-  if (!(v in COMPRESS_NAMES)) throw new InvalidArgumentError(`one of ${Object.keys(COMPRESS_NAMES).join(', ')}`);
-  return v;
+/** The command parser's checks (fs/command.ts), as commander argument errors. */
+const asArg = <T>(check: (v: string) => T) => (v: string): T => {
+  try { return check(v); } catch (e) { throw new InvalidArgumentError((e as Error).message); }
 };
-const levelArg = (v: string): number => {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < LEVEL_MIN || n > LEVEL_MAX) throw new InvalidArgumentError(`a level ${LEVEL_MIN}..${LEVEL_MAX}`);
-  return n;
-};
+const compressArg = asArg((v) => { checkCompress(v); return v; });
+const levelArg = asArg(checkLevel);
 const countArg = (v: string): number => {
   if (!/^\d+$/.test(v) || Number(v) > LIMITS.CODEC_WORKERS_MAX) throw new InvalidArgumentError(`0..${LIMITS.CODEC_WORKERS_MAX}`);
   return Number(v);
@@ -49,7 +47,10 @@ program.command('mkfs').argument('[dir]', 'directory that will hold datastore.vd
   .option('--force', 'replace an existing datastore')
   .option('--layout <layout>', 'single (one datastore file), mirror:N (N copies) or ec:K+M (Reed-Solomon, K data + M parity)', 'single')
   .option('--target <path>', 'a directory, file or block device the layout spreads over (repeat for each)', collect, [] as string[])
-  .option('--max-segments <n>', `segments the layout's table has room for (default ${LIMITS.SPREAD_MAX_SEGMENTS})`, (v: string) => { if (!/^\d+$/.test(v)) throw new InvalidArgumentError('a number'); return Number(v); })
+  .option('--max-segments <n>', `segments a spread layout's table has room for (default ${LIMITS.SPREAD_MAX_SEGMENTS}, at most ${LIMITS.SPREAD_MAX_SEGMENTS_CAP})`, (v: string) => {
+    if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > LIMITS.SPREAD_MAX_SEGMENTS_CAP) throw new InvalidArgumentError(`1..${LIMITS.SPREAD_MAX_SEGMENTS_CAP}`);
+    return Number(v);
+  })
   .option('--block-size <size>', 'vdisk block size (4K..1M)', sizeArg)
   .option('--segment-size <size>', 'log segment size', sizeArg)
   .option('--compress <codec>', 'compress new blocks: deflate or none', compressArg, 'none')
@@ -57,13 +58,12 @@ program.command('mkfs').argument('[dir]', 'directory that will hold datastore.vd
   .option('--encrypt', 'encrypt every record with AES-256-GCM (needs --key-file)')
   .option('--key-file <file>', 'the key: 32 raw bytes or 64 hex digits (vdfs keygen makes one); never stored in the datastore')
   .action(async (dirArg: string | undefined, o: { force?: boolean; blockSize?: number; segmentSize?: number; compress: string; level: number; encrypt?: boolean; keyFile?: string; layout: string; target: string[]; maxSegments?: number }) => {
-    const dir = dirArg ?? o.target[0];
-    if (!dir) throw new InvalidArgumentError('give the datastore directory, or --target for each target of a spread layout');
-    const targets = o.layout === 'single' || !dirArg || o.target.includes(dirArg) ? o.target : [dirArg, ...o.target];
+    const targets = [...(dirArg ? [dirArg] : []), ...o.target];
+    if (!targets.length) throw new InvalidArgumentError('give the datastore directory, or --target for each target of a spread layout');
     const { key } = await openOptions({ keyFile: o.keyFile });
     const policy = { compress: COMPRESS_NAMES[o.compress], level: o.level, encrypt: !!o.encrypt };
-    const ds = await mkfsDatastore(dir, !!o.force, { blockSize: o.blockSize, segmentSize: o.segmentSize, policy, key }, { layout: o.layout, targets, maxSegments: o.maxSegments });
-    print({ created: dir, layout: ds.layout.name, targets: ds.layout.status().targets.map((t) => t.path), uuid: ds.sb.uuid.toString('hex'), blockSize: ds.sb.blockSize, segmentSize: ds.sb.segmentSize,
+    const ds = await mkfsDatastore(!!o.force, { blockSize: o.blockSize, segmentSize: o.segmentSize, policy, key }, { layout: o.layout, targets, maxSegments: o.maxSegments });
+    print({ created: targets[0], layout: ds.layout.name, targets: ds.layout.status().targets.map((t) => t.path), uuid: ds.sb.uuid.toString('hex'), blockSize: ds.sb.blockSize, segmentSize: ds.sb.segmentSize,
       compress: o.compress, level: o.level, encrypt: !!o.encrypt });
     await ds.close();
   });
@@ -95,32 +95,13 @@ program.command('status').argument('<dir-or-mountpoint>')
   .action(async (where: string, o: StoreOptions) => {
     const mnt = await mountOf(where);
     if (mnt) { process.stdout.write(await readFile(join(mnt, '.control/status'), 'utf8')); return; }
-    const ds = await openDatastore(where, o);
-    print(statusOf(new Filesystem(ds)));
-    await ds.close();
+    const unlock = await takeLock(where); // opening a spread layout may bring a target up to date
+    try {
+      const ds = await openDatastore(where, o);
+      print(statusOf(new Filesystem(ds)));
+      await ds.close();
+    } finally { await unlock(); }
   });
-
-/**
- * Scrub or rebuild: unmounted, run to the end; mounted, started through /.control/command and
- * followed in status until done. Returns the layout's status.
- */
-async function layoutCommand(where: string, verb: 'scrub' | 'rebuild', o: StoreOptions): Promise<Record<string, unknown>> {
-  const r = await control(where, [verb], makeLogger(), o);
-  const mnt = await mountOf(where);
-  if (!mnt) return r;
-  const progress = progressPrinter(verb, verb === 'scrub' ? 'segments' : 'fragments');
-  for (;;) {
-    const l = (JSON.parse(await readFile(join(mnt, '.control/status'), 'utf8')) as { layout: Record<string, unknown> }).layout;
-    const s = l.scrub as { running: boolean; done: number; segments: number } | undefined;
-    const b = l.rebuild as { total: number; left: number } | undefined;
-    const h = l.heal as { running: boolean };
-    if (s && verb === 'scrub') progress(s.done, s.segments);
-    if (b && verb === 'rebuild') progress(b.total - b.left, b.total);
-    const rebuilding = (l.targets as { state: string }[]).some((t) => t.state === 'rebuilding');
-    if (verb === 'scrub' ? s && !s.running : !rebuilding && !h.running) return { ...r, layout: l };
-    await new Promise((res) => setTimeout(res, LIMITS.PROGRESS_POLL_MS));
-  }
-}
 
 const WHERE = ['<where>', 'datastore directory or mountpoint (a mounted datastore is asked through its mountpoint)'] as const;
 const runControl = async (where: string, tokens: string[], o: StoreOptions): Promise<void> => { print(await control(where, tokens, makeLogger(), o)); };
@@ -160,14 +141,14 @@ program.command('verify').argument(...WHERE).argument('[path]').option(...KEY_FI
 program.command('scrub').argument(...WHERE).option(...KEY_FILE)
   .description('read every fragment of a spread layout and repair the bad ones from copies or parity; exits 2 when some could not be')
   .action(async (where: string, o: StoreOptions) => {
-    const r = await layoutCommand(where, 'scrub', o);
+    const r = await control(where, ['scrub'], makeLogger(), o);
     print(r);
-    if (((r.scrub as { unrecoverable?: number } | undefined)?.unrecoverable ?? 0) > 0) process.exitCode = 2;
+    if (((r as { layout?: { scrub?: { unrecoverable: number } } }).layout?.scrub?.unrecoverable ?? 0) > 0) process.exitCode = 2;
   });
 
 program.command('rebuild').argument(...WHERE).option(...KEY_FILE)
   .description('re-create, on a replaced (empty) target, every fragment that belonged there')
-  .action(async (where: string, o: StoreOptions) => { print(await layoutCommand(where, 'rebuild', o)); });
+  .action((where: string, o: StoreOptions) => runControl(where, ['rebuild'], o));
 
 program.command('inspect').argument('<dir>').option(...KEY_FILE)
   .description('debugging view: superblock, commit ring, trees and files (read-only)')

@@ -6,7 +6,7 @@ import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SingleLayout, type Layout } from '../backing/layout.js';
 import { DATASTORE_FILE, exists, fileSource } from '../backing/target.js';
-import { checkSpread, parseSpread, readLabel, SpreadLayout } from '../backing/spread.js';
+import { parseSpread, readLabel, SpreadLayout } from '../backing/spread.js';
 import { initChecksum } from '../codec/checksum.js';
 import { readSuperblock, Datastore, MkfsOptions, OpenOptions } from '../txn/datastore.js';
 import { readKeyFile } from '../codec/seal.js';
@@ -62,17 +62,13 @@ export interface StoreOptions { keyFile?: string; workers?: number; keying?: boo
 
 /** Open options from CLI options: the key file is read (and checked for size) before anything else. */
 export async function openOptions(o: StoreOptions): Promise<OpenOptions> {
-  return { key: o.key ?? (o.keyFile ? await readKeyFile(o.keyFile) : null), workers: o.workers };
+  return { key: o.key ?? (o.keyFile ? await readKeyFile(o.keyFile) : null), workers: o.workers, keying: o.keying };
 }
 
 export async function openDatastore(dir: string, o: StoreOptions = {}): Promise<Datastore> {
   const opts = await openOptions(o);
   const layout = await openLayout(dir);
   try {
-    const sb = await readSuperblock(layout);
-    if (opts.key && !sb.keyCheck && !o.keying) {
-      throw new VdfsError('KEY', `datastore ${dir} has no key (it is not encrypted); to encrypt it: vdfs policy ${dir} --encrypt --key-file FILE`);
-    }
     return await Datastore.open(layout, opts);
   } catch (e) {
     await layout.close();
@@ -89,22 +85,22 @@ async function holdsDatastore(p: string): Promise<boolean> {
   try { return !(await t.read(0, 8)).equals(Buffer.alloc(8)); } finally { await t.close(); }
 }
 
-/** Where a datastore's pieces go: the layout (`single`, `mirror:N`, `ec:K+M`) and its targets. */
+/** Where a datastore's pieces go: the layout (`single`, `mirror:N`, `ec:K+M`) and its targets (SpreadLayout.mkfs checks they fit). */
 export interface Placement { layout: string; targets: string[]; maxSegments?: number }
 
-export async function mkfsDatastore(dir: string, force: boolean, opts: MkfsOptions, place: Placement = { layout: 'single', targets: [] }): Promise<Datastore> {
+/** Makes a datastore on `place.targets` (the first is where it is named: its directory holds the lock). */
+export async function mkfsDatastore(force: boolean, opts: MkfsOptions, place: Placement): Promise<Datastore> {
   if (opts.policy?.encrypt && !opts.key) throw new VdfsError('KEY', '--encrypt needs --key-file (make one with: vdfs keygen FILE)');
   await initChecksum();
   const spec = place.layout === 'single' ? null : parseSpread(place.layout);
   if (place.layout !== 'single' && !spec) throw new VdfsError('INVALID', `--layout ${place.layout}: one of single, mirror:N, ec:K+M`);
-  const paths = spec ? place.targets.map((t) => resolve(t)) : [resolve(dir)];
-  if (!spec && place.targets.length > 1) throw new VdfsError('INVALID', 'the single layout has one target; give --layout mirror:N or ec:K+M for more');
-  if (spec) checkSpread(spec, paths.length);
+  const paths = place.targets.map((t) => resolve(t));
+  if (!spec && paths.length !== 1) throw new VdfsError('INVALID', 'the single layout has one target; give --layout mirror:N or ec:K+M for more');
   if (new Set(paths).size !== paths.length) throw new VdfsError('INVALID', 'a target is named twice');
   for (const p of paths) {
     if (!(await holdsDatastore(p))) continue;
     if (!force) throw new VdfsError('EXISTS', `${p} already holds a datastore (use --force to replace it)`);
-    const holder = await lockHolder(p).catch(() => null);
+    const holder = await lockHolder(p);
     if (holder !== null) throw new VdfsError('BUSY', `datastore ${p} is in use by process ${holder}`);
   }
   const segmentSize = opts.segmentSize ?? LIMITS.SEGMENT_SIZE;

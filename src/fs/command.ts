@@ -119,6 +119,18 @@ export function parseTokens(t: string[]): Command {
 
 const POLICY_USAGE = 'policy [compress=none|deflate] [level=1..9] [encrypt=on|off] [key-file=/ABS/PATH]';
 
+/** A compression name (`none`, `deflate`) as its id; INVALID otherwise. Also the CLI's check. */
+export function checkCompress(v: string): Compress {
+  if (!(v in COMPRESS_NAMES)) bad(`compress=${JSON.stringify(v).slice(0, LIMITS.COMMAND_ECHO_BYTES)}: one of ${Object.keys(COMPRESS_NAMES).join(', ')}`);
+  return COMPRESS_NAMES[v];
+}
+
+/** A compression level LEVEL_MIN..LEVEL_MAX; INVALID otherwise. Also the CLI's check. */
+export function checkLevel(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < LEVEL_MIN || Number(v) > LEVEL_MAX) bad(`level must be ${LEVEL_MIN}..${LEVEL_MAX}`);
+  return Number(v);
+}
+
 /** key=value settings of a policy command; each at most once. */
 function parsePolicy(args: string[]): PolicyChange {
   const c: PolicyChange = {};
@@ -129,11 +141,9 @@ function parsePolicy(args: string[]): PolicyChange {
     if (seen.has(k)) bad(`${k} given twice`);
     seen.add(k);
     if (k === 'compress') {
-      if (!(v in COMPRESS_NAMES)) bad(`compress=${JSON.stringify(v).slice(0, LIMITS.COMMAND_ECHO_BYTES)}: one of ${Object.keys(COMPRESS_NAMES).join(', ')}`);
-      c.compress = COMPRESS_NAMES[v];
+      c.compress = checkCompress(v);
     } else if (k === 'level') {
-      if (!/^\d$/.test(v) || Number(v) < LEVEL_MIN || Number(v) > LEVEL_MAX) bad(`level must be ${LEVEL_MIN}..${LEVEL_MAX}`);
-      c.level = Number(v);
+      c.level = checkLevel(v);
     } else if (k === 'encrypt') {
       if (v !== 'on' && v !== 'off') bad('encrypt must be on or off');
       c.encrypt = v === 'on';

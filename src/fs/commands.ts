@@ -17,33 +17,16 @@ export async function runCommand(fs: Filesystem, c: Command, progress?: Progress
     case 'snapshot create': return { created: c.name, ...(await fs.snapshots.create(c.path, c.name)) };
     case 'snapshot delete': return { deleted: c.name, ...(await fs.snapshots.delete(c.path, c.name)) };
     case 'snapshot list': return { snapshots: await fs.snapshots.list(c.path) };
-    case 'restore': return { restored: await fs.operation('restore', c.path, (p) => restoreFile(fs, c.path, c.name, (d, t) => { p(d, t); progress?.(d, t); })) };
+    case 'restore': return { restored: await fs.operation('restore', c.path, (p) => restoreFile(fs, c.path, c.name, tee(p, progress))) };
     case 'verify': return { verified: await verify(fs, c.path) };
     case 'policy': return { policy: await policy(fs, c.change) };
-    case 'scrub': return { scrub: await layoutWork(fs, 'scrub', () => fs.ds.layout.scrub()) };
-    case 'rebuild': return { rebuild: await rebuild(fs) };
+    case 'scrub': return { layout: await fs.operation('scrub', '/', async (p) => { await fs.ds.layout.scrub(tee(p, progress)); return fs.ds.layout.status(); }) };
+    case 'rebuild': return await fs.operation('rebuild', '/', async (p) => ({ fragments: await fs.ds.layout.rebuild(tee(p, progress)), layout: fs.ds.layout.status() }));
   }
 }
 
-/** Marks a replaced target's fragments for the healer; unmounted, waits for it to re-create them. */
-async function rebuild(fs: Filesystem): Promise<Record<string, unknown>> {
-  const fragments = await fs.ds.layout.rebuild();
-  fs.log.info({ fragments }, 'rebuild started');
-  if (!fs.opts.mountpoint) await fs.ds.layout.idle();
-  return { fragments, layout: fs.ds.layout.status() };
-}
-
-/**
- * Scrub: on a mounted datastore they run in the background (progress and outcome in
- * status under `layout`; a command write must not outlast the FUSE timeout); unmounted, they are
- * waited for.
- */
-async function layoutWork(fs: Filesystem, what: string, work: () => Promise<unknown>): Promise<unknown> {
-  const run = work().then((r) => { fs.log.info({ [what]: r, layout: fs.ds.layout.status() }, `${what} done`); return r; });
-  if (!fs.opts.mountpoint) { await run; return fs.ds.layout.status(); }
-  run.catch((e: unknown) => fs.log.error({ err: (e as Error).message }, `${what} failed`));
-  return 'started';
-}
+/** Progress to the operation (status) and to the CLI's printer when run unmounted. */
+const tee = (a: Progress, b?: Progress): Progress => (d, t) => { a(d, t); b?.(d, t); };
 
 /** Shows the codec policy, or changes it (between commits: a commit encodes under one policy). */
 export async function policy(fs: Filesystem, change: PolicyChange): Promise<Record<string, unknown>> {

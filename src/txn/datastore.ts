@@ -34,6 +34,8 @@ export interface OpenOptions {
   key?: Buffer | null;
   /** Codec worker threads (default: one per core up to CODEC_WORKERS_MAX; 0 encodes inline). */
   workers?: number;
+  /** The key is there to set the key of a datastore without one (policy); otherwise such a key is refused. */
+  keying?: boolean;
 }
 export interface MkfsOptions extends OpenOptions { blockSize?: number; segmentSize?: number; policy?: Partial<Policy> }
 
@@ -97,6 +99,10 @@ export class Datastore {
 
   static async open(layout: Layout, opts: OpenOptions = {}): Promise<Datastore> {
     const sb = await readSuperblock(layout, opts.key ?? undefined);
+    if (opts.key && !sb.keyCheck && !opts.keying) {
+      // never encrypted, or its superblock was replaced by an unkeyed one
+      throw new VdfsError('KEY', 'this datastore has no key (it is not encrypted); to encrypt it: vdfs policy WHERE --encrypt --key-file FILE');
+    }
     const ds = new Datastore(layout, sb, opts);
     const c = await ds.newestValidCommit();
     if (sb.keyCheck && c.sbGen > sb.generation) {
