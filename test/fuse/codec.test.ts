@@ -6,7 +6,7 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cli, fuseDaemon, isMounted, run, sha256 } from '../helpers/daemon.js';
+import { clearMount, cli, fuseDaemon, isMounted, run, sha256 } from '../helpers/daemon.js';
 import { openDatastore } from '../../src/cli/store.js';
 import { Filesystem } from '../../src/fs/filesystem.js';
 import { CODEC_COMPRESS_MASK, CODEC_SEALED, RECORD_HEADER } from '../../src/codec/record.js';
@@ -52,11 +52,12 @@ if (d) {
       t.notOk(await isMounted(d.mnt), `${what}: nothing mounted`);
     }
     t.equal(await sha256(store), before, 'the datastore file is unchanged');
-    const plain = join(d.base, 'plain-ds');
+    const plain = join(d.base, 'plain-ds'), plainMnt = join(d.base, 'plain-mnt');
+    t.teardown(() => clearMount(plainMnt));
     t.equal((await cli(['mkfs', plain])).code, 0);
-    const r = await cli(['mount', plain, join(d.base, 'plain-mnt'), '--key-file', keyFile], { VDFS_RUN_DIR: d.runDir });
+    const r = await cli(['mount', plain, plainMnt, '--key-file', keyFile], { VDFS_RUN_DIR: d.runDir });
     t.match(r.err, /has no key \(it is not encrypted\); to encrypt it: vdfs policy/, `a key for a datastore without one: ${r.err.trim()}`);
-    t.notOk(await isMounted(join(d.base, 'plain-mnt')), 'nothing mounted');
+    t.notOk(await isMounted(plainMnt), 'nothing mounted');
   });
 
   t.test(`a ${SIZE_MIB} MiB file of mixed data: content across remount, stored below logical, random half raw`, async (t) => {

@@ -112,7 +112,7 @@ export class Daemon {
   /** Clean stop: SIGTERM makes the daemon commit and unmount. */
   async stop(): Promise<void> {
     const c = this.child;
-    if (!c) return;
+    if (!c) { await clearMount(this.mnt); return; } // a mount made by a command that should have failed
     this.child = null;
     if (c.exitCode === null) {
       const exited = new Promise((r) => c.once('exit', r));

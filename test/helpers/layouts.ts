@@ -4,6 +4,9 @@ import { SpreadLayout, parseSpread, type TargetSource } from '../../src/backing/
 import { MemTarget } from '../../src/backing/target.js';
 import { VdfsError } from '../../src/errors.js';
 import { initChecksum } from '../../src/codec/checksum.js';
+import { Datastore } from '../../src/txn/datastore.js';
+import { Filesystem } from '../../src/fs/filesystem.js';
+import { ROOT } from './mem.js';
 
 /** The layouts the conformance suite runs against: [spec, targets]. */
 export const LAYOUTS: [string, number][] = [['single', 1], ['mirror:2', 2], ['mirror:3', 3], ['ec:2+1', 3], ['ec:4+2', 3], ['ec:4+2', 6]];
@@ -37,6 +40,7 @@ export class MemSource implements TargetSource {
 
 export interface Made { layout: Layout; source: MemSource; paths: string[]; reopen(): Promise<Layout> }
 
+/** A layout over memory targets t0..t(n-1); spread layouts check health only when the test calls probe(). */
 export async function makeLayout(spec: string, n: number, segmentSize: number): Promise<Made> {
   await initChecksum();
   const source = new MemSource();
@@ -47,6 +51,27 @@ export async function makeLayout(spec: string, n: number, segmentSize: number): 
   }
   const s = parseSpread(spec);
   if (!s) throw new Error(`bad spec ${spec}`);
-  const layout = await SpreadLayout.mkfs(s, paths, source, segmentSize, 4096);
-  return { layout, source, paths, reopen: () => SpreadLayout.open(paths[0], source) };
+  const layout = await SpreadLayout.mkfs(s, paths, source, segmentSize, 4096, { probe: false });
+  return { layout, source, paths, reopen: () => SpreadLayout.open(paths[0], source, { probe: false }) };
+}
+
+/** A datastore (4 KiB blocks) and its filesystem on a layout over memory targets. */
+export async function layoutDatastore(spec: string, n: number, segmentSize: number): Promise<Made & { ds: Datastore; fs: Filesystem }> {
+  const made = await makeLayout(spec, n, segmentSize);
+  const ds = await Datastore.mkfs(made.layout, { blockSize: 4096, segmentSize });
+  return { ...made, ds, fs: new Filesystem(ds) };
+}
+
+/** Creates a file, writes `writes` at their offsets, fsyncs; returns what the file must hold. */
+export async function writeNew(fs: Filesystem, path: string, writes: [number, Buffer][]): Promise<Buffer> {
+  const fh = fs.addHandle(await fs.create(path, 0o644, ROOT));
+  let m = Buffer.alloc(0);
+  for (const [off, data] of writes) {
+    await fs.write(fh, off, data);
+    if (off + data.length > m.length) { const g = Buffer.alloc(off + data.length); m.copy(g); m = g; }
+    data.copy(m, off);
+  }
+  fs.release(fh);
+  await fs.fsync();
+  return m;
 }
