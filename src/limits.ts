@@ -127,6 +127,10 @@ export const LIMITS = {
   SPREAD_REFS_MAX: 32,
   /** Copies a degraded EC write keeps (enough to survive one more target failure). */
   DEGRADED_COPIES: 2,
+  /** Stripes of every data role a sequential read of a spread layout reads at once (64 KiB per role at 4 KiB units). */
+  READ_AHEAD_STRIPES: 16,
+  /** Stripes a spread layout's read-ahead keeps (k × 4 KiB each: 8 MiB for ec:4+2). */
+  READ_AHEAD_KEPT_STRIPES: 512,
   /** Milliseconds between checks that each target is still the file that was opened. */
   HEALTH_PROBE_MS: 1000,
   /** First and longest wait before a failing or missing target is tried again (doubling). */

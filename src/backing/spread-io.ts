@@ -10,18 +10,20 @@ import { invariant, LIMITS } from '../limits.js';
 import { VdfsError } from '../errors.js';
 import { Entry, holds, markMissing, Mode, Ref, SpreadKind, unitHolds, writeUnit } from './spread-format.js';
 import { tolerance, type SpreadLayout } from './spread.js';
+import { ReadAhead } from './spread-readahead.js';
 
 interface Stripe { stripe: number; buf: Buffer; filled: number }
 interface Bad { ref: Ref; stripe: number }
 
 export class SpreadIo {
-  readonly counters = { reconstructed: 0, repaired: 0, unrecoverable: 0, degradedSegments: 0 };
+  readonly counters = { reconstructed: 0, repaired: 0, unrecoverable: 0, degradedSegments: 0, readAheadHits: 0, readAheadFetches: 0 };
   private pending = new Map<number, Stripe>();
   private issued = new Map<number, number>();
   private inflight = new Set<Promise<unknown>>();
   private touched = new Set<number>();
   /** Stripes of each segment made durable by the last sync (what a target lost during a sync still holds). */
   private durable = new Map<number, number>();
+  private ahead = new ReadAhead();
 
   constructor(private l: SpreadLayout) {}
 
@@ -49,7 +51,9 @@ export class SpreadIo {
       let p = this.pending.get(seg);
       if (p && p.stripe !== stripe) { full.push(p); this.pending.delete(seg); p = undefined; }
       if (!p && at === 0 && n === SW) {
-        full.push({ stripe, buf: data.subarray(i, i + SW), filled: SW });
+        // coded in place when 4-byte aligned (rs.ts works a word at a time then), else copied once
+        const buf = (data.byteOffset + i) & 3 ? Buffer.from(data.subarray(i, i + SW)) : data.subarray(i, i + SW);
+        full.push({ stripe, buf, filled: SW });
       } else {
         if (!p) { p = { stripe, buf: Buffer.alloc(SW), filled: 0 }; this.pending.set(seg, p); }
         data.copy(p.buf, at, i, i + n);
@@ -95,6 +99,7 @@ export class SpreadIo {
     if (old) l.repair.free(old.refs.filter((o) => !refs.some((r) => r.target === o.target && r.chunk === o.chunk)));
     l.table.set(seg, { gen: ++l.table.gen, mode, stripes: 0, refs });
     this.pending.delete(seg);
+    this.ahead.drop(seg);
     this.issued.set(seg, 0);
     this.durable.set(seg, 0);
   }
@@ -184,15 +189,13 @@ export class SpreadIo {
     if (b > e.stripes && (this.issued.get(seg) ?? 0) > e.stripes) await l.lock(seg).run(() => undefined);
     const hi = Math.min(b, e.stripes);
     if (a < hi) {
-      const roles = Array.from({ length: k }, (_, r) => r).filter((r) => {
-        for (let s = a; s < hi; s++) if (s * SW + (r + 1) * u > off && s * SW + r * u < off + len) return true;
-        return false;
-      });
-      const units = await this.gather(seg, e, a, hi, roles);
-      roles.forEach((r, ri) => units[ri].forEach((unit, i) => {
+      const kept = this.ahead.get(seg, a, hi);
+      if (kept) this.counters.readAheadHits++;
+      const units = kept ?? (await this.fetchData(seg, e, a, hi, off, len));
+      units.forEach((unitsOfRole, r) => unitsOfRole?.forEach((unit, i) => {
         const at = (a + i) * SW + r * u;
         const from = Math.max(off, at), to = Math.min(off + len, at + u);
-        if (to > from) unit!.copy(out, from - off, from - at, to - at);
+        if (to > from) unit.copy(out, from - off, from - at, to - at);
       }));
     }
     const p = this.pending.get(seg);
@@ -201,6 +204,33 @@ export class SpreadIo {
       if (to > from) p.buf.copy(out, from - off, from - at, to - at);
     }
     return out;
+  }
+
+  /**
+   * Data units of stripes [a, hi) by role (null for a role the byte range does not touch); a
+   * sequential read takes every role READ_AHEAD_STRIPES at once and keeps the rest for later.
+   */
+  private async fetchData(seg: number, e: Entry, a: number, hi: number, off: number, len: number): Promise<(Buffer[] | null)[]> {
+    const { l } = this;
+    const { k, unitBytes: u } = l.label;
+    const SW = l.g.stripeData;
+    const all = Array.from({ length: k }, (_, r) => r);
+    if (this.ahead.sequential(seg, a)) {
+      let from = a; // stripes already kept are not read again
+      while (from < hi && this.ahead.has(seg, from)) from++;
+      this.counters.readAheadFetches++;
+      const units = await this.gather(seg, e, from, Math.min(e.stripes, Math.max(hi, from + LIMITS.READ_AHEAD_STRIPES)), all);
+      if (l.table.get(seg) === e) { // not when the segment was started again meanwhile
+        this.ahead.keep(seg, from, units);
+        const got = this.ahead.get(seg, a, hi);
+        if (got) return got;
+      }
+    }
+    const touched = (r: number) => { for (let s = a; s < hi; s++) if (s * SW + (r + 1) * u > off && s * SW + r * u < off + len) return true; return false; };
+    const roles = all.filter(touched);
+    const got = await this.gather(seg, e, a, hi, roles);
+    if (roles.length === k && l.table.get(seg) === e) this.ahead.keep(seg, a, got); // a later read may continue it
+    return all.map((r) => (roles.includes(r) ? got[roles.indexOf(r)] : null));
   }
 
   /**

@@ -32,6 +32,10 @@ for (const [k, m] of [[1, 1], [1, 2], [2, 1], [3, 2], [4, 2], [6, 3], [10, 4]]) 
     const rs = new ReedSolomon(k, m);
     rs.encode(data, parity);
     if (k === 1) t.ok(parity.every((p) => Buffer.from(p).equals(Buffer.from(data[0]))), 'k = 1: parity fragments are copies');
+    const odd = data.map((d) => { const b = new Uint8Array(len + 1); b.set(d, 1); return b.subarray(1); });
+    const oddParity = Array.from({ length: m }, () => new Uint8Array(len + 1).subarray(1));
+    rs.encode(odd, oddParity);
+    t.ok(oddParity.every((p, i) => Buffer.from(p).equals(Buffer.from(parity[i]))), 'unaligned buffers (byte by byte) code the same as aligned ones (a word at a time)');
     const all = [...data, ...parity];
     let tried = 0, bad = 0;
     for (const keep of subsets(k + m, k)) {
