@@ -18,7 +18,9 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   delete env.NODE_OPTIONS;
   return env;
 }
-export const VDFS = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../bin/vdfs.js');
+/** The project's root (this file runs from dist/test/helpers). */
+export const PROJECT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+export const VDFS = join(PROJECT, 'bin/vdfs.js');
 const MOUNT_WAIT_MS = 30_000;
 
 /** Why FUSE tests cannot run here, or null when they can. */
