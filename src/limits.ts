@@ -131,6 +131,12 @@ export const LIMITS = {
   READ_AHEAD_STRIPES: 16,
   /** Stripes a spread layout's read-ahead keeps (k × 4 KiB each: 8 MiB for ec:4+2). */
   READ_AHEAD_KEPT_STRIPES: 512,
+  /** How far past a sequential read of a vdisk its next blocks are fetched ahead (fs/read-ahead.ts). */
+  READ_AHEAD_BYTES: 2 * 1024 * 1024,
+  /** Longest single read of back-to-back records that read-ahead makes. */
+  READ_AHEAD_RUN_BYTES: 1024 * 1024,
+  /** Bytes of records fetched ahead that the datastore keeps (divided by the block size: records). */
+  READ_AHEAD_CACHE_BYTES: 16 * 1024 * 1024,
   /** Milliseconds between checks that each target is still the file that was opened. */
   HEALTH_PROBE_MS: 1000,
   /** First and longest wait before a failing or missing target is tried again (doubling). */

@@ -6,13 +6,14 @@
  * so a freeze never sees half of it.
  */
 import { RecordKind } from '../codec/record.js';
-import { decodePtr, ExtentState } from '../format/ptr.js';
+import { BlockPtr, decodePtr, ExtentState } from '../format/ptr.js';
 import { keyOfBlock } from '../txn/commit.js';
 import type { Datastore } from '../txn/datastore.js';
 import type { TxnFile } from '../txn/write-path.js';
 import { isVdfsError, VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { Vnode } from './vnode.js';
+import { planReadAhead } from './read-ahead.js';
 import type { CowTree, Node } from '../meta/btree.js';
 
 export interface DirtyCounter { add(bytes: number): void }
@@ -49,24 +50,46 @@ export async function mappedBlock(ds: Datastore, ino: bigint, map: CowTree, root
   return ds.readRecord(p, RecordKind.Data, ino, BigInt(lbn));
 }
 
-/** Reads up to len bytes at off (fewer only at end of file). */
+/** Reads up to len bytes at off (fewer only at end of file); a sequential read fetches ahead. */
 export async function readData(ds: Datastore, v: Vnode, off: number, len: number): Promise<Buffer> {
-  return readBlocks(ds.blockSize, v.attrs.size, off, len, (lbn) => blockContent(ds, v, lbn));
+  const out = readBlocks(ds.blockSize, v.attrs.size, off, len, (lbn) => blockContent(ds, v, lbn));
+  const ahead = planReadAhead(v.readAhead, off, len, v.attrs.size, ds.blockSize);
+  if (ahead) prefetchBlocks(ds, v, ahead[0], ahead[1]).catch(() => { /* a demand read, if it comes, reads and reports for itself */ });
+  return out;
+}
+
+/**
+ * Starts fetching the records of blocks [from, to) that are mapped and not dirty in memory, a
+ * run's worth at a time as the map lookups go (so the nearest are asked for first).
+ */
+async function prefetchBlocks(ds: Datastore, v: Vnode, from: number, to: number): Promise<void> {
+  const root = v.map.root;
+  const step = Math.max(1, Math.floor(LIMITS.READ_AHEAD_RUN_BYTES / ds.blockSize));
+  let blocks: { ptr: BlockPtr; key: bigint }[] = [];
+  for (let lbn = from; lbn < to; lbn++) {
+    if (v.open.blocks.has(lbn) || v.syncing?.blocks.has(lbn)) continue;
+    const val = await v.map.get(keyOfBlock(lbn), root);
+    const p = val && decodePtr(val);
+    if (p && p.state === ExtentState.Present) blocks.push({ ptr: p, key: BigInt(lbn) });
+    if (blocks.length === step) { ds.prefetch(v.ino, blocks); blocks = []; }
+  }
+  ds.prefetch(v.ino, blocks);
 }
 
 /** Reads up to len bytes at off of a file of `size` bytes whose blocks `block` gives (fewer only at end of file). */
 export async function readBlocks(bs: number, size: number, off: number, len: number, block: (lbn: number) => Promise<Buffer | null>): Promise<Buffer> {
   const end = Math.min(size, off + len);
   if (end <= off) return Buffer.alloc(0);
-  const out = Buffer.alloc(end - off);
+  // Not zeroed first: each block's range is either copied or filled with zeros below.
+  const out = Buffer.allocUnsafe(end - off);
   const first = Math.floor(off / bs), last = Math.floor((end - 1) / bs);
   const jobs: Promise<void>[] = [];
   for (let lbn = first; lbn <= last; lbn++) {
     jobs.push(block(lbn).then((b) => {
-      if (!b) return;
       const bStart = lbn * bs;
       const from = Math.max(off, bStart), to = Math.min(end, bStart + bs);
-      b.copy(out, from - off, from - bStart, to - bStart);
+      const copied = b ? b.copy(out, from - off, from - bStart, to - bStart) : 0;
+      if (from + copied < to) out.fill(0, from + copied - off, to - off);
     }));
   }
   await Promise.all(jobs);

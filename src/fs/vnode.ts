@@ -3,6 +3,7 @@ import { CowTree } from '../meta/btree.js';
 import type { InodeAttrs } from '../meta/inode.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../meta/inode.js';
 import { Mutex } from '../txn/mutex.js';
+import { noReadAhead } from './read-ahead.js';
 import type { TxnFile } from '../txn/write-path.js';
 
 export interface DirtySet {
@@ -20,6 +21,8 @@ export class Vnode {
   /** This vnode as the write path sees it (made on the first write, then reused). */
   txn: TxnFile | undefined;
   handles = 0;
+  /** Where sequential reads of this file are and how far ahead they fetched. */
+  readonly readAhead = noReadAhead();
   readonly lock = new Mutex();
   constructor(readonly ino: bigint, public attrs: InodeAttrs, readonly map: CowTree) {}
   get isDir(): boolean { return (this.attrs.mode & S_IFMT) === S_IFDIR; }

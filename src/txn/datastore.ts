@@ -21,6 +21,7 @@ import { isVdfsError, VdfsError } from '../errors.js';
 import { streamXxh64 } from '../codec/checksum.js';
 import { commitTxg, Frozen } from './commit.js';
 import { SnapCatalog } from '../snap/catalog.js';
+import { RecordCache } from './record-cache.js';
 
 export const TREE_INODES = 1n, TREE_DIRENTS = 2n, TREE_SEGS = 3n, TREE_SNAPS = 4n, TREE_DEAD = 5n;
 export const ROOT_INO = 1n;
@@ -56,12 +57,15 @@ export class Datastore {
   /** Live file data: logical bytes of present blocks, and the record bytes they take (inode sums). */
   readonly data = { logical: 0, stored: 0 };
   readonly codec: BlockCodec;
+  /** Data records a sequential read fetched ahead (fs/read-ahead.ts). */
+  readonly readAhead: RecordCache;
 
   /** `ring`: the key ring mkfs already made from o.key. */
   private constructor(readonly layout: Layout, public sb: Superblock, o: OpenOptions, ring?: KeyRing) {
     if (sb.keyCheck && !o.key) throw new VdfsError('KEY', 'the datastore is encrypted: give its key (--key-file)');
     if (o.key) checkKey(o.key, sb);
     this.codec = new BlockCodec(sb.policy, sb.uuid, ring ?? (o.key ? new KeyRing(o.key, sb.uuid) : null), o.workers ?? defaultWorkers());
+    this.readAhead = new RecordCache(Math.max(1, Math.floor(LIMITS.READ_AHEAD_CACHE_BYTES / sb.blockSize)));
   }
 
   get blockSize(): number { return this.sb.blockSize; }
@@ -197,18 +201,58 @@ export class Datastore {
     this.space.rebuildFree(this.openSeg);
   }
 
-  /** Reads and verifies a record; pins its segment for the duration so it cannot be reused under the read. */
+  /** Reads and verifies a record (or takes it from what a sequential read fetched ahead). */
   async readRecord(ptr: BlockPtr, kind: RecordKind, owner: bigint, key?: bigint): Promise<Buffer> {
-    if (ptr.seg >= this.space.segCount || ptr.off + ptr.len > this.sb.segmentSize) {
-      throw new VdfsError('CORRUPT', `pointer past the end of the log (segment ${ptr.seg})`);
+    if (kind === RecordKind.Data && key !== undefined) {
+      const ahead = await this.readAhead.take(RecordCache.key(ptr, owner, key));
+      if (ahead) return ahead;
     }
-    this.space.pin(ptr.seg);
+    return this.readStored(ptr, kind, owner, key);
+  }
+
+  /**
+   * Starts reading data records for a reader that will want them soon: `blocks` of file `owner`,
+   * in block order. Records that lie back to back in one segment are read with one read of the
+   * layout (up to READ_AHEAD_RUN_BYTES), then each is verified and decoded on its own.
+   */
+  prefetch(owner: bigint, blocks: { ptr: BlockPtr; key: bigint }[]): void {
+    const todo = blocks.filter((b) => !this.readAhead.has(RecordCache.key(b.ptr, owner, b.key)));
+    for (let i = 0; i < todo.length;) {
+      let j = i + 1;
+      const first = todo[i].ptr;
+      while (j < todo.length && todo[j].ptr.seg === first.seg && todo[j].ptr.off === todo[j - 1].ptr.off + todo[j - 1].ptr.len
+        && todo[j].ptr.off + todo[j].ptr.len - first.off <= LIMITS.READ_AHEAD_RUN_BYTES) j++;
+      const run = todo.slice(i, j);
+      const last = run[run.length - 1].ptr;
+      const whole = this.readSpan(first.seg, first.off, last.off + last.len - first.off);
+      whole.catch(() => { /* each record's fetch fails with it; a demand read then reads for itself */ });
+      for (const b of run) {
+        const p = b.ptr;
+        this.readAhead.fetch(RecordCache.key(p, owner, b.key), async () => {
+          const bytes = (await whole).subarray(p.off - first.off, p.off - first.off + p.len);
+          return this.codec.decode(bytes, { kind: RecordKind.Data, owner, key: b.key, birth: p.birth, checksum: p.checksum }, !!p.sealed);
+        });
+      }
+      i = j;
+    }
+  }
+
+  /** Reads len bytes at off of segment seg, pinned for the duration so it cannot be reused under the read. */
+  private async readSpan(seg: number, off: number, len: number): Promise<Buffer> {
+    if (seg >= this.space.segCount || off + len > this.sb.segmentSize) {
+      throw new VdfsError('CORRUPT', `pointer past the end of the log (segment ${seg})`);
+    }
+    this.space.pin(seg);
     try {
-      const bytes = await this.layout.readSeg(ptr.seg, ptr.off, ptr.len);
-      return this.codec.decode(bytes, { kind, owner, key, birth: ptr.birth, checksum: ptr.checksum }, !!ptr.sealed);
+      return await this.layout.readSeg(seg, off, len);
     } finally {
-      this.space.unpin(ptr.seg);
+      this.space.unpin(seg);
     }
+  }
+
+  private async readStored(ptr: BlockPtr, kind: RecordKind, owner: bigint, key?: bigint): Promise<Buffer> {
+    const bytes = await this.readSpan(ptr.seg, ptr.off, ptr.len);
+    return this.codec.decode(bytes, { kind, owner, key, birth: ptr.birth, checksum: ptr.checksum }, !!ptr.sealed);
   }
 
   private async loadNode(ptr: BlockPtr, treeId: bigint): Promise<NodeImage> {

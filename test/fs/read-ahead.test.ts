@@ -1,0 +1,58 @@
+// Sequential read-ahead: the window plan on its own, then through an in-memory filesystem:
+// sequential reads are served from records fetched ahead and read the written bytes; a block
+// rewritten after it was fetched ahead reads its new content (committed or still dirty); random
+// reads fetch nothing.
+import t from 'tap';
+import { noReadAhead, planReadAhead } from '../../src/fs/read-ahead.js';
+import { LIMITS } from '../../src/limits.js';
+import { block, memDatastore, reopen, ROOT, SMALL } from '../helpers/mem.js';
+
+const W = LIMITS.READ_AHEAD_BYTES;
+
+t.test('the plan: first read none, continuing reads extend the window, a jump resets it', async (t) => {
+  const bs = 4096, size = 64 * W;
+  const s = noReadAhead();
+  t.equal(planReadAhead(s, 0, 4096, size, bs), null, 'the first read is not yet sequential');
+  t.same(planReadAhead(s, 4096, 4096, size, bs), [2, (8192 + W) / bs], 'the second fetches a window past its end');
+  t.equal(planReadAhead(s, 8192, 4096, size, bs), null, 'the next, with more than half a window ahead, fetches nothing');
+  const half = W / 2 + 8192; // a read ending past here leaves less than half a window fetched ahead
+  t.same(planReadAhead(s, half, 4096, size, bs), [(8192 + W) / bs, (half + 4096 + W) / bs], 'then the window is refilled in one step');
+  t.equal(planReadAhead(s, half + 4096 + W + 4096 * 3, 4096, size, bs), null, 'a jump past the window is random');
+  t.equal(s.ahead, 0, 'and resets the window');
+  const e = noReadAhead();
+  planReadAhead(e, size - 3 * bs, bs, size, bs);
+  t.same(planReadAhead(e, size - 2 * bs, bs, size, bs), [size / bs - 1, size / bs], 'never past the end of the file');
+  t.equal(planReadAhead(e, size - bs, bs, size, bs), null, 'and nothing once there');
+  const back = noReadAhead();
+  planReadAhead(back, 65536, 4096, size, bs);
+  t.ok(planReadAhead(back, 61440, 4096, size, bs), 'a request a little behind the last (the kernel reorders) is still sequential');
+});
+
+t.test('through a filesystem: hits, the written bytes, rewritten blocks read new', async (t) => {
+  const bs = SMALL.blockSize, blocks = (4 * W) / bs + 16;
+  const m = await memDatastore();
+  const fh = m.fs.addHandle(await m.fs.create('/v', 0o644, ROOT));
+  for (let i = 0; i < blocks; i++) await m.fs.write(fh, i * bs, block(bs, i, 1));
+  await m.fs.fsync();
+  const { ds, fs } = await reopen(m.target);
+  const h = await fs.open('/v', true);
+  let wrong = 0;
+  for (let i = 0; i < blocks / 2; i++) if (!(await fs.read(h, i * bs, bs)).equals(block(bs, i, 1))) wrong++;
+  t.equal(wrong, 0, 'sequential reads give the written bytes');
+  t.ok(ds.readAhead.fetches > blocks / 4, `fetched ahead: ${ds.readAhead.fetches}`);
+  t.ok(ds.readAhead.hits >= 0.95 * (blocks / 2), `served from what was fetched: ${ds.readAhead.hits} of ${blocks / 2} reads`);
+
+  // blocks past here were fetched ahead; rewrite one and commit, rewrite another and leave it dirty
+  const next = blocks / 2;
+  await fs.write(h, (next + 1) * bs, block(bs, next + 1, 2));
+  await fs.fsync();
+  await fs.write(h, (next + 2) * bs, block(bs, next + 2, 3));
+  for (let i = next; i < next + 4; i++) {
+    const v = i === next + 1 ? 2 : i === next + 2 ? 3 : 1;
+    t.ok((await fs.read(h, i * bs, bs)).equals(block(bs, i, v)), `block ${i} reads version ${v}`);
+  }
+
+  const fetches = ds.readAhead.fetches;
+  for (const i of [0, 1100, 10, 1900, 600]) await fs.read(h, i * bs, bs); // each more than a window from the last
+  t.equal(ds.readAhead.fetches, fetches, 'random reads fetch nothing ahead');
+});
