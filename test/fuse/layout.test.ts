@@ -15,6 +15,8 @@ const STREAM_S = Number(process.env.LAYOUT_STREAM_S ?? 30);
 /** Pace of the write stream: enough to fill many segments, little enough for CI's disk. */
 const STREAM_MIB_PER_S = 6;
 const FILES = 6, FILE_MIB = 24;
+/** A vdisk written before the stream and never again: its segments keep fragments on every target, so a rebuild always has some to re-create (the stream's own old segments may all be cleaned away). */
+const COLD_MIB = 8;
 /** Longest wait for the daemon's health check to see a change (it checks every second): only a failing run waits this long. */
 const WAIT_MS = 60_000;
 const seed = seedFromEnv();
@@ -30,6 +32,7 @@ interface Layout { state: string; targets: { path: string; state: string }[]; se
 if (d) {
   t.comment(`seed ${seed}`);
   const model = Array.from({ length: FILES }, () => Buffer.alloc(FILE_MIB * MiB));
+  const cold = randomBytes(COLD_MIB * MiB);
   const layout = async (): Promise<Layout> => (await d.vdfs('status', d.mnt)).layout as Layout;
   const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
   const hex = (buf: Buffer) => createHash('sha256').update(buf).digest('hex');
@@ -44,6 +47,7 @@ if (d) {
   const checkModel = async (t: Test, when: string): Promise<void> => {
     let bad = 0;
     for (let f = 0; f < FILES; f++) if (await sha256(d.at(`disk${f}`)) !== hex(model[f])) bad++;
+    if (await sha256(d.at('cold')) !== hex(cold)) bad++;
     t.equal(bad, 0, `every vdisk equals the model ${when}`);
   };
 
@@ -64,6 +68,8 @@ if (d) {
       const fh = await open(d.at(`disk${f}`), 'w');
       await fh.truncate(FILE_MIB * MiB); await fh.close();
     }
+    const fh = await open(d.at('cold'), 'w');
+    try { await fh.write(cold, 0, cold.length, 0); await fh.sync(); } finally { await fh.close(); }
   });
   t.teardown(() => d.stop());
 
