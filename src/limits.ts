@@ -43,8 +43,16 @@ export const LIMITS = {
   SYMLINK_MAX: 4095,
   /** Largest file size vdfs accepts (bytes): 16 TiB. */
   FILE_MAX_BYTES: 16 * 1024 ** 4,
-  /** Largest single FUSE read/write request we are offered (libfuse 2 max_write). */
-  FUSE_MAX_WRITE: 128 * 1024,
+  /** Largest single FUSE read/write request: what the kernel binding asks for (max_pages 256); fuse-native gets libfuse 2's 128 KiB. */
+  FUSE_MAX_WRITE: 1024 * 1024,
+  /** The most a FUSE request carries without max_pages: libfuse 2 (fuse-native), or a kernel that does not offer it. */
+  FUSE_DEFAULT_MAX_WRITE: 128 * 1024,
+  /** Kernel binding: background requests (read-ahead, async direct I/O) the kernel may have in flight at once. */
+  FUSE_MAX_BACKGROUND: 64,
+  /** Kernel binding: threads that wait in read(2) on /dev/fuse and pass requests to the main thread. */
+  FUSE_READERS: 2,
+  /** Kernel binding: how long the kernel may cache a name or attributes (ms); /.control's are never cached. */
+  FUSE_ATTR_VALID_MS: 1000,
   /** A FUSE request not answered by then is answered ETIMEDOUT (fuse-native's own 15 s timer is off). */
   FUSE_OP_TIMEOUT_MS: 60_000,
   /** Write requests to one file gathered into one scatter-gather array (the rest wait for the next). */

@@ -7,6 +7,7 @@ import { Filesystem } from '../fs/filesystem.js';
 import { makeLogger } from './log.js';
 import { inspect } from './inspect.js';
 import { mountDetached, mountForeground, umount } from './mount.js';
+import { checkBinding, type Binding } from '../fuse/mount.js';
 import { mkfsDatastore, openDatastore, openOptions, StoreOptions, takeLock } from './store.js';
 import { checkCompress, checkLevel } from '../fs/command.js';
 import { writeKeyFile } from './keygen.js';
@@ -78,8 +79,9 @@ program.command('mount').argument('<dir>').argument('<mountpoint>')
   .option('--commit-per-write', 'commit every write on its own (slow; only to measure what batching gains)')
   .option('--key-file <file>', 'the datastore key (needed when it is encrypted; refused for a datastore without one)')
   .option('--codec-workers <n>', `threads that compress and encrypt (default one per core, at most ${LIMITS.CODEC_WORKERS_MAX}; 0 does it on the main thread)`, countArg)
-  .action(async (dir: string, mnt: string, o: { detach?: boolean; commitPerWrite?: boolean; keyFile?: string; codecWorkers?: number }) => {
-    const opts = { commitPerWrite: !!o.commitPerWrite };
+  .option('--fuse <binding>', `kernel (FUSE spoken over /dev/fuse by vdfs itself; needs root) or native (fuse-native, libfuse 2); default kernel for root (or VDFS_FUSE)`, asArg(checkBinding))
+  .action(async (dir: string, mnt: string, o: { detach?: boolean; commitPerWrite?: boolean; keyFile?: string; codecWorkers?: number; fuse?: Binding }) => {
+    const opts = { commitPerWrite: !!o.commitPerWrite, fuse: o.fuse };
     const store: StoreOptions = { keyFile: o.keyFile, workers: o.codecWorkers };
     if (o.detach) await mountDetached(bin, dir, mnt, opts, store);
     else await mountForeground(dir, mnt, makeLogger(), opts, store);

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Filesystem, FsOptions } from '../fs/filesystem.js';
-import { mountFs } from '../fuse/mount.js';
+import { mountFs, type Binding } from '../fuse/mount.js';
 import { VdfsError } from '../errors.js';
 import { openDatastore, openOptions, StoreOptions, takeLock } from './store.js';
 import { Datastore } from '../txn/datastore.js';
@@ -14,6 +14,9 @@ import type { Logger } from './log.js';
 const RUN_DIR = process.env.VDFS_RUN_DIR ?? '/run/vdfs';
 const pidFile = (mnt: string) => join(RUN_DIR, encodeURIComponent(resolve(mnt)) + '.pid');
 const UMOUNT_WAIT_MS = 120_000;
+
+/** What `vdfs mount` takes beyond the filesystem's own options: which FUSE binding serves it. */
+export type MountOptions = FsOptions & { fuse?: Binding };
 
 /** The mountpoint a daemon with this pid serves, from the pid files it writes. */
 export async function mountpointOfPid(pid: number): Promise<string | null> {
@@ -38,7 +41,7 @@ async function checkMountpoint(mnt: string): Promise<void> {
   if (await isMountpoint(mnt)) throw new VdfsError('BUSY', `mountpoint ${mnt} is busy: something is mounted there`);
 }
 
-export async function mountForeground(dir: string, mnt: string, log: Logger, opts: FsOptions = {}, store: StoreOptions = {}): Promise<void> {
+export async function mountForeground(dir: string, mnt: string, log: Logger, opts: MountOptions = {}, store: StoreOptions = {}): Promise<void> {
   const { key } = await openOptions(store); // a bad key file is refused before anything is touched
   await checkMountpoint(mnt);
   const unlock = await takeLock(dir);
@@ -48,14 +51,14 @@ export async function mountForeground(dir: string, mnt: string, log: Logger, opt
   fs.txg.start();
   let mounted;
   try {
-    mounted = await mountFs(fs, mnt, log);
+    mounted = await mountFs(fs, mnt, log, opts.fuse);
   } catch (e) {
     await ds.close(); await unlock();
     throw new VdfsError('BUSY', `cannot mount at ${mnt}: ${(e as Error).message}`);
   }
   await mkdir(RUN_DIR, { recursive: true });
   await writeFile(pidFile(mnt), `${process.pid}\n`);
-  log.info({ dir, mountpoint: mnt, txg: Number(ds.txg), pid: process.pid, ...opts }, 'mounted');
+  log.info({ dir, mountpoint: mnt, txg: Number(ds.txg), pid: process.pid, ...opts, fuse: mounted.binding }, 'mounted');
   process.send?.('ready');
   let stopping = false;
   const stop = async (signal: string) => {
@@ -75,11 +78,11 @@ export async function mountForeground(dir: string, mnt: string, log: Logger, opt
 }
 
 /** Starts the daemon as a detached child and returns once it has mounted (or failed). */
-export async function mountDetached(script: string, dir: string, mnt: string, opts: FsOptions = {}, store: StoreOptions = {}): Promise<void> {
+export async function mountDetached(script: string, dir: string, mnt: string, opts: MountOptions = {}, store: StoreOptions = {}): Promise<void> {
   await openOptions(store); // refuse a bad key file here, with its reason, not in the log
   const logFile = join(resolve(dir), 'vdfs.log');
   const out = await open(logFile, 'a');
-  const args = ['mount', dir, mnt, ...(opts.commitPerWrite ? ['--commit-per-write'] : []),
+  const args = ['mount', dir, mnt, ...(opts.commitPerWrite ? ['--commit-per-write'] : []), ...(opts.fuse ? ['--fuse', opts.fuse] : []),
     ...(store.keyFile ? ['--key-file', resolve(store.keyFile)] : []), ...(store.workers !== undefined ? ['--codec-workers', String(store.workers)] : [])];
   const child = fork(script, args, { detached: true, stdio: ['ignore', out.fd, out.fd, 'ipc'] });
   await new Promise<void>((res, rej) => {

@@ -8,6 +8,10 @@ const ERRNO: Record<ErrorCode, number> = {
 };
 export const EIO = -5;
 export const ETIMEDOUT = -110;
+export const EPERM = -1;
+export const EEXIST = -17;
+export const EINVAL = -22;
+export const ENOSYS = -38;
 
 /** A negative errno for any thrown value; unknown errors are EIO. */
 export function toErrno(e: unknown): number {

@@ -1,0 +1,85 @@
+/**
+ * Mounting with the kernel binding: open /dev/fuse, let mount(8) make the mount with that
+ * descriptor (`-o fd=3`, handed to it as its fourth stdio entry), and serve the connection in
+ * this process. Needs CAP_SYS_ADMIN (root); see native-notes/kernel-binding.md.
+ *
+ * A watchdog child waits on a pipe from this process; when the pipe closes without a clean
+ * unmount (the daemon was killed), it lazily unmounts the dead mount, but only if the mount at
+ * that path is still this connection's (same device number).
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Filesystem } from '../../fs/filesystem.js';
+import { NodeTable } from './nodes.js';
+import { makeHandlers } from './ops.js';
+import { Session } from './session.js';
+
+type Log = ConstructorParameters<typeof Session>[2];
+export const FSTYPE = 'fuse.vdfs';
+const WATCHDOG = fileURLToPath(new URL('./watchdog.js', import.meta.url));
+/** How long an unmount waits for the connection to end before the daemon goes on without it. */
+const CLOSE_WAIT_MS = 10_000;
+
+/** Runs a program; resolves with its exit code and what it printed on stderr. */
+function runProgram(cmd: string, args: string[], extraFd?: number): Promise<{ code: number; err: string }> {
+  return new Promise((res) => {
+    const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'ignore', 'pipe'];
+    if (extraFd !== undefined) stdio.push(extraFd);
+    const c = spawn(cmd, args, { stdio });
+    let err = '';
+    c.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    c.on('error', (e) => res({ code: -1, err: e.message }));
+    c.on('close', (code) => res({ code: code ?? -1, err: err.trim() }));
+  });
+}
+
+/** mountinfo's major:minor of the vdfs mount at `mnt`, or null. */
+export async function mountDevice(mnt: string): Promise<string | null> {
+  const want = resolve(mnt).replace(/ /g, '\\040');
+  for (const l of (await readFile('/proc/self/mountinfo', 'utf8')).split('\n')) {
+    const f = l.split(' ');
+    const sep = f.indexOf('-');
+    if (f[4] === want && f[sep + 1] === FSTYPE) return f[2];
+  }
+  return null;
+}
+
+export interface KernelMount { unmount(): Promise<void>; session: Session; nodes: NodeTable }
+
+export async function mountKernel(fs: Filesystem, mountpoint: string, log: Log, opts: { writeback?: boolean } = {}): Promise<KernelMount> {
+  const mnt = resolve(mountpoint);
+  const fd = openSync('/dev/fuse', 'r+');
+  const nodes = new NodeTable();
+  const session = new Session(fd, makeHandlers(fs, nodes, () => {}, opts.writeback), log);
+  const uid = process.getuid?.() ?? 0, gid = process.getgid?.() ?? 0;
+  const o = [`fd=3`, 'rootmode=40000', `user_id=${uid}`, `group_id=${gid}`, 'default_permissions', 'nosuid', 'nodev'];
+  const r = await runProgram('mount', ['-i', '-n', '-t', FSTYPE, '-o', o.join(','), 'vdfs', mnt], fd);
+  if (r.code !== 0) { closeSync(fd); throw new Error(`mount failed: ${r.err || `exit ${r.code}`}`); }
+  session.start();
+  const dev = await mountDevice(mnt);
+  const dog = spawn(process.execPath, [WATCHDOG, mnt, dev ?? ''], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  dog.unref();
+  (dog.stdin as unknown as { unref?: () => void }).unref?.();
+  dog.stdin!.on('error', () => undefined);
+  let unmounted = false;
+  return {
+    session, nodes,
+    async unmount() {
+      if (unmounted) return;
+      unmounted = true;
+      const r = await runProgram('umount', [mnt]);
+      if (r.code !== 0) {
+        log.warn({ mountpoint: mnt, reason: r.err }, 'unmount refused (busy?): detaching it lazily');
+        await runProgram('umount', ['-l', mnt]);
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([session.closed, new Promise((res) => { timer = setTimeout(res, CLOSE_WAIT_MS); })]);
+      clearTimeout(timer);
+      dog.stdin!.end();
+      try { closeSync(fd); } catch { /* already closed */ }
+    },
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * FUSE requests → Filesystem calls. Each handler gets the request's header and body (a copy it
+ * may keep) and returns the reply's payload, a negative errno, or null for requests that take no
+ * reply (FORGET, INTERRUPT). A thrown vdfs error becomes its errno in session.ts.
+ *
+ * Paths come from the node table. A file unlinked (or renamed over) while open is renamed aside
+ * to `.fuse_hidden<id>` and unlinked at its last release, as libfuse's high-level API does, so
+ * its data stays readable and writable through the handles that are still open.
+ */
+import { constants } from 'node:fs';
+import type { Filesystem, Stat } from '../../fs/filesystem.js';
+import { isVdfsError } from '../../errors.js';
+import { LIMITS } from '../../limits.js';
+import { ENOSYS, EINVAL, EEXIST, EPERM } from '../errno.js';
+import { NodeTable, type Node } from './nodes.js';
+import * as P from './proto.js';
+
+export type Reply = Buffer | Buffer[] | number | null;
+type Handler = (h: P.InHeader, body: Buffer) => Promise<Reply> | Reply;
+
+const O_ACCMODE = 3; // not in node's fs.constants
+const { O_RDONLY, O_DSYNC, S_IFMT, S_IFREG } = constants;
+const HIDDEN_PREFIX = '.fuse_hidden';
+
+/** What INIT agreed to (the session sizes its read buffers from it). */
+export interface Negotiated { maxWrite: number }
+
+export function makeHandlers(fs: Filesystem, nodes: NodeTable, agreed: (n: Negotiated) => void, writeback = false): Map<number, Handler> {
+  const fhNode = new Map<number, Node>();
+  const listings = new Map<number, P.Dirent[]>();
+  let nextListing = 1;
+  const validFor = (path: string) => (path === '/.control' || path.startsWith('/.control/') ? 0 : LIMITS.FUSE_ATTR_VALID_MS);
+  const node = (h: P.InHeader) => nodes.get(h.nodeid);
+  const name = (body: Buffer, off = 0) => P.cstring(body, off).s;
+
+  async function entry(dir: Node, nm: string, st?: Stat): Promise<Buffer> {
+    const path = nodes.childPath(dir, nm);
+    const s = st ?? (await fs.getattr(path));
+    return P.entryOut(nodes.lookup(dir, nm).id, s, validFor(path));
+  }
+  const attr = async (n: Node) => { const path = nodes.path(n); return P.attrOut(await fs.getattr(path), validFor(path)); };
+
+  function opened(n: Node, fh: number): void { n.opens++; fhNode.set(fh, n); }
+
+  /** Moves an open file out of the way of an unlink or a rename over it. */
+  async function hideIfOpen(dir: Node, nm: string): Promise<boolean> {
+    const n = dir.children.get(nm);
+    if (!n || n.opens === 0) return false;
+    const hidden = `${HIDDEN_PREFIX}${n.id.toString(16).padStart(16, '0')}`;
+    await fs.rename(nodes.childPath(dir, nm), nodes.childPath(dir, hidden));
+    nodes.move(dir, nm, dir, hidden);
+    return true;
+  }
+
+  async function release(fh: number): Promise<void> {
+    fs.release(fh);
+    const n = fhNode.get(fh);
+    fhNode.delete(fh);
+    if (!n) return;
+    n.opens--;
+    if (n.opens === 0 && n.name.startsWith(HIDDEN_PREFIX) && n.parent && n.parent.children.get(n.name) === n) {
+      await fs.unlink(nodes.path(n)).catch(() => undefined);
+      nodes.remove(n.parent, n.name);
+    }
+    nodes.released(n);
+  }
+
+  async function setattr(h: P.InHeader, b: Buffer): Promise<Reply> {
+    const n = node(h), path = nodes.path(n);
+    const valid = b.readUInt32LE(0), fh = Number(b.readBigUInt64LE(8));
+    if (valid & P.FATTR.SIZE) await fs.truncate(path, valid & P.FATTR.FH ? fh : null, Number(b.readBigUInt64LE(16)));
+    if (valid & P.FATTR.MODE) await fs.chmod(path, b.readUInt32LE(68));
+    if (valid & (P.FATTR.UID | P.FATTR.GID)) await fs.chown(path, valid & P.FATTR.UID ? b.readUInt32LE(76) : -1, valid & P.FATTR.GID ? b.readUInt32LE(80) : -1);
+    if (valid & (P.FATTR.ATIME | P.FATTR.MTIME)) {
+      const now = Date.now(), cur = await fs.getattr(path);
+      const time = (bit: number, nowBit: number, secAt: number, nsecAt: number, old: number) =>
+        !(valid & bit) ? old : valid & nowBit ? now : Number(b.readBigUInt64LE(secAt)) * 1000 + b.readUInt32LE(nsecAt) / 1e6;
+      await fs.utimens(path, time(P.FATTR.ATIME, P.FATTR.ATIME_NOW, 32, 56, cur.atime), time(P.FATTR.MTIME, P.FATTR.MTIME_NOW, 40, 60, cur.mtime));
+    }
+    return attr(n);
+  }
+
+  async function rename(h: P.InHeader, b: Buffer, head: number, flags: number): Promise<Reply> {
+    if (flags & ~P.RENAME_NOREPLACE) return EINVAL; // RENAME_EXCHANGE, RENAME_WHITEOUT: not supported
+    const dir = node(h), to = nodes.get(Number(b.readBigUInt64LE(0)));
+    const from = P.cstring(b, head), toName = name(b, from.next);
+    const src = nodes.childPath(dir, from.s), dst = nodes.childPath(to, toName);
+    const existing = await fs.getattr(dst).catch((e) => { if (isVdfsError(e, 'NOT_FOUND')) return null; throw e; });
+    if (existing && flags & P.RENAME_NOREPLACE) return EEXIST;
+    if (existing && (existing.mode & S_IFMT) === S_IFREG && src !== dst) await hideIfOpen(to, toName);
+    await fs.rename(src, dst);
+    if (src !== dst) nodes.move(dir, from.s, to, toName);
+    return 0;
+  }
+
+  const handlers: [number, Handler][] = [
+    [P.OP.INIT, (_h, b) => {
+      const k = P.readInit(b);
+      const want = P.INIT.ASYNC_READ | P.INIT.BIG_WRITES | P.INIT.ASYNC_DIO | P.INIT.PARALLEL_DIROPS | P.INIT.MAX_PAGES | (writeback ? P.INIT.WRITEBACK_CACHE : 0);
+      const flags = k.flags & want;
+      const maxWrite = flags & P.INIT.MAX_PAGES ? LIMITS.FUSE_MAX_WRITE : LIMITS.FUSE_DEFAULT_MAX_WRITE;
+      agreed({ maxWrite });
+      return P.initOut({
+        minor: Math.min(k.minor, P.KERNEL_MINOR), maxReadahead: k.maxReadahead, flags,
+        maxBackground: LIMITS.FUSE_MAX_BACKGROUND, congestion: Math.floor((LIMITS.FUSE_MAX_BACKGROUND * 3) / 4),
+        maxWrite, maxPages: Math.ceil(maxWrite / 4096),
+      });
+    }],
+    [P.OP.DESTROY, () => 0],
+    [P.OP.LOOKUP, (h, b) => entry(node(h), name(b))],
+    [P.OP.FORGET, (h, b) => { nodes.forget(h.nodeid, Number(b.readBigUInt64LE(0))); return null; }],
+    [P.OP.BATCH_FORGET, (_h, b) => {
+      const count = b.readUInt32LE(0);
+      for (let i = 0; i < count; i++) nodes.forget(Number(b.readBigUInt64LE(8 + i * 16)), Number(b.readBigUInt64LE(16 + i * 16)));
+      return null;
+    }],
+    [P.OP.GETATTR, (h) => attr(node(h))],
+    [P.OP.SETATTR, setattr],
+    [P.OP.READLINK, async (h) => Buffer.from(await fs.readlink(nodes.path(node(h))))],
+    [P.OP.SYMLINK, async (h, b) => {
+      const nm = P.cstring(b, 0), target = name(b, nm.next), dir = node(h);
+      await fs.symlink(target, nodes.childPath(dir, nm.s), { uid: h.uid, gid: h.gid });
+      return entry(dir, nm.s);
+    }],
+    [P.OP.MKNOD, async (h, b) => {
+      const mode = b.readUInt32LE(0), dir = node(h), nm = name(b, 16);
+      if ((mode & S_IFMT) !== S_IFREG) return EPERM; // vdisks only: no devices, fifos or sockets
+      await fs.create(nodes.childPath(dir, nm), mode & 0o7777, { uid: h.uid, gid: h.gid });
+      return entry(dir, nm);
+    }],
+    [P.OP.MKDIR, async (h, b) => {
+      const dir = node(h), nm = name(b, 8);
+      await fs.mkdir(nodes.childPath(dir, nm), b.readUInt32LE(0) & 0o7777, { uid: h.uid, gid: h.gid });
+      return entry(dir, nm);
+    }],
+    [P.OP.UNLINK, async (h, b) => {
+      const dir = node(h), nm = name(b);
+      if (!(await hideIfOpen(dir, nm))) { await fs.unlink(nodes.childPath(dir, nm)); nodes.remove(dir, nm); }
+      return 0;
+    }],
+    [P.OP.RMDIR, async (h, b) => { const dir = node(h), nm = name(b); await fs.rmdir(nodes.childPath(dir, nm)); nodes.remove(dir, nm); return 0; }],
+    [P.OP.RENAME, (h, b) => rename(h, b, 8, 0)],
+    [P.OP.RENAME2, (h, b) => rename(h, b, 16, b.readUInt32LE(8))],
+    [P.OP.LINK, async (h, b) => {
+      const old = nodes.get(Number(b.readBigUInt64LE(0))), dir = node(h), nm = name(b, 8);
+      await fs.hardlink(nodes.path(old), nodes.childPath(dir, nm));
+      return entry(dir, nm);
+    }],
+    [P.OP.OPEN, async (h, b) => {
+      const n = node(h), flags = b.readUInt32LE(0);
+      const fh = await fs.open(nodes.path(n), (flags & O_ACCMODE) !== O_RDONLY, (flags & O_DSYNC) !== 0);
+      opened(n, fh);
+      return P.openOut(fh, fs.isControlHandle(fh) ? P.FOPEN_DIRECT_IO : 0);
+    }],
+    [P.OP.CREATE, async (h, b) => {
+      const flags = b.readUInt32LE(0), mode = b.readUInt32LE(4), dir = node(h), nm = name(b, 16);
+      const v = await fs.create(nodes.childPath(dir, nm), mode & 0o7777, { uid: h.uid, gid: h.gid });
+      const fh = fs.addHandle(v, (flags & O_DSYNC) !== 0);
+      const e = await entry(dir, nm, fs.stat(v));
+      opened(dir.children.get(nm)!, fh);
+      return [e, P.openOut(fh, 0)];
+    }],
+    [P.OP.READ, (_h, b) => fs.read(Number(b.readBigUInt64LE(0)), Number(b.readBigUInt64LE(8)), b.readUInt32LE(16))],
+    [P.OP.WRITE, async (_h, b) => {
+      const size = b.readUInt32LE(16);
+      await fs.write(Number(b.readBigUInt64LE(0)), Number(b.readBigUInt64LE(8)), b.subarray(40, 40 + size));
+      return P.writeOut(size);
+    }],
+    [P.OP.RELEASE, async (_h, b) => { await release(Number(b.readBigUInt64LE(0))); return 0; }],
+    [P.OP.FLUSH, () => 0],
+    [P.OP.FSYNC, async () => { await fs.fsync(); return 0; }],
+    [P.OP.FSYNCDIR, async () => { await fs.fsync(); return 0; }],
+    [P.OP.SYNCFS, async () => { await fs.fsync(); return 0; }],
+    [P.OP.STATFS, async () => {
+      await fs.refreshCapacity();
+      const s = fs.statfs();
+      return P.statfsOut({ blocks: s.blocks, bfree: s.bfree, bavail: s.bfree, files: s.files, ffree: s.ffree, bsize: s.bsize, namelen: s.namemax, frsize: s.bsize });
+    }],
+    [P.OP.OPENDIR, async (h) => {
+      // The listing is taken once per open directory, so offsets stay meaningful across READDIRs.
+      const n = node(h), path = nodes.path(n);
+      const r = await fs.readdir(path);
+      const self = await fs.getattr(path);
+      const list: P.Dirent[] = [{ ino: self.ino, name: '.', mode: self.mode }, { ino: 1, name: '..', mode: self.mode }];
+      r.names.forEach((nm, i) => list.push({ ino: r.stats[i].ino, name: nm, mode: r.stats[i].mode }));
+      const id = nextListing++;
+      listings.set(id, list);
+      return P.openOut(id, 0);
+    }],
+    [P.OP.READDIR, (_h, b) => {
+      const list = listings.get(Number(b.readBigUInt64LE(0)));
+      return list ? P.packDirents(list, Number(b.readBigUInt64LE(8)), b.readUInt32LE(16)) : EINVAL;
+    }],
+    [P.OP.RELEASEDIR, (_h, b) => { listings.delete(Number(b.readBigUInt64LE(0))); return 0; }],
+    [P.OP.INTERRUPT, () => null], // requests run to the end; the kernel drops replies it no longer waits for
+    // Not provided (the kernel then stops asking, or falls back to its own generic code):
+    // xattrs, ACCESS (default_permissions checks in the kernel), FALLOCATE, LSEEK.
+    ...[P.OP.SETXATTR, P.OP.GETXATTR, P.OP.LISTXATTR, P.OP.REMOVEXATTR, P.OP.ACCESS, P.OP.FALLOCATE, P.OP.LSEEK].map((op): [number, Handler] => [op, () => ENOSYS]),
+  ];
+  return new Map(handlers);
+}

@@ -1,0 +1,82 @@
+/**
+ * One FUSE connection: FUSE_READERS reader threads (reader.ts) wait in read(2) on /dev/fuse and
+ * hand each request to this thread, which dispatches it; every request that takes a reply gets
+ * exactly one, with the payload or an errno.
+ *
+ * Replies are written with writevSync: a write to /dev/fuse only hands the reply to the waiting
+ * request inside the kernel and never blocks (it is not I/O on the mount). A reply to a request
+ * the kernel stopped waiting for (interrupted, or the connection aborted) fails with ENOENT and
+ * is dropped.
+ */
+import { writevSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { LIMITS } from '../../limits.js';
+import { EIO, ENOSYS, toErrno } from '../errno.js';
+import type { Reply } from './ops.js';
+import * as P from './proto.js';
+
+type Log = { error(o: object, msg: string): void; warn(o: object, msg: string): void };
+type Handler = (h: P.InHeader, body: Buffer) => Promise<Reply> | Reply;
+
+/** Codes with which a reader ends on a connection that is simply over (unmounted, aborted, closed). */
+const GONE = new Set(['ENODEV', 'EBADF']);
+const READER = new URL('./reader.js', import.meta.url);
+
+export class Session {
+  private readersLeft = 0;
+  private resolveClosed!: () => void;
+  /** Settles when every reader has seen the connection end. */
+  readonly closed = new Promise<void>((r) => { this.resolveClosed = r; });
+  /** Requests answered, by opcode. */
+  readonly counts = new Map<number, number>();
+  inFlight = 0;
+
+  constructor(private fd: number, private handlers: Map<number, Handler>, private log: Log) {}
+
+  start(): void {
+    const size = LIMITS.FUSE_MAX_WRITE + 64 * 1024; // header + write_in + max_write, with room
+    this.readersLeft = LIMITS.FUSE_READERS;
+    for (let i = 0; i < LIMITS.FUSE_READERS; i++) {
+      const w = new Worker(READER, { workerData: { fd: this.fd, size } });
+      w.unref();
+      w.on('message', (m: ArrayBuffer | { end: true; code: string }) => {
+        if (m instanceof ArrayBuffer) { if (m.byteLength >= P.IN_HEADER) this.dispatch(Buffer.from(m)); return; }
+        if (!GONE.has(m.code)) this.log.error({ code: m.code }, 'reading /dev/fuse failed');
+      });
+      w.on('error', (err) => this.log.error({ err }, '/dev/fuse reader failed'));
+      w.on('exit', () => { if (--this.readersLeft === 0) this.resolveClosed(); });
+    }
+  }
+
+  private dispatch(req: Buffer): void {
+    const h = P.readInHeader(req);
+    const body = req.subarray(P.IN_HEADER, h.len);
+    const fn = this.handlers.get(h.opcode);
+    if (!fn) return this.reply(h, ENOSYS);
+    let out: Promise<Reply> | Reply;
+    try { out = fn(h, body); } catch (e) { return this.failed(h, e); }
+    if (!(out instanceof Promise)) return this.reply(h, out);
+    this.inFlight++;
+    out.then((r) => { this.inFlight--; this.reply(h, r); }, (e) => { this.inFlight--; this.failed(h, e); });
+  }
+
+  private failed(h: P.InHeader, e: unknown): void {
+    const errno = toErrno(e);
+    if (errno === EIO) this.log.error({ op: h.opcode, err: e }, 'request failed');
+    this.reply(h, errno);
+  }
+
+  private reply(h: P.InHeader, r: Reply): void {
+    if (r === null) return;
+    this.counts.set(h.opcode, (this.counts.get(h.opcode) ?? 0) + 1);
+    const parts = typeof r === 'number' ? [] : Array.isArray(r) ? r : [r];
+    let len = P.OUT_HEADER;
+    for (const p of parts) len += p.length;
+    try {
+      writevSync(this.fd, [P.outHeader(len, typeof r === 'number' ? r : 0, h.unique), ...parts]);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      if (code !== 'ENOENT' && !GONE.has(code)) this.log.warn({ op: h.opcode, err: e }, 'reply refused by the kernel');
+    }
+  }
+}
