@@ -19,6 +19,12 @@ export const LIMITS = {
   TXG_ALIGN: 4096,
   /** format: largest serialized B+tree node payload. */
   NODE_MAX_BYTES: 16 * 1024,
+  /**
+   * A node is split once its entries pass this many bytes (runtime; nodes up to NODE_MAX_BYTES
+   * stay valid, older datastores' larger ones split as they change). Smaller nodes mean less
+   * metadata rewritten per random write: each one dirties a whole leaf.
+   */
+  NODE_SPLIT_BYTES: 4 * 1024,
   /** format: largest key in any tree. */
   KEY_MAX_BYTES: 8 + 255,
   /** format: largest value in any tree (inline symlink targets). */

@@ -14,7 +14,7 @@
 import { CODEC_SEALED, RecordKind } from '../codec/record.js';
 import { decodePtr } from '../format/ptr.js';
 import { LIMITS } from '../limits.js';
-import { decodeNode } from '../meta/node-codec.js';
+import { firstKeyOf } from '../meta/node-codec.js';
 import type { CowTree } from '../meta/btree.js';
 import { scanSegment, FoundRecord } from '../log/segment-scan.js';
 import { Frozen, FrozenFile, keyOfBlock, Touch } from '../txn/commit.js';
@@ -171,5 +171,5 @@ interface Plan { bytes: number; data: { ino: bigint; lbn: number; payload: Buffe
 
 /** A node's first key, from its plain payload (the path to it); an empty node has none and is found by the empty key. */
 function firstKey(payload: Buffer): Buffer {
-  return decodeNode(payload).keys[0] ?? Buffer.alloc(0);
+  return firstKeyOf(payload) ?? Buffer.alloc(0);
 }

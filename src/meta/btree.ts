@@ -201,7 +201,7 @@ export class CowTree {
         n.bytes += innerEntryBytes(split.keys[0]);
       }
     }
-    return n.bytes > LIMITS.NODE_MAX_BYTES && n.keys.length > 2 ? this.split(n) : null;
+    return n.bytes > LIMITS.NODE_SPLIT_BYTES && n.keys.length > 2 ? this.split(n) : null;
   }
 
   /** Moves the upper half (by bytes) of n into a new right sibling and returns it. */
@@ -273,7 +273,7 @@ export class CowTree {
     n.kids[i] = kid;
     await this.delIn(kid, key);
     if (kid.keys.length === 0) this.removeChild(n, i);
-    else if (kid.bytes < LIMITS.NODE_MAX_BYTES / 4 && n.kids.length > 1) await this.mergeNeighbour(n, i);
+    else if (kid.bytes < LIMITS.NODE_SPLIT_BYTES / 4 && n.kids.length > 1) await this.mergeNeighbour(n, i);
   }
 
   private removeChild(n: Node, i: number): void {
@@ -285,7 +285,7 @@ export class CowTree {
     const l = i > 0 ? i - 1 : i;
     const left = await this.load(n.kids[l]);
     const right = await this.load(n.kids[l + 1]);
-    if (left.bytes + right.bytes - NODE_HEADER > LIMITS.NODE_MAX_BYTES) return;
+    if (left.bytes + right.bytes - NODE_HEADER > LIMITS.NODE_SPLIT_BYTES) return;
     const into = this.own(left);
     const from = right; // read only: its entries move into `into`, the node itself is dropped
     if (right.gen !== this.gen) this.freed.push(right);
