@@ -147,6 +147,8 @@ export const LIMITS = {
   READ_AHEAD_KEPT_STRIPES: 512,
   /** How far past a sequential read of a vdisk its next blocks are fetched ahead (fs/read-ahead.ts). */
   READ_AHEAD_BYTES: 2 * 1024 * 1024,
+  /** A read is sequential when it starts within this (or two of its own length) of where the last ended. */
+  READ_AHEAD_SEQ_SLACK_BYTES: 128 * 1024,
   /** Longest single read of back-to-back records that read-ahead makes. */
   READ_AHEAD_RUN_BYTES: 1024 * 1024,
   /** Bytes of records fetched ahead that the datastore keeps (divided by the block size: records). */

@@ -16,6 +16,9 @@ t.test('the plan: first read none, continuing reads extend the window, a jump re
   t.same(planReadAhead(s, 4096, 4096, size, bs), [2, (8192 + W) / bs], 'the second fetches a window past its end');
   t.equal(planReadAhead(s, 8192, 4096, size, bs), null, 'the next, with more than half a window ahead, fetches nothing');
   const half = W / 2 + 8192; // a read ending past here leaves less than half a window fetched ahead
+  let early = 0;
+  for (let off = 12288; off < half; off += 4096) if (planReadAhead(s, off, 4096, size, bs)) early++;
+  t.equal(early, 0, 'reads on to half a window fetch nothing more');
   t.same(planReadAhead(s, half, 4096, size, bs), [(8192 + W) / bs, (half + 4096 + W) / bs], 'then the window is refilled in one step');
   t.equal(planReadAhead(s, half + 4096 + W + 4096 * 3, 4096, size, bs), null, 'a jump past the window is random');
   t.equal(s.ahead, 0, 'and resets the window');
@@ -26,6 +29,12 @@ t.test('the plan: first read none, continuing reads extend the window, a jump re
   const back = noReadAhead();
   planReadAhead(back, 65536, 4096, size, bs);
   t.ok(planReadAhead(back, 61440, 4096, size, bs), 'a request a little behind the last (the kernel reorders) is still sequential');
+  const far = noReadAhead();
+  planReadAhead(far, 0, 4096, size, bs);
+  t.equal(planReadAhead(far, 4096 + LIMITS.READ_AHEAD_SEQ_SLACK_BYTES + 4096, 4096, size, bs), null, 'a small read farther than the slack is random, even inside the window');
+  const big = noReadAhead();
+  planReadAhead(big, 0, 1 << 20, size, bs);
+  t.ok(planReadAhead(big, 2 << 20, 1 << 20, size, bs), 'a large read one request ahead (arrived out of order) is sequential');
 });
 
 t.test('through a filesystem: hits, the written bytes, rewritten blocks read new', async (t) => {

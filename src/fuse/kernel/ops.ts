@@ -9,7 +9,7 @@
  */
 import { constants } from 'node:fs';
 import type { Filesystem, Stat } from '../../fs/filesystem.js';
-import { isVdfsError } from '../../errors.js';
+import { fail, isVdfsError } from '../../errors.js';
 import { LIMITS } from '../../limits.js';
 import { ENOSYS, EINVAL, EEXIST, EPERM } from '../errno.js';
 import { NodeTable, type Node } from './nodes.js';
@@ -30,7 +30,8 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, agreed: (n: Negot
   const listings = new Map<number, P.Dirent[]>();
   let nextListing = 1;
   const validFor = (path: string) => (path === '/.control' || path.startsWith('/.control/') ? 0 : LIMITS.FUSE_ATTR_VALID_MS);
-  const node = (h: P.InHeader) => nodes.get(h.nodeid);
+  /** The request's node; one whose name was removed answers ENOENT (its path may name another file by now). */
+  const node = (h: P.InHeader) => { const n = nodes.get(h.nodeid); if (n.gone) fail('NOT_FOUND', 'removed'); return n; };
   const name = (body: Buffer, off = 0) => P.cstring(body, off).s;
 
   async function entry(dir: Node, nm: string, st?: Stat): Promise<Buffer> {
