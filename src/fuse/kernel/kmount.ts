@@ -37,15 +37,31 @@ function runProgram(cmd: string, args: string[], extraFd?: number): Promise<{ co
   });
 }
 
-/** mountinfo's major:minor of the vdfs mount at `mnt`, or null. */
+/** mountinfo's major:minor of the vdfs mount at `mnt` (the topmost, if stacked), or null. */
 export async function mountDevice(mnt: string): Promise<string | null> {
   const want = resolve(mnt).replace(/ /g, '\\040');
+  let dev: string | null = null;
   for (const l of (await readFile('/proc/self/mountinfo', 'utf8')).split('\n')) {
     const f = l.split(' ');
     const sep = f.indexOf('-');
-    if (f[4] === want && f[sep + 1] === FSTYPE) return f[2];
+    if (f[4] === want && f[sep + 1] === FSTYPE) dev = f[2];
   }
-  return null;
+  return dev;
+}
+
+/** Whether p settled within ms. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([p.then(() => true), new Promise<boolean>((res) => { timer = setTimeout(res, ms, false); })]);
+  clearTimeout(timer);
+  return settled;
+}
+
+/** Aborts a FUSE connection through fusectl (mounted at /sys/fs/fuse/connections if it is not). */
+async function abortConnection(dev: string): Promise<void> {
+  const ctl = '/sys/fs/fuse/connections';
+  if (!(await readFile('/proc/self/mountinfo', 'utf8')).includes(` ${ctl} `)) await runProgram('mount', ['-t', 'fusectl', 'none', ctl]);
+  await writeFile(`${ctl}/${dev.split(':')[1]}/abort`, '1').catch(() => undefined);
 }
 
 export interface KernelMount { unmount(): Promise<void>; session: Session; nodes: NodeTable }
@@ -64,17 +80,16 @@ export async function mountKernel(fs: Filesystem, mountpoint: string, log: Log, 
   if (r.code !== 0) { closeSync(fd); throw new Error(`mount failed: ${r.err || `exit ${r.code}`}`); }
   session.start();
   const dev = await mountDevice(mnt);
-  // The kernel's read-ahead for the mount starts at 128 KiB and INIT's reply can only lower it
-  // (so this waits for INIT); sysfs raises it to what one request carries (buffered sequential
-  // reads: 222 -> 306 MB/s here).
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([init, new Promise((res) => { timer = setTimeout(res, CLOSE_WAIT_MS); })]);
-  clearTimeout(timer);
-  if (dev) await writeFile(`/sys/class/bdi/${dev}/read_ahead_kb`, String(LIMITS.FUSE_READ_AHEAD_KB)).catch((e) => log.warn({ err: e }, 'read-ahead not raised'));
+  // The watchdog first: a daemon killed from here on leaves no dead mount behind.
   const dog = spawn(process.execPath, [WATCHDOG, mnt, dev ?? ''], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
   dog.unref();
   (dog.stdin as unknown as { unref?: () => void }).unref?.();
   dog.stdin!.on('error', () => undefined);
+  // The kernel's read-ahead for the mount starts at 128 KiB and INIT's reply can only lower it
+  // (so this waits for INIT); sysfs raises it to what one request carries (buffered sequential
+  // reads: 222 -> 306 MB/s here).
+  await within(init, CLOSE_WAIT_MS);
+  if (dev) await writeFile(`/sys/class/bdi/${dev}/read_ahead_kb`, String(LIMITS.FUSE_READ_AHEAD_KB)).catch((e) => log.warn({ err: e }, 'read-ahead not raised'));
   let unmounted = false;
   return {
     session, nodes,
@@ -86,11 +101,15 @@ export async function mountKernel(fs: Filesystem, mountpoint: string, log: Log, 
         log.warn({ mountpoint: mnt, reason: r.err }, 'unmount refused (busy?): detaching it lazily');
         await runProgram('umount', ['-l', mnt]);
       }
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([session.closed, new Promise((res) => { timer = setTimeout(res, CLOSE_WAIT_MS); })]);
-      clearTimeout(timer);
+      // A lazily detached mount still in use keeps its connection: abort it, so that no request
+      // is left waiting on a daemon that is about to exit and the readers end.
+      if (!(await within(session.closed, CLOSE_WAIT_MS)) && dev) {
+        log.warn({ mountpoint: mnt }, 'connection still open after unmount: aborting it');
+        await abortConnection(dev);
+      }
       dog.stdin!.end();
-      try { closeSync(fd); } catch { /* already closed */ }
+      // Closed only once no reader is blocked on it (a reused descriptor number must never get FUSE replies).
+      if (await within(session.closed, CLOSE_WAIT_MS)) closeSync(fd);
     },
   };
 }

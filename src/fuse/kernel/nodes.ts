@@ -19,6 +19,8 @@ export interface Node {
   opens: number;
   /** Removed from the namespace: the path no longer exists (the kernel may still name it until FORGET). */
   gone: boolean;
+  /** Unlinked (or renamed over) while open: set aside under a .fuse_hidden name; true once that rename is done. */
+  hidden?: { done: boolean };
 }
 
 export class NodeTable {
@@ -84,6 +86,7 @@ export class NodeTable {
     dir.children.delete(name);
     n.parent = to; n.name = toName;
     to.children.set(toName, n);
+    this.prune(dir);
   }
 
   /** Drops a node nobody names any more, and then its parent if that became unnamed too. */

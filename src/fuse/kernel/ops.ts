@@ -41,16 +41,36 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, agreed: (n: Negot
   }
   const attr = async (n: Node) => { const path = nodes.path(n); return P.attrOut(await fs.getattr(path), validFor(path)); };
 
-  function opened(n: Node, fh: number): void { n.opens++; fhNode.set(fh, n); }
+  /**
+   * Opens through node n: its open count is raised before the filesystem is asked, so an unlink
+   * or rename over it that arrives meanwhile sets the file aside instead of deleting it.
+   */
+  async function openVia(n: Node, open: () => Promise<number>): Promise<number> {
+    n.opens++;
+    try {
+      const fh = await open();
+      fhNode.set(fh, n);
+      return fh;
+    } catch (e) { n.opens--; nodes.released(n); throw e; }
+  }
 
   /** Moves an open file out of the way of an unlink or a rename over it. */
   async function hideIfOpen(dir: Node, nm: string): Promise<boolean> {
     const n = dir.children.get(nm);
-    if (!n || n.opens === 0) return false;
+    if (!n || n.opens === 0 || n.hidden) return false;
     const hidden = `${HIDDEN_PREFIX}${n.id.toString(16).padStart(16, '0')}`;
-    await fs.rename(nodes.childPath(dir, nm), nodes.childPath(dir, hidden));
+    n.hidden = { done: false };
+    try { await fs.rename(nodes.childPath(dir, nm), nodes.childPath(dir, hidden)); } catch (e) { n.hidden = undefined; throw e; }
     nodes.move(dir, nm, dir, hidden);
+    n.hidden.done = true;
+    if (n.opens === 0) await dropHidden(n); // its last handle closed while it was being moved
     return true;
+  }
+
+  async function dropHidden(n: Node): Promise<void> {
+    if (!n.parent || n.parent.children.get(n.name) !== n) return;
+    await fs.unlink(nodes.path(n)).catch(() => undefined);
+    nodes.remove(n.parent, n.name);
   }
 
   async function release(fh: number): Promise<void> {
@@ -59,10 +79,7 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, agreed: (n: Negot
     fhNode.delete(fh);
     if (!n) return;
     n.opens--;
-    if (n.opens === 0 && n.name.startsWith(HIDDEN_PREFIX) && n.parent && n.parent.children.get(n.name) === n) {
-      await fs.unlink(nodes.path(n)).catch(() => undefined);
-      nodes.remove(n.parent, n.name);
-    }
+    if (n.opens === 0 && n.hidden?.done) await dropHidden(n);
     nodes.released(n);
   }
 
@@ -88,6 +105,7 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, agreed: (n: Negot
     const src = nodes.childPath(dir, from.s), dst = nodes.childPath(to, toName);
     const existing = await fs.getattr(dst).catch((e) => { if (isVdfsError(e, 'NOT_FOUND')) return null; throw e; });
     if (existing && flags & P.RENAME_NOREPLACE) return EEXIST;
+    if (existing && existing.ino === (await fs.getattr(src)).ino) return 0; // two names of one file: POSIX changes nothing
     if (existing && (existing.mode & S_IFMT) === S_IFREG && src !== dst) await hideIfOpen(to, toName);
     await fs.rename(src, dst);
     if (src !== dst) nodes.move(dir, from.s, to, toName);
@@ -149,16 +167,14 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, agreed: (n: Negot
     }],
     [P.OP.OPEN, async (h, b) => {
       const n = node(h), flags = b.readUInt32LE(0);
-      const fh = await fs.open(nodes.path(n), (flags & O_ACCMODE) !== O_RDONLY, (flags & O_DSYNC) !== 0);
-      opened(n, fh);
+      const fh = await openVia(n, () => fs.open(nodes.path(n), (flags & O_ACCMODE) !== O_RDONLY, (flags & O_DSYNC) !== 0));
       return P.openOut(fh, fs.isControlHandle(fh) ? P.FOPEN_DIRECT_IO : 0);
     }],
     [P.OP.CREATE, async (h, b) => {
       const flags = b.readUInt32LE(0), mode = b.readUInt32LE(4), dir = node(h), nm = name(b, 16);
       const v = await fs.create(nodes.childPath(dir, nm), mode & 0o7777, { uid: h.uid, gid: h.gid });
-      const fh = fs.addHandle(v, (flags & O_DSYNC) !== 0);
       const e = await entry(dir, nm, fs.stat(v));
-      opened(dir.children.get(nm)!, fh);
+      const fh = await openVia(dir.children.get(nm)!, async () => fs.addHandle(v, (flags & O_DSYNC) !== 0));
       return [e, P.openOut(fh, 0)];
     }],
     [P.OP.READ, (_h, b) => fs.read(Number(b.readBigUInt64LE(0)), Number(b.readBigUInt64LE(8)), b.readUInt32LE(16))],

@@ -24,6 +24,8 @@ const READER = new URL('./reader.js', import.meta.url);
 
 export class Session {
   private readersLeft = 0;
+  /** The connection is over: late replies are dropped (the descriptor may be closed, its number reused). */
+  private over = false;
   private resolveClosed!: () => void;
   /** Settles when every reader has seen the connection end. */
   readonly closed = new Promise<void>((r) => { this.resolveClosed = r; });
@@ -44,7 +46,7 @@ export class Session {
         if (!GONE.has(m.code)) this.log.error({ code: m.code }, 'reading /dev/fuse failed');
       });
       w.on('error', (err) => this.log.error({ err }, '/dev/fuse reader failed'));
-      w.on('exit', () => { if (--this.readersLeft === 0) this.resolveClosed(); });
+      w.on('exit', () => { if (--this.readersLeft === 0) { this.over = true; this.resolveClosed(); } });
     }
   }
 
@@ -67,7 +69,7 @@ export class Session {
   }
 
   private reply(h: P.InHeader, r: Reply): void {
-    if (r === null) return;
+    if (r === null || this.over) return;
     this.counts.set(h.opcode, (this.counts.get(h.opcode) ?? 0) + 1);
     const parts = typeof r === 'number' ? [] : Array.isArray(r) ? r : [r];
     let len = P.OUT_HEADER;

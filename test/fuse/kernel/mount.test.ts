@@ -3,7 +3,7 @@
 // files that are unlinked or renamed over, the watchdog after a kill, and fuse-native still
 // serving the same datastore.
 import t, { type Test } from 'tap';
-import { open, readdir, rename, stat, unlink, writeFile, readFile } from 'node:fs/promises';
+import { link, open, readdir, rename, stat, unlink, writeFile, readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { fuseDaemon, isMounted, run, sha256, tool } from '../../helpers/daemon.js';
 
@@ -76,6 +76,31 @@ if (d) {
       t.ok((await readFile(m('a.raw'))).equals(newData), 'the name holds the new one');
     } finally { await fh.close(); }
     await until(t, 'the old file is removed after the close', async () => (await hidden()).length === 0);
+  });
+
+  t.test('set-aside files: only those vdfs set aside are removed, and none is left behind', async (t) => {
+    await writeFile(m('.fuse_hidden-mine'), 'keep');
+    await (await open(m('.fuse_hidden-mine'), 'r')).close();
+    t.equal(await readFile(m('.fuse_hidden-mine'), 'utf8'), 'keep', 'a file of that name that was never unlinked survives its close');
+    await unlink(m('.fuse_hidden-mine'));
+    for (let i = 0; i < 50; i++) { // the close's RELEASE travels on its own: an unlink may overtake it
+      await writeFile(m(`race${i}`), 'x');
+      const fh = await open(m(`race${i}`), 'r');
+      await Promise.all([fh.close(), unlink(m(`race${i}`))]);
+    }
+    await until(t, 'closing and unlinking at once leaves no set-aside file', async () => (await hidden()).length === 0);
+  });
+
+  t.test('a rename between two names of one file changes nothing', async (t) => {
+    await writeFile(m('one.raw'), 'same');
+    await link(m('one.raw'), m('two.raw'));
+    const fh = await open(m('two.raw'), 'r');
+    try {
+      await rename(m('one.raw'), m('two.raw'));
+      t.same((await readdir(d.mnt)).filter((n) => n === 'one.raw' || n === 'two.raw').sort(), ['one.raw', 'two.raw'], 'both names are still there');
+      t.same(await hidden(), [], 'and nothing was set aside');
+    } finally { await fh.close(); }
+    await unlink(m('one.raw')); await unlink(m('two.raw'));
   });
 
   t.test('a killed daemon: the watchdog unmounts, and fuse-native serves the same datastore', async (t) => {
