@@ -41,6 +41,7 @@ export const INIT = {
 
 export const FATTR = { MODE: 1 << 0, UID: 1 << 1, GID: 1 << 2, SIZE: 1 << 3, ATIME: 1 << 4, MTIME: 1 << 5, FH: 1 << 6, ATIME_NOW: 1 << 7, MTIME_NOW: 1 << 8 } as const;
 export const FOPEN_DIRECT_IO = 1 << 0;
+export const FOPEN_PARALLEL_DIRECT_WRITES = 1 << 6;
 export const RENAME_NOREPLACE = 1;
 
 export const KERNEL_MAJOR = 7;

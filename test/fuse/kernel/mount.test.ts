@@ -39,6 +39,15 @@ if (d) {
     t.ok(w.sgElements > w.sgArrays, `scatter-gather arrays held more than one element (${w.sgElements} elements in ${w.sgArrays} arrays)`);
   });
 
+  t.test('O_DIRECT writes from 16 threads reach the write path together', { skip: !(await tool('fio')) && 'fio missing' }, async (t) => {
+    const before = (await status()).writePath;
+    await run('fio', ['--name=thr', `--filename=${m('par.raw')}`, '--size=64M', '--rw=randwrite', '--bs=4k', '--ioengine=psync',
+      '--numjobs=16', '--direct=1', '--number_ios=250', '--randseed=8', '--group_reporting', '--output-format=json'], { maxBuffer: 1 << 24 });
+    const w = (await status()).writePath;
+    const elements = w.sgElements - before.sgElements, arrays = w.sgArrays - before.sgArrays;
+    t.ok(elements > arrays, `threads' writes shared arrays (${elements} elements in ${arrays} arrays): the open was direct with parallel writes`);
+  });
+
   t.test('utimens: touch -m and -a set exactly the time asked for', async (t) => {
     await writeFile(m('times.raw'), 'x');
     await run('touch', ['-m', '-d', '2001-02-03 04:05:06.5', m('times.raw')]);
