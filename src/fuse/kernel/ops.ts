@@ -30,7 +30,7 @@ const openFlags = (control: boolean, flags: number): number =>
   control ? P.FOPEN_DIRECT_IO : flags & O_DIRECT ? P.FOPEN_DIRECT_IO | P.FOPEN_PARALLEL_DIRECT_WRITES : 0;
 const HIDDEN_PREFIX = '.fuse_hidden';
 
-/** What INIT agreed to (the session sizes its read buffers from it). */
+/** What INIT agreed to (told to the mount, which waits for INIT before tuning read-ahead). */
 export interface Negotiated { maxWrite: number }
 
 export function makeHandlers(fs: Filesystem, nodes: NodeTable, agreed: (n: Negotiated) => void, writeback = false): Map<number, Handler> {

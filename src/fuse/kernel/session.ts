@@ -29,9 +29,6 @@ export class Session {
   private resolveClosed!: () => void;
   /** Settles when every reader has seen the connection end. */
   readonly closed = new Promise<void>((r) => { this.resolveClosed = r; });
-  /** Requests answered, by opcode. */
-  readonly counts = new Map<number, number>();
-  inFlight = 0;
 
   constructor(private fd: number, private handlers: Map<number, Handler>, private log: Log) {}
 
@@ -58,8 +55,7 @@ export class Session {
     let out: Promise<Reply> | Reply;
     try { out = fn(h, body); } catch (e) { return this.failed(h, e); }
     if (!(out instanceof Promise)) return this.reply(h, out);
-    this.inFlight++;
-    out.then((r) => { this.inFlight--; this.reply(h, r); }, (e) => { this.inFlight--; this.failed(h, e); });
+    out.then((r) => this.reply(h, r), (e) => this.failed(h, e));
   }
 
   private failed(h: P.InHeader, e: unknown): void {
@@ -70,7 +66,6 @@ export class Session {
 
   private reply(h: P.InHeader, r: Reply): void {
     if (r === null || this.over) return;
-    this.counts.set(h.opcode, (this.counts.get(h.opcode) ?? 0) + 1);
     const parts = typeof r === 'number' ? [] : Array.isArray(r) ? r : [r];
     let len = P.OUT_HEADER;
     for (const p of parts) len += p.length;
