@@ -57,6 +57,8 @@ export const LIMITS = {
   FUSE_MAX_BACKGROUND: 64,
   /** Kernel binding: threads that wait in read(2) on /dev/fuse and pass requests to the main thread. */
   FUSE_READERS: 2,
+  /** Kernel binding: longest wait for INIT after mounting, and for the connection to end after unmounting (then it is aborted). */
+  FUSE_CLOSE_WAIT_MS: 10_000,
   /** Kernel binding: the kernel's read-ahead for the mount (KiB; its default is 128). */
   FUSE_READ_AHEAD_KB: 1024,
   /** Kernel binding: how long the kernel may cache a name or attributes (ms); /.control's are never cached. */

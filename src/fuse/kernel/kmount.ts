@@ -21,8 +21,6 @@ import { Session } from './session.js';
 type Log = ConstructorParameters<typeof Session>[2];
 export const FSTYPE = 'fuse.vdfs';
 const WATCHDOG = fileURLToPath(new URL('./watchdog.js', import.meta.url));
-/** How long an unmount waits for the connection to end (and a mount for INIT) before the daemon goes on without it. */
-const CLOSE_WAIT_MS = 10_000;
 
 /** Runs a program; resolves with its exit code and what it printed on stderr. */
 function runProgram(cmd: string, args: string[], extraFd?: number): Promise<{ code: number; err: string }> {
@@ -66,14 +64,13 @@ async function abortConnection(dev: string): Promise<void> {
 
 export interface KernelMount { unmount(): Promise<void>; session: Session; nodes: NodeTable }
 
-export async function mountKernel(fs: Filesystem, mountpoint: string, log: Log, opts: { writeback?: boolean } = {}): Promise<KernelMount> {
+export async function mountKernel(fs: Filesystem, mountpoint: string, log: Log): Promise<KernelMount> {
   const mnt = resolve(mountpoint);
   const fd = openSync('/dev/fuse', 'r+');
   const nodes = new NodeTable();
   let initDone!: () => void;
   const init = new Promise<void>((r) => { initDone = r; });
-  // INIT's reply is written (and taken by the kernel) as soon as its handler returns.
-  const session = new Session(fd, makeHandlers(fs, nodes, () => setImmediate(initDone), opts.writeback), log);
+  const session = new Session(fd, makeHandlers(fs, nodes, initDone), log);
   const uid = process.getuid?.() ?? 0, gid = process.getgid?.() ?? 0;
   const o = [`fd=3`, 'rootmode=40000', `user_id=${uid}`, `group_id=${gid}`, 'default_permissions', 'nosuid', 'nodev'];
   const r = await runProgram('mount', ['-i', '-n', '-t', FSTYPE, '-o', o.join(','), 'vdfs', mnt], fd);
@@ -88,7 +85,7 @@ export async function mountKernel(fs: Filesystem, mountpoint: string, log: Log, 
   // The kernel's read-ahead for the mount starts at 128 KiB and INIT's reply can only lower it
   // (so this waits for INIT); sysfs raises it to what one request carries (buffered sequential
   // reads: 222 -> 306 MB/s here).
-  await within(init, CLOSE_WAIT_MS);
+  await within(init, LIMITS.FUSE_CLOSE_WAIT_MS);
   if (dev) await writeFile(`/sys/class/bdi/${dev}/read_ahead_kb`, String(LIMITS.FUSE_READ_AHEAD_KB)).catch((e) => log.warn({ err: e }, 'read-ahead not raised'));
   let unmounted = false;
   return {
@@ -103,13 +100,13 @@ export async function mountKernel(fs: Filesystem, mountpoint: string, log: Log, 
       }
       // A lazily detached mount still in use keeps its connection: abort it, so that no request
       // is left waiting on a daemon that is about to exit and the readers end.
-      if (!(await within(session.closed, CLOSE_WAIT_MS)) && dev) {
+      if (!(await within(session.closed, LIMITS.FUSE_CLOSE_WAIT_MS)) && dev) {
         log.warn({ mountpoint: mnt }, 'connection still open after unmount: aborting it');
         await abortConnection(dev);
       }
       dog.stdin!.end();
       // Closed only once no reader is blocked on it (a reused descriptor number must never get FUSE replies).
-      if (await within(session.closed, CLOSE_WAIT_MS)) closeSync(fd);
+      if (await within(session.closed, LIMITS.FUSE_CLOSE_WAIT_MS)) closeSync(fd);
     },
   };
 }

@@ -30,10 +30,8 @@ const openFlags = (control: boolean, flags: number): number =>
   control ? P.FOPEN_DIRECT_IO : flags & O_DIRECT ? P.FOPEN_DIRECT_IO | P.FOPEN_PARALLEL_DIRECT_WRITES : 0;
 const HIDDEN_PREFIX = '.fuse_hidden';
 
-/** What INIT agreed to (told to the mount, which waits for INIT before tuning read-ahead). */
-export interface Negotiated { maxWrite: number }
-
-export function makeHandlers(fs: Filesystem, nodes: NodeTable, agreed: (n: Negotiated) => void, writeback = false): Map<number, Handler> {
+/** `onInit` runs when INIT has been answered (the mount waits for it before tuning read-ahead). */
+export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => void): Map<number, Handler> {
   const fhNode = new Map<number, Node>();
   const listings = new Map<number, P.Dirent[]>();
   let nextListing = 1;
@@ -123,10 +121,11 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, agreed: (n: Negot
   const handlers: [number, Handler][] = [
     [P.OP.INIT, (_h, b) => {
       const k = P.readInit(b);
-      const want = P.INIT.ASYNC_READ | P.INIT.BIG_WRITES | P.INIT.ASYNC_DIO | P.INIT.PARALLEL_DIROPS | P.INIT.MAX_PAGES | (writeback ? P.INIT.WRITEBACK_CACHE : 0);
+      // No WRITEBACK_CACHE: a snapshot must hold every write() that returned (native-notes/kernel-binding.md).
+      const want = P.INIT.ASYNC_READ | P.INIT.BIG_WRITES | P.INIT.ASYNC_DIO | P.INIT.PARALLEL_DIROPS | P.INIT.MAX_PAGES;
       const flags = k.flags & want;
       const maxWrite = flags & P.INIT.MAX_PAGES ? LIMITS.FUSE_MAX_WRITE : LIMITS.FUSE_DEFAULT_MAX_WRITE;
-      agreed({ maxWrite });
+      setImmediate(onInit); // by then the reply below is written and taken by the kernel
       return P.initOut({
         minor: Math.min(k.minor, P.KERNEL_MINOR), maxReadahead: k.maxReadahead, flags,
         maxBackground: LIMITS.FUSE_MAX_BACKGROUND, congestion: Math.floor((LIMITS.FUSE_MAX_BACKGROUND * 3) / 4),

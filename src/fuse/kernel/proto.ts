@@ -35,7 +35,7 @@ export const OP = {
 
 /** INIT flags vdfs asks for (each only if the kernel offers it). */
 export const INIT = {
-  ASYNC_READ: 1 << 0, BIG_WRITES: 1 << 5, ASYNC_DIO: 1 << 15, WRITEBACK_CACHE: 1 << 16,
+  ASYNC_READ: 1 << 0, BIG_WRITES: 1 << 5, ASYNC_DIO: 1 << 15,
   PARALLEL_DIROPS: 1 << 18, MAX_PAGES: 1 << 22,
 } as const;
 
