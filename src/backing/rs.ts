@@ -10,6 +10,7 @@
  * (a second compiled dependency next to fuse-native) or unmaintained; this is ~150 lines.
  */
 import { invariant } from '../limits.js';
+import { loadGfSimd, TABLES_BYTES } from './gf-simd.js';
 
 const EXP = new Uint8Array(512);
 const LOG = new Uint8Array(256);
@@ -35,6 +36,10 @@ const MUL: Uint8Array[] = Array.from({ length: 256 }, (_, c) => {
 });
 
 type Matrix = number[][];
+
+/** The WebAssembly SIMD kernel (gf-simd.ts), loaded once; null where the engine lacks SIMD, or when VDFS_GF=tables asks for the table path. */
+const SIMD = process.env.VDFS_GF === 'tables' ? null : loadGfSimd(gfMul);
+export const gfKernel = (): string => (SIMD ? 'wasm-simd' : 'tables');
 
 /** Gauss-Jordan inverse over GF(2^8); null when singular. */
 export function invert(a: Matrix): Matrix | null {
@@ -86,6 +91,28 @@ function mulAdd32(o: Uint32Array, s: Uint32Array, coef: number, first: boolean):
   }
 }
 
+/**
+ * outs[j] = Σ_i rows[j][i] · srcs[i], all buffers of one length: through the SIMD kernel (the
+ * sources copied into its memory once, 16-byte padded, the outputs copied back) or the tables.
+ */
+export function combine(rows: Matrix, srcs: Uint8Array[], outs: Uint8Array[], simd = SIMD): void {
+  if (!outs.length) return;
+  const len = outs[0].length;
+  if (!simd) {
+    outs.forEach((o, j) => srcs.forEach((src, i) => mulAdd(o, src, rows[j][i], i === 0)));
+    return;
+  }
+  const L = (len + 15) & ~15;
+  simd.reserve(TABLES_BYTES + (srcs.length + outs.length) * L);
+  const mem = simd.bytes();
+  srcs.forEach((src, i) => mem.set(src.subarray(0, len), TABLES_BYTES + i * L));
+  const out0 = TABLES_BYTES + srcs.length * L;
+  for (let j = 0; j < outs.length; j++) {
+    for (let i = 0; i < srcs.length; i++) simd.mul(TABLES_BYTES + i * L, out0 + j * L, L, rows[j][i] * 32, i === 0 ? 1 : 0);
+  }
+  outs.forEach((o, j) => o.set(mem.subarray(out0 + j * L, out0 + j * L + len)));
+}
+
 export class ReedSolomon {
   /** Rows k..k+m-1 of the systematic coding matrix. */
   readonly parityRows: Matrix;
@@ -102,7 +129,13 @@ export class ReedSolomon {
   /** Fills `parity` (m buffers) from `data` (k buffers), all of one length. */
   encode(data: Uint8Array[], parity: Uint8Array[]): void {
     invariant(data.length === this.k && parity.length === this.m, 'fragment counts match the code');
-    parity.forEach((p, r) => data.forEach((d, c) => mulAdd(p, d, this.parityRows[r][c], c === 0)));
+    combine(this.parityRows, data, parity);
+  }
+
+  /** Fills outs[i] with parity fragment roles[i] (0..m-1) of `data` (k buffers), all of one length. */
+  encodeRoles(data: Uint8Array[], roles: number[], outs: Uint8Array[]): void {
+    invariant(data.length === this.k && roles.length === outs.length && roles.every((r) => r >= 0 && r < this.m), 'parity roles within the code');
+    combine(roles.map((r) => this.parityRows[r]), data, outs);
   }
 
   /**
@@ -122,25 +155,20 @@ export class ReedSolomon {
       dec = inv;
       this.decoders.set(key, dec);
     }
-    for (let j = 0; j < this.k; j++) {
-      if (frags[j]) continue;
-      const out = new Uint8Array(len);
-      have.forEach((src, i) => mulAdd(out, frags[src]!, dec![j][i], i === 0));
-      frags[j] = out;
-    }
+    const lost = Array.from({ length: this.k }, (_, j) => j).filter((j) => !frags[j]);
+    const outs = lost.map(() => new Uint8Array(len));
+    combine(lost.map((j) => dec![j]), have.map((i) => frags[i]!), outs);
+    lost.forEach((j, i) => { frags[j] = outs[i]; });
     return true;
   }
 
   /** Every missing fragment (data and parity) rebuilt in place; false when fewer than k are present. */
   reconstructAll(frags: (Uint8Array | null)[], len: number): boolean {
     if (!this.reconstructData(frags, len)) return false;
-    const data = frags.slice(0, this.k) as Uint8Array[];
-    for (let r = 0; r < this.m; r++) {
-      if (frags[this.k + r]) continue;
-      const p = new Uint8Array(len);
-      data.forEach((d, c) => mulAdd(p, d, this.parityRows[r][c], c === 0));
-      frags[this.k + r] = p;
-    }
+    const lost = Array.from({ length: this.m }, (_, r) => r).filter((r) => !frags[this.k + r]);
+    const outs = lost.map(() => new Uint8Array(len));
+    combine(lost.map((r) => this.parityRows[r]), frags.slice(0, this.k) as Uint8Array[], outs);
+    lost.forEach((r, i) => { frags[this.k + r] = outs[i]; });
     return true;
   }
 }

@@ -1,6 +1,6 @@
 // Reed-Solomon over GF(2^8): parity from data, and every data fragment back from any k of k+m.
 import t from 'tap';
-import { gfMul, invert, ReedSolomon } from '../../src/backing/rs.js';
+import { combine, gfKernel, gfMul, invert, ReedSolomon } from '../../src/backing/rs.js';
 import { rng, seedFromEnv } from '../helpers/mem.js';
 
 const seed = seedFromEnv();
@@ -49,3 +49,20 @@ for (const [k, m] of [[1, 1], [1, 2], [2, 1], [3, 2], [4, 2], [6, 3], [10, 4]]) 
     t.notOk(rs.reconstructAll(few, len), `${k - 1} fragments are not enough`);
   });
 }
+
+t.test('the SIMD kernel loads on Node 20 and codes exactly as the tables do', async (t) => {
+  t.equal(gfKernel(), 'wasm-simd', 'WebAssembly SIMD validated and instantiated');
+  const r = rng(seed + 7);
+  let bad = 0;
+  for (const len of [1, 15, 16, 17, 1000, 4096, 4099]) {
+    const srcs = Array.from({ length: 3 }, () => Uint8Array.from({ length: len }, () => Math.floor(r() * 256)));
+    for (let c = 0; c < 256; c += len > 1000 ? 17 : 1) {
+      const rows = [[c, 1, 255 - c], [0, c, c ^ 0x5a]];
+      const want = rows.map(() => new Uint8Array(len)), got = rows.map(() => new Uint8Array(len));
+      combine(rows, srcs, want, null);
+      combine(rows, srcs, got);
+      if (!got.every((g, j) => Buffer.from(g).equals(Buffer.from(want[j])))) bad++;
+    }
+  }
+  t.equal(bad, 0, `every coefficient and length agrees (seed ${seed})`);
+});
