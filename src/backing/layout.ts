@@ -26,7 +26,11 @@ export interface Layout {
   readonly appendAlign: number;
   readHeader(off: number, len: number): Promise<Buffer>;
   writeHeader(off: number, data: Buffer): Promise<void>;
-  readSeg(seg: number, off: number, len: number): Promise<Buffer>;
+  /**
+   * `verify: false` lets a layout skip its own per-fragment hashes, for a caller that checks
+   * what it reads (records carry checksums) and reads again with verify on when that fails.
+   */
+  readSeg(seg: number, off: number, len: number, verify?: boolean): Promise<Buffer>;
   /** Appends: within a segment, offsets only grow until the segment is started again at 0. */
   writeSeg(seg: number, off: number, data: Buffer): Promise<void>;
   sync(): Promise<void>;

@@ -225,13 +225,22 @@ function unitCheck(data: Uint8Array, seg: number, stripe: number, role: number, 
   return xxh64(data, xxh64(UNIT_ID));
 }
 
-/** Copies one unit's data to `out` at `at` (zero-padded to `unit`) and writes its check after it. */
+/** Copies one unit's data to `out` at `at` (unless it is there already; zero-padded to `unit`) and writes its check after it. */
 export function writeUnit(out: Buffer, at: number, data: Uint8Array, unit: number, seg: number, stripe: number, role: number, gen: number): void {
-  out.set(data, at);
+  if (data.buffer !== out.buffer || data.byteOffset !== out.byteOffset + at) out.set(data, at); // else already in place
   if (data.length < unit) out.fill(0, at + data.length, at + unit);
   const c = at + unit;
   out.writeBigUInt64LE(unitCheck(out.subarray(at, at + unit), seg, stripe, role, gen), c);
   out.writeUInt32LE(gen, c + 8); out.writeUInt32LE(UNIT_MAGIC, c + 12);
+}
+
+/**
+ * True when the stored unit at `at` carries the trailer of this generation (its magic and gen),
+ * without hashing its data: the check of a read whose caller verifies what it reads (records
+ * carry checksums) and reads again verified when that fails.
+ */
+export function unitPresent(b: Buffer, at: number, unit: number, gen: number): boolean {
+  return b.readUInt32LE(at + unit + 12) === UNIT_MAGIC && b.readUInt32LE(at + unit + 8) === gen;
 }
 
 /** True when the stored unit at `at` holds this segment's stripe/role of this generation intact. */

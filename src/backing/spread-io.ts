@@ -8,9 +8,10 @@
  */
 import { invariant, LIMITS } from '../limits.js';
 import { VdfsError } from '../errors.js';
-import { Entry, holds, markMissing, Mode, Ref, SpreadKind, unitHolds, writeUnit } from './spread-format.js';
+import { Entry, holds, markMissing, Mode, Ref, SpreadKind, unitHolds, unitPresent, writeUnit } from './spread-format.js';
 import { tolerance, type SpreadLayout } from './spread.js';
 import { ReadAhead } from './spread-readahead.js';
+import { BufferPool } from './buffer-pool.js';
 
 interface Stripe { stripe: number; buf: Buffer; filled: number }
 interface Bad { ref: Ref; stripe: number }
@@ -24,6 +25,7 @@ export class SpreadIo {
   /** Stripes of each segment made durable by the last sync (what a target lost during a sync still holds). */
   private durable = new Map<number, number>();
   private ahead = new ReadAhead();
+  private pool = new BufferPool();
 
   constructor(private l: SpreadLayout) {}
 
@@ -127,28 +129,40 @@ export class SpreadIo {
     this.issued.set(seg, Math.max(prev, first + run.length));
     return l.lock(seg).run(async () => {
       const e = l.table.get(seg)!;
-      const { k, m, unitBytes: u } = l.label;
-      const parity = e.mode === Mode.Ec ? run.map((s) => {
-        const d = Array.from({ length: k }, (_, r) => s.buf.subarray(r * u, (r + 1) * u));
-        const p = Array.from({ length: m }, () => Buffer.allocUnsafe(u));
-        l.rs.encode(d, p);
-        return p;
-      }) : [];
-      await Promise.all(e.refs.map(async (ref) => {
-        if (ref.missing) return;
-        if (!l.usable(ref.target)) { markMissing(ref, Math.min(first, this.durable.get(seg) ?? 0)); l.table.touch(seg); return; }
-        const piece = Buffer.allocUnsafe(run.length * l.g.unitStored);
+      const { k, unitBytes: u } = l.label;
+      const us = l.g.unitStored;
+      const live = e.refs.filter((ref) => {
+        if (ref.missing) return false;
+        if (l.usable(ref.target)) return true;
+        markMissing(ref, Math.min(first, this.durable.get(seg) ?? 0)); l.table.touch(seg);
+        return false;
+      });
+      // one stored piece per fragment written, from the pool: data units are copied in, parity is coded straight into place
+      const whole = live.map(() => this.pool.take(run.length * us));
+      const pieces = whole.map((b) => b.subarray(0, run.length * us));
+      const parity = live.map((ref, i) => ({ ref, piece: pieces[i] })).filter((x) => x.ref.role >= k);
+      try {
         run.forEach((s, j) => {
-          const src = ref.role < k ? s.buf.subarray(ref.role * u, (ref.role + 1) * u) : parity[j][ref.role - k];
-          writeUnit(piece, j * l.g.unitStored, src, u, seg, s.stripe, ref.role, e.gen);
+          if (!parity.length) return;
+          const data = Array.from({ length: k }, (_, r) => s.buf.subarray(r * u, (r + 1) * u));
+          l.rs.encodeRoles(data, parity.map((x) => x.ref.role - k), parity.map((x) => x.piece.subarray(j * us, j * us + u)));
         });
-        try {
-          await l.slots[ref.target].target!.write(l.g.chunkAt(ref.chunk, first), piece);
-        } catch (err) {
-          await l.fail(ref.target, err);
-          markMissing(ref, Math.min(first, this.durable.get(seg) ?? 0)); l.table.touch(seg);
-        }
-      }));
+        await Promise.all(live.map(async (ref, i) => {
+          const piece = pieces[i];
+          run.forEach((s, j) => {
+            const src = ref.role < k ? s.buf.subarray(ref.role * u, (ref.role + 1) * u) : piece.subarray(j * us, j * us + u);
+            writeUnit(piece, j * us, src, u, seg, s.stripe, ref.role, e.gen);
+          });
+          try {
+            await l.slots[ref.target].target!.write(l.g.chunkAt(ref.chunk, first), piece);
+          } catch (err) {
+            await l.fail(ref.target, err);
+            markMissing(ref, Math.min(first, this.durable.get(seg) ?? 0)); l.table.touch(seg);
+          }
+        }));
+      } finally {
+        for (const b of whole) this.pool.give(b);
+      }
       if (!this.survives(e)) throw this.unavailable();
       e.stripes = Math.max(e.stripes, first + run.length);
       l.table.touch(seg);
@@ -179,7 +193,12 @@ export class SpreadIo {
     this.touched.clear();
   }
 
-  async read(seg: number, off: number, len: number): Promise<Buffer> {
+  /**
+   * Bytes [off, off+len) of a segment. `verify: false` checks each unit's trailer but not its
+   * hash (the caller checks what it reads, and reads again verified on a mismatch); a unit whose
+   * trailer is wrong makes the read verified after all.
+   */
+  async read(seg: number, off: number, len: number, verify = true): Promise<Buffer> {
     const { l } = this;
     const out = Buffer.alloc(len);
     const e = l.table.get(seg);
@@ -189,14 +208,22 @@ export class SpreadIo {
     if (b > e.stripes && (this.issued.get(seg) ?? 0) > e.stripes) await l.lock(seg).run(() => undefined);
     const hi = Math.min(b, e.stripes);
     if (a < hi) {
-      const kept = this.ahead.get(seg, a, hi);
-      if (kept) this.counters.readAheadHits++;
-      const units = kept ?? (await this.fetchData(seg, e, a, hi, off, len));
-      units.forEach((unitsOfRole, r) => unitsOfRole?.forEach((unit, i) => {
-        const at = (a + i) * SW + r * u;
-        const from = Math.max(off, at), to = Math.min(off + len, at + u);
-        if (to > from) unit.copy(out, from - off, from - at, to - at);
-      }));
+      if (verify) this.ahead.drop(seg); // what it keeps was checked only as far as a fast read checks
+      // a large fast read reads into pooled buffers and keeps nothing (it is about as large as a read-ahead)
+      const lease: Buffer[] = [], roles = this.rolesOf(a, hi, off, len);
+      const direct = !verify && hi - a >= LIMITS.SPREAD_DIRECT_STRIPES ? await this.gatherFast(seg, e, a, hi, roles, lease) : null;
+      try {
+        const kept = direct || verify ? null : this.ahead.get(seg, a, hi);
+        if (kept) this.counters.readAheadHits++;
+        const units = direct ? this.byRole(direct, roles) : kept ?? (await this.fetchData(seg, e, a, hi, off, len, verify));
+        units.forEach((unitsOfRole, r) => unitsOfRole?.forEach((unit, i) => {
+          const at = (a + i) * SW + r * u;
+          const from = Math.max(off, at), to = Math.min(off + len, at + u);
+          if (to > from) unit.copy(out, from - off, from - at, to - at);
+        }));
+      } finally {
+        for (const buf of lease) this.pool.give(buf);
+      }
     }
     const p = this.pending.get(seg);
     if (p && p.stripe >= a && p.stripe < b) {
@@ -209,8 +236,20 @@ export class SpreadIo {
   /**
    * Data units of stripes [a, hi) by role (null for a role the byte range does not touch); a
    * sequential read takes every role READ_AHEAD_STRIPES at once and keeps the rest for later.
+   * Unverified first when `verify` is off (falling back to a verified read when a unit is not
+   * there as it should be).
    */
-  private async fetchData(seg: number, e: Entry, a: number, hi: number, off: number, len: number): Promise<(Buffer[] | null)[]> {
+  private async fetchData(seg: number, e: Entry, a: number, hi: number, off: number, len: number, verify: boolean): Promise<(Buffer[] | null)[]> {
+    if (!verify) {
+      const fast = await this.fetchWith(seg, e, a, hi, off, len, (x, y, roles) => this.gatherFast(seg, e, x, y, roles));
+      if (fast) return fast;
+    }
+    return (await this.fetchWith(seg, e, a, hi, off, len, (x, y, roles) => this.gather(seg, e, x, y, roles)))!;
+  }
+
+  /** fetchData through `get` (units of roles for stripes [x, y), or null when it cannot): null when get gave null. */
+  private async fetchWith(seg: number, e: Entry, a: number, hi: number, off: number, len: number,
+    get: (x: number, y: number, roles: number[]) => Promise<Buffer[][] | null>): Promise<(Buffer[] | null)[] | null> {
     const { l } = this;
     const { k, unitBytes: u } = l.label;
     const SW = l.g.stripeData;
@@ -218,19 +257,66 @@ export class SpreadIo {
     if (this.ahead.sequential(seg, a)) {
       let from = a; // stripes already kept are not read again
       while (from < hi && this.ahead.has(seg, from)) from++;
+      const units = await get(from, Math.min(e.stripes, Math.max(hi, from + LIMITS.READ_AHEAD_STRIPES)), all);
+      if (!units) return null;
       this.counters.readAheadFetches++;
-      const units = await this.gather(seg, e, from, Math.min(e.stripes, Math.max(hi, from + LIMITS.READ_AHEAD_STRIPES)), all);
       if (l.table.get(seg) === e) { // not when the segment was started again meanwhile
         this.ahead.keep(seg, from, units);
         const got = this.ahead.get(seg, a, hi);
         if (got) return got;
       }
     }
-    const touched = (r: number) => { for (let s = a; s < hi; s++) if (s * SW + (r + 1) * u > off && s * SW + r * u < off + len) return true; return false; };
-    const roles = all.filter(touched);
-    const got = await this.gather(seg, e, a, hi, roles);
+    const roles = this.rolesOf(a, hi, off, len);
+    const got = await get(a, hi, roles);
+    if (!got) return null;
     if (roles.length === k && l.table.get(seg) === e) this.ahead.keep(seg, a, got); // a later read may continue it
-    return all.map((r) => (roles.includes(r) ? got[roles.indexOf(r)] : null));
+    return this.byRole(got, roles);
+  }
+
+  /** The data roles whose units in stripes [a, hi) the byte range [off, off+len) touches. */
+  private rolesOf(a: number, hi: number, off: number, len: number): number[] {
+    const SW = this.l.g.stripeData, u = this.l.label.unitBytes;
+    const touched = (r: number) => { for (let s = a; s < hi; s++) if (s * SW + (r + 1) * u > off && s * SW + r * u < off + len) return true; return false; };
+    return Array.from({ length: this.l.label.k }, (_, r) => r).filter(touched);
+  }
+
+  /** Units fetched for `roles`, indexed by role (null for the roles not fetched). */
+  private byRole(got: Buffer[][], roles: number[]): (Buffer[] | null)[] {
+    return Array.from({ length: this.l.label.k }, (_, r) => (roles.includes(r) ? got[roles.indexOf(r)] : null));
+  }
+
+  /**
+   * Units of `roles` for stripes [a, b) from their first refs, trailers checked; null unless
+   * every one is there. With `lease`, read into pooled buffers (pushed there for the caller to
+   * give back once it no longer needs the units).
+   */
+  private async gatherFast(seg: number, e: Entry, a: number, b: number, roles: number[], lease?: Buffer[]): Promise<Buffer[][] | null> {
+    const { l } = this;
+    const us = l.g.unitStored, u = l.label.unitBytes;
+    const out = await Promise.all(roles.map(async (role) => {
+      const ref = e.refs.find((r) => r.role === role && l.usable(r.target));
+      if (!ref) return null;
+      for (let s = a; s < b; s++) if (!holds(ref, s)) return null;
+      const t = l.slots[ref.target].target!, at = l.g.chunkAt(ref.chunk, a), n = (b - a) * us;
+      let buf: Buffer;
+      try {
+        if (lease && t.readInto) {
+          const whole = this.pool.take(n);
+          lease.push(whole);
+          buf = whole.subarray(0, n);
+          await t.readInto(at, buf);
+        } else {
+          buf = await t.read(at, n);
+        }
+      } catch { return null; } // the verified read reports it
+      const units: Buffer[] = [];
+      for (let i = 0; i < b - a; i++) {
+        if (!unitPresent(buf, i * us, u, e.gen)) return null;
+        units.push(buf.subarray(i * us, i * us + u));
+      }
+      return units;
+    }));
+    return out.every((x) => x) ? (out as Buffer[][]) : null;
   }
 
   /**

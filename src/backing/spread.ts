@@ -227,7 +227,7 @@ export class SpreadLayout implements Layout {
     if (!ok) throw new VdfsError('UNAVAILABLE', `${this.name}: no target answers`);
   }
 
-  readSeg(seg: number, off: number, len: number): Promise<Buffer> { return this.io.read(seg, off, len); }
+  readSeg(seg: number, off: number, len: number, verify = true): Promise<Buffer> { return this.io.read(seg, off, len, verify); }
   writeSeg(seg: number, off: number, data: Buffer): Promise<void> { return this.io.write(seg, off, data); }
 
   /**

@@ -7,6 +7,8 @@ import { VdfsError } from '../errors.js';
 export interface Target {
   /** Reads len bytes at off; bytes past the end read as zeros. */
   read(off: number, len: number): Promise<Buffer>;
+  /** The same into the caller's buffer (reused buffers: no allocation per read), where the target can. */
+  readInto?(off: number, buf: Buffer): Promise<void>;
   write(off: number, data: Buffer): Promise<void>;
   sync(): Promise<void>;
   size(): Promise<number>;
@@ -34,14 +36,20 @@ export class FileTarget implements Target {
   }
 
   async read(off: number, len: number): Promise<Buffer> {
-    const buf = Buffer.alloc(len);
+    const buf = Buffer.allocUnsafe(len); // every byte is read or zeroed: no zero fill first
+    await this.readInto(off, buf);
+    return buf;
+  }
+
+  async readInto(off: number, buf: Buffer): Promise<void> {
+    const len = buf.length;
     let done = 0;
     while (done < len) {
       const { bytesRead } = await this.fh.read(buf, done, len - done, off + done);
-      if (bytesRead === 0) break; // past EOF: the rest stays zero
+      if (bytesRead === 0) break;
       done += bytesRead;
     }
-    return buf;
+    if (done < len) buf.fill(0, done); // past EOF reads as zeros
   }
 
   async write(off: number, data: Buffer): Promise<void> {
@@ -83,10 +91,14 @@ export class MemTarget implements Target {
   get bytes(): Buffer { return this.buf.subarray(0, this.len); }
   set bytes(b: Buffer) { this.buf = b; this.len = b.length; }
   async read(off: number, len: number): Promise<Buffer> {
-    this.check();
     const out = Buffer.alloc(len);
-    if (off < this.len) this.buf.copy(out, 0, off, Math.min(this.len, off + len));
+    await this.readInto(off, out);
     return out;
+  }
+  async readInto(off: number, out: Buffer): Promise<void> {
+    this.check();
+    out.fill(0);
+    if (off < this.len) this.buf.copy(out, 0, off, Math.min(this.len, off + out.length));
   }
   async write(off: number, data: Buffer): Promise<void> {
     this.check();

@@ -17,11 +17,14 @@ import { decodeNode, NodeImage } from '../meta/node-codec.js';
 import { decodeInode, encodeInode, ino2key, newAttrs, S_IFDIR } from '../meta/inode.js';
 import { SegmentSpace } from '../log/space.js';
 import { LIMITS } from '../limits.js';
-import { isVdfsError, VdfsError } from '../errors.js';
+import { ErrorCode, isVdfsError, VdfsError } from '../errors.js';
 import { streamXxh64 } from '../codec/checksum.js';
 import { commitTxg, Frozen } from './commit.js';
 import { SnapCatalog } from '../snap/catalog.js';
 import { RecordCache } from './record-cache.js';
+
+/** A record that fails its own checks this way is read again with the layout's fragment checks on (readStored). */
+const RETRY_VERIFIED: ErrorCode[] = ['CHECKSUM', 'CORRUPT', 'AUTH'];
 
 export const TREE_INODES = 1n, TREE_DIRENTS = 2n, TREE_SEGS = 3n, TREE_SNAPS = 4n, TREE_DEAD = 5n;
 export const ROOT_INO = 1n;
@@ -224,7 +227,7 @@ export class Datastore {
         && todo[j].ptr.off + todo[j].ptr.len - first.off <= LIMITS.READ_AHEAD_RUN_BYTES) j++;
       const run = todo.slice(i, j);
       const last = run[run.length - 1].ptr;
-      const whole = this.readSpan(first.seg, first.off, last.off + last.len - first.off);
+      const whole = this.readSpan(first.seg, first.off, last.off + last.len - first.off, false);
       whole.catch(() => { /* each record's fetch fails with it; a demand read then reads for itself */ });
       for (const b of run) {
         const p = b.ptr;
@@ -237,22 +240,31 @@ export class Datastore {
     }
   }
 
-  /** Reads len bytes at off of segment seg, pinned for the duration so it cannot be reused under the read. */
-  private async readSpan(seg: number, off: number, len: number): Promise<Buffer> {
+  /**
+   * Reads len bytes at off of segment seg, pinned for the duration so it cannot be reused under
+   * the read; `verify: false` for records (which carry their own checksums: Layout.readSeg).
+   */
+  private async readSpan(seg: number, off: number, len: number, verify = true): Promise<Buffer> {
     if (seg >= this.space.segCount || off + len > this.sb.segmentSize) {
       throw new VdfsError('CORRUPT', `pointer past the end of the log (segment ${seg})`);
     }
     this.space.pin(seg);
     try {
-      return await this.layout.readSeg(seg, off, len);
+      return await this.layout.readSeg(seg, off, len, verify);
     } finally {
       this.space.unpin(seg);
     }
   }
 
+  /** A record read with the layout's fragment checks off, and again with them on (rebuilding bad fragments) when it fails its own. */
   private async readStored(ptr: BlockPtr, kind: RecordKind, owner: bigint, key?: bigint): Promise<Buffer> {
-    const bytes = await this.readSpan(ptr.seg, ptr.off, ptr.len);
-    return this.codec.decode(bytes, { kind, owner, key, birth: ptr.birth, checksum: ptr.checksum }, !!ptr.sealed);
+    const expect = { kind, owner, key, birth: ptr.birth, checksum: ptr.checksum };
+    try {
+      return this.codec.decode(await this.readSpan(ptr.seg, ptr.off, ptr.len, false), expect, !!ptr.sealed);
+    } catch (e) {
+      if (!RETRY_VERIFIED.some((c) => isVdfsError(e, c))) throw e;
+      return this.codec.decode(await this.readSpan(ptr.seg, ptr.off, ptr.len, true), expect, !!ptr.sealed);
+    }
   }
 
   private async loadNode(ptr: BlockPtr, treeId: bigint): Promise<NodeImage> {

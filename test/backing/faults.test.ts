@@ -78,6 +78,33 @@ t.test('ec:4+2: m+1 bad fragments of one stripe fail that range only', async (t)
   await l.close();
 });
 
+t.test('ec:4+2 under a datastore: records are read without unit hashes, and a flipped byte is still rebuilt and repaired', async (t) => {
+  const m = await layoutDatastore('ec:4+2', 3, MiB);
+  const { ds, fs } = m;
+  const l = m.layout as SpreadLayout;
+  const want = await writeNew(fs, '/a', [[0, noise(rng(seed + 8), 64 * 1024)]]);
+  const v = await fs.resolve('/a');
+  let p = null;
+  for await (const [, val] of v.map.scan()) { p = decodePtr(val); if (p.state === ExtentState.Present) break; }
+  const stripe = Math.floor(p!.off / l.g.stripeData);
+  flip(l, m.source, p!.seg, stripe, 1);
+  const raw = await l.readSeg(p!.seg, stripe * l.g.stripeData, l.g.stripeData, false);
+  const good = await l.readSeg(p!.seg, stripe * l.g.stripeData, l.g.stripeData, true);
+  t.not(raw.compare(good), 0, 'an unverified read returns the flipped byte (no unit hash was checked)');
+  await l.io.drain();
+  const repaired = l.io.counters.repaired;
+  flip(l, m.source, p!.seg, stripe, 1, 200);
+  const ds2 = await Datastore.open(l); // a cold datastore: nothing of /a is kept in memory
+  const fs2 = new Filesystem(ds2);
+  const f = await fs2.open('/a', false);
+  t.same(await fs2.read(f, 0, 64 * 1024), want, 'the file reads right: its record failed, the verified read rebuilt the unit');
+  fs2.release(f);
+  await l.io.drain();
+  t.equal(l.io.counters.repaired, repaired + 1, 'and the bad unit was written back');
+  await fs2.close(); await ds2.close();
+  await fs.close().catch(() => undefined);
+});
+
 t.test('ec:4+2 under a datastore: m+1 bad fragments give an error for that file only', async (t) => {
   const m = await layoutDatastore('ec:4+2', 3, MiB);
   const { ds, fs } = m;

@@ -1,0 +1,44 @@
+/**
+ * Reused I/O buffers of a spread layout. A write builds one stored piece per fragment (units
+ * with their checks, about 1 MiB each for a 4 MiB log write to ec:4+2), and a large read reads
+ * each role's units into one buffer before assembling them; taking each from a fresh allocation
+ * costs page faults and garbage collection (V8 collects on external memory) on every call.
+ * Buffers come back here once the target I/O is over, and up to SPREAD_POOL_BYTES of them are
+ * kept, by size.
+ */
+import { invariant, LIMITS } from '../limits.js';
+
+export class BufferPool {
+  private free = new Map<number, Buffer[]>();
+  private kept = 0;
+
+  /** A buffer of at least `n` bytes (n rounded up to SPREAD_POOL_GRAIN, so reads of nearly one size share), contents undefined. */
+  take(n: number): Buffer {
+    const size = Math.ceil(n / LIMITS.SPREAD_POOL_GRAIN) * LIMITS.SPREAD_POOL_GRAIN;
+    const b = this.free.get(size)?.pop();
+    if (!b) return Buffer.allocUnsafeSlow(size);
+    this.kept -= size;
+    return b;
+  }
+
+  /**
+   * Gives a buffer back; the caller no longer touches it. When the pool is full, buffers of the
+   * size given back least recently go first (after a long write, its piece buffers make room for
+   * a read's): a pool full of one size would otherwise leave every other size to fresh
+   * allocations.
+   */
+  give(b: Buffer): void {
+    invariant(b.byteOffset === 0 && b.length === b.buffer.byteLength, 'pooled buffers are whole allocations');
+    if (b.length > LIMITS.SPREAD_POOL_BYTES) return;
+    const list = this.free.get(b.length) ?? [];
+    this.free.delete(b.length);
+    this.free.set(b.length, list); // the newest size is last
+    for (const [size, old] of this.free) {
+      if (this.kept + b.length <= LIMITS.SPREAD_POOL_BYTES) break;
+      while (old.length && this.kept + b.length > LIMITS.SPREAD_POOL_BYTES) { old.pop(); this.kept -= size; }
+      if (!old.length && size !== b.length) this.free.delete(size);
+    }
+    list.push(b);
+    this.kept += b.length;
+  }
+}
