@@ -50,12 +50,21 @@ export async function mappedBlock(ds: Datastore, ino: bigint, map: CowTree, root
   return ds.readRecord(p, RecordKind.Data, ino, BigInt(lbn));
 }
 
-/** Reads up to len bytes at off (fewer only at end of file); a sequential read fetches ahead. */
+/**
+ * Reads up to len bytes at off (fewer only at end of file); a sequential read fetches ahead.
+ * A sequential read's own blocks join its read-ahead's first run, and the read waits for the
+ * read-ahead's map lookups (not its reads) before reading: otherwise its blocks were each read
+ * on their own, racing the lookups that would have read them in one long run.
+ */
 export async function readData(ds: Datastore, v: Vnode, off: number, len: number): Promise<Buffer> {
-  const out = readBlocks(ds.blockSize, v.attrs.size, off, len, (lbn) => blockContent(ds, v, lbn));
-  const ahead = planReadAhead(v.readAhead, off, len, v.attrs.size, ds.blockSize);
-  if (ahead) prefetchBlocks(ds, v, ahead[0], ahead[1]).catch(() => { /* a demand read, if it comes, reads and reports for itself */ });
-  return out;
+  const bs = ds.blockSize;
+  const ahead = planReadAhead(v.readAhead, off, len, v.attrs.size, bs);
+  if (ahead) {
+    v.prefetching = prefetchBlocks(ds, v, Math.min(Math.floor(off / bs), ahead[0]), ahead[1])
+      .catch(() => { /* a demand read, if it comes, reads and reports for itself */ });
+  }
+  if (v.prefetching && Math.floor(off / bs) < v.readAhead.ahead) await v.prefetching;
+  return readBlocks(bs, v.attrs.size, off, len, (lbn) => blockContent(ds, v, lbn));
 }
 
 /**

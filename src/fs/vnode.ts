@@ -23,6 +23,8 @@ export class Vnode {
   handles = 0;
   /** Where sequential reads of this file are and how far ahead they fetched. */
   readonly readAhead = noReadAhead();
+  /** The map lookups of the last read-ahead (settles once its records are all asked for). */
+  prefetching: Promise<void> | null = null;
   readonly lock = new Mutex();
   constructor(readonly ino: bigint, public attrs: InodeAttrs, readonly map: CowTree) {}
   get isDir(): boolean { return (this.attrs.mode & S_IFMT) === S_IFDIR; }

@@ -1,11 +1,12 @@
 // Sequential read-ahead: the window plan on its own, then through an in-memory filesystem:
 // sequential reads are served from records fetched ahead and read the written bytes; a block
 // rewritten after it was fetched ahead reads its new content (committed or still dirty); random
-// reads fetch nothing.
+// reads fetch nothing; large reads two at a time are read from the layout in runs, not by block.
 import t from 'tap';
 import { noReadAhead, planReadAhead } from '../../src/fs/read-ahead.js';
 import { LIMITS } from '../../src/limits.js';
 import { block, memDatastore, reopen, ROOT, SMALL } from '../helpers/mem.js';
+import { decodePtr } from '../../src/format/ptr.js';
 
 const W = LIMITS.READ_AHEAD_BYTES;
 
@@ -64,4 +65,27 @@ t.test('through a filesystem: hits, the written bytes, rewritten blocks read new
   const fetches = ds.readAhead.fetches;
   for (const i of [0, 1100, 10, 1900, 600]) await fs.read(h, i * bs, bs); // each more than a window from the last
   t.equal(ds.readAhead.fetches, fetches, 'random reads fetch nothing ahead');
+});
+
+t.test('large sequential reads, two in flight (as the kernel sends them), read the layout in long runs', async (t) => {
+  const bs = SMALL.blockSize, req = 256 * 1024, blocks = (8 * W) / bs;
+  const m = await memDatastore();
+  const fh = m.fs.addHandle(await m.fs.create('/v', 0o644, ROOT));
+  for (let i = 0; i < blocks; i++) { await m.fs.write(fh, i * bs, block(bs, i, 1)); if ((i + 1) % (W / bs) === 0) await m.fs.fsync(); }
+  await m.fs.fsync();
+  const { ds, fs } = await reopen(m.target);
+  const h = await fs.open('/v', true);
+  let dataReads = 0;
+  const readSeg = ds.layout.readSeg.bind(ds.layout);
+  ds.layout.readSeg = (seg, off, len, verify) => { if (verify === false) dataReads++; return readSeg(seg, off, len, verify); };
+  let wrong = 0;
+  for (let off = 0; off < blocks * bs; off += 2 * req) {
+    const got = await Promise.all([fs.read(h, off, req), fs.read(h, off + req, req)]);
+    got.forEach((b, j) => { for (let i = 0; i < req / bs; i++) if (!b.subarray(i * bs, (i + 1) * bs).equals(block(bs, (off + j * req) / bs + i, 1))) wrong++; });
+  }
+  t.equal(wrong, 0, 'every block reads as written');
+  // a run of records stays inside a segment: the fewest reads there can be is one per segment the file spans
+  const segs = new Set<number>();
+  for await (const [, val] of (await fs.resolve('/v')).map.scan()) segs.add(decodePtr(val).seg);
+  t.ok(dataReads <= 2 * segs.size, `${dataReads} layout reads of records for ${blocks} blocks in ${segs.size} segments, not one per block`);
 });
