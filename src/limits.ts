@@ -129,6 +129,8 @@ export const LIMITS = {
   PROGRESS_POLL_MS: 500,
   /** Bytes written to the backing target in one call while committing. */
   WRITE_CHUNK_BYTES: 4 * 1024 * 1024,
+  /** Buffers in one vectored write (Linux's IOV_MAX). */
+  IOV_MAX: 1024,
   /** format (spread layouts): data bytes of one fragment unit; a stripe is k units. */
   UNIT_BYTES: 4096,
   /** format (spread layouts): bytes of a label copy, of a table page. */

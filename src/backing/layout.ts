@@ -33,6 +33,8 @@ export interface Layout {
   readSeg(seg: number, off: number, len: number, verify?: boolean): Promise<Buffer>;
   /** Appends: within a segment, offsets only grow until the segment is started again at 0. */
   writeSeg(seg: number, off: number, data: Buffer): Promise<void>;
+  /** The same for the concatenation of `parts`, where the layout can write them without joining them first. */
+  writeSegv?(seg: number, off: number, parts: Buffer[]): Promise<void>;
   sync(): Promise<void>;
   /** Bytes stored now, and bytes the layout could still grow by. */
   space(): Promise<{ size: number; available: number }>;
@@ -53,6 +55,10 @@ export class SingleLayout implements Layout {
   writeHeader(off: number, data: Buffer) { return this.target.write(off, data); }
   readSeg(seg: number, off: number, len: number) { return this.target.read(this.segBase(seg) + off, len); }
   writeSeg(seg: number, off: number, data: Buffer) { return this.target.write(this.segBase(seg) + off, data); }
+  writeSegv(seg: number, off: number, parts: Buffer[]) {
+    const at = this.segBase(seg) + off;
+    return this.target.writev ? this.target.writev(at, parts) : this.target.write(at, Buffer.concat(parts));
+  }
   sync() { return this.target.sync(); }
   async space() { return { size: await this.target.size(), available: await this.target.available() }; }
   status(): LayoutStatus {

@@ -3,6 +3,7 @@ import { mkdir, open, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { VdfsError } from '../errors.js';
+import { LIMITS } from '../limits.js';
 
 export interface Target {
   /** Reads len bytes at off; bytes past the end read as zeros. */
@@ -10,6 +11,8 @@ export interface Target {
   /** The same into the caller's buffer (reused buffers: no allocation per read), where the target can. */
   readInto?(off: number, buf: Buffer): Promise<void>;
   write(off: number, data: Buffer): Promise<void>;
+  /** The concatenation of `parts` at off, in one call where the target can (no joined copy). */
+  writev?(off: number, parts: Buffer[]): Promise<void>;
   sync(): Promise<void>;
   size(): Promise<number>;
   /** Bytes the target could still grow by (free space of the file system under it). */
@@ -57,6 +60,18 @@ export class FileTarget implements Target {
     while (done < data.length) {
       const { bytesWritten } = await this.fh.write(data, done, data.length - done, off + done);
       done += bytesWritten;
+    }
+  }
+
+  async writev(off: number, parts: Buffer[]): Promise<void> {
+    let rest = parts.filter((p) => p.length);
+    while (rest.length) {
+      const batch = rest.slice(0, LIMITS.IOV_MAX);
+      let { bytesWritten } = await this.fh.writev(batch, off);
+      off += bytesWritten;
+      // drop what was written (a short write leaves part of a buffer)
+      while (rest.length && bytesWritten >= rest[0].length) { bytesWritten -= rest[0].length; rest = rest.slice(1); }
+      if (bytesWritten) rest[0] = rest[0].subarray(bytesWritten);
     }
   }
 

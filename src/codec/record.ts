@@ -50,9 +50,25 @@ export interface DecodedRecord extends RecordMeta {
 
 export interface EncodedRecord { bytes: Buffer; checksum: bigint }
 
+/** Payloads made by framedBuffer: RECORD_HEADER bytes before each are theirs, for the header. */
+const FRAMED = new WeakSet<Buffer>();
+
+/**
+ * A buffer for a payload of len bytes with room for its record header in front, so that
+ * encodeRecord frames it in place instead of copying it (the write path's dirty blocks: each is
+ * encoded once, after its txg is frozen, and never written again).
+ */
+export function framedBuffer(len: number, zero = false): Buffer {
+  const whole = zero ? Buffer.alloc(RECORD_HEADER + len) : Buffer.allocUnsafe(RECORD_HEADER + len);
+  const payload = whole.subarray(RECORD_HEADER);
+  FRAMED.add(payload);
+  return payload;
+}
+
 /** Encode a record: header + stored payload (already encoded as `codec` says), returning the bytes and the checksum. */
 export function encodeRecord(meta: RecordMeta, payload: Buffer, codec = CODEC_RAW, logicalLen = payload.length): EncodedRecord {
-  const bytes = Buffer.allocUnsafe(RECORD_HEADER + payload.length);
+  const framed = FRAMED.has(payload);
+  const bytes = framed ? Buffer.from(payload.buffer, payload.byteOffset - RECORD_HEADER, RECORD_HEADER + payload.length) : Buffer.allocUnsafe(RECORD_HEADER + payload.length);
   bytes.writeUInt32LE(RECORD_MAGIC, 0);
   bytes[4] = meta.kind;
   bytes[5] = codec;
@@ -62,7 +78,7 @@ export function encodeRecord(meta: RecordMeta, payload: Buffer, codec = CODEC_RA
   bytes.writeBigUInt64LE(meta.owner, 16);
   bytes.writeBigUInt64LE(meta.key, 24);
   bytes.writeBigUInt64LE(meta.birth, 32);
-  payload.copy(bytes, RECORD_HEADER);
+  if (!framed) payload.copy(bytes, RECORD_HEADER);
   const checksum = recordChecksum(bytes, payload.length);
   bytes.writeBigUInt64LE(checksum, 40);
   return { bytes, checksum };

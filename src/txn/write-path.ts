@@ -14,6 +14,7 @@ import { invariant, LIMITS } from '../limits.js';
 import type { Mutex } from './mutex.js';
 import { resolveSets, LogicalTxn, Dependency } from './resolve.js';
 import { overlay, SgElement, sortIntoSets } from './sg.js';
+import { framedBuffer } from '../codec/record.js';
 
 /** A file as the write path sees it. */
 export interface TxnFile {
@@ -113,7 +114,9 @@ export class WritePath {
         invariant(block || t.dep !== 'merge', 'a merge finds its block in the open txg');
         if (!block) {
           const base = t.dep === 'old-block' ? got.get(t.lbn) : null;
-          block = base ? Buffer.from(base) : t.dep === 'overwrite' ? Buffer.allocUnsafe(bs) : Buffer.alloc(bs);
+          // framed: the commit encodes the block into its record in place (codec/record.ts)
+          block = framedBuffer(bs, !base && t.dep !== 'overwrite');
+          if (base && base.copy(block) < bs) block.fill(0, base.length);
           file.addBlock(t.lbn, block);
         }
         overlay(block, t.set.pieces);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { initChecksum } from '../../src/codec/checksum.js';
-import { decodeRecord, encodeRecord, RecordKind } from '../../src/codec/record.js';
+import { decodeRecord, encodeRecord, framedBuffer, RecordKind } from '../../src/codec/record.js';
 import { isVdfsError } from '../../src/errors.js';
 
 await initChecksum();
@@ -42,4 +42,18 @@ t.test('a record of another identity is refused', async (t) => {
   t.throws(() => decodeRecord(bytes, { ...meta, owner: 43n, checksum }), { code: 'CORRUPT' });
   t.throws(() => decodeRecord(bytes, { ...meta, key: 8n, checksum }), { code: 'CORRUPT' });
   t.throws(() => decodeRecord(bytes.subarray(0, 60)), { code: 'CORRUPT' });
+});
+
+t.test('a framed payload is encoded in place: the same bytes as a copied one, sharing its memory', async (t) => {
+  const meta = { kind: RecordKind.Data, owner: 7n, key: 9n, birth: 3n };
+  const framed = framedBuffer(4096);
+  for (let i = 0; i < framed.length; i++) framed[i] = (i * 31) & 255;
+  const plain = Buffer.from(framed);
+  const a = encodeRecord(meta, framed), b = encodeRecord(meta, plain);
+  t.same(a.bytes, b.bytes, 'identical record bytes');
+  t.equal(a.checksum, b.checksum, 'and checksum');
+  t.equal(a.bytes.buffer, framed.buffer, 'the framed record is the payload\'s own memory (no copy)');
+  t.not(b.bytes.buffer, plain.buffer, 'an ordinary payload is copied');
+  t.same(decodeRecord(a.bytes, meta).payload, plain, 'and it decodes to the payload');
+  t.equal(framedBuffer(64, true).every((x) => x === 0), true, 'zeroed on request');
 });
