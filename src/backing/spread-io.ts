@@ -211,11 +211,13 @@ export class SpreadIo {
       if (verify) this.ahead.drop(seg); // what it keeps was checked only as far as a fast read checks
       // a large fast read reads into pooled buffers and keeps nothing (it is about as large as a read-ahead)
       const lease: Buffer[] = [], roles = this.rolesOf(a, hi, off, len);
-      const direct = !verify && hi - a >= LIMITS.SPREAD_DIRECT_STRIPES ? await this.gatherFast(seg, e, a, hi, roles, lease) : null;
+      const tried = !verify && hi - a >= LIMITS.SPREAD_DIRECT_STRIPES;
+      const direct = tried ? await this.gatherFast(seg, e, a, hi, roles, lease) : null;
       try {
         const kept = direct || verify ? null : this.ahead.get(seg, a, hi);
         if (kept) this.counters.readAheadHits++;
-        const units = direct ? this.byRole(direct, roles) : kept ?? (await this.fetchData(seg, e, a, hi, off, len, verify));
+        // a direct read that found a unit not there as it should be is not tried fast again
+        const units = direct ? this.byRole(direct, roles) : kept ?? (await this.fetchData(seg, e, a, hi, off, len, verify || tried));
         units.forEach((unitsOfRole, r) => unitsOfRole?.forEach((unit, i) => {
           const at = (a + i) * SW + r * u;
           const from = Math.max(off, at), to = Math.min(off + len, at + u);

@@ -64,14 +64,13 @@ export class FileTarget implements Target {
   }
 
   async writev(off: number, parts: Buffer[]): Promise<void> {
-    let rest = parts.filter((p) => p.length);
-    while (rest.length) {
-      const batch = rest.slice(0, LIMITS.IOV_MAX);
-      let { bytesWritten } = await this.fh.writev(batch, off);
+    const rest = parts.filter((p) => p.length);
+    for (let i = 0; i < rest.length;) {
+      let { bytesWritten } = await this.fh.writev(rest.slice(i, i + LIMITS.IOV_MAX), off);
       off += bytesWritten;
-      // drop what was written (a short write leaves part of a buffer)
-      while (rest.length && bytesWritten >= rest[0].length) { bytesWritten -= rest[0].length; rest = rest.slice(1); }
-      if (bytesWritten) rest[0] = rest[0].subarray(bytesWritten);
+      // skip what was written (a short write leaves part of a buffer)
+      while (i < rest.length && bytesWritten >= rest[i].length) bytesWritten -= rest[i++].length;
+      if (bytesWritten) rest[i] = rest[i].subarray(bytesWritten);
     }
   }
 

@@ -105,6 +105,20 @@ t.test('ec:4+2 under a datastore: records are read without unit hashes, and a fl
   await fs.close().catch(() => undefined);
 });
 
+t.test('ec:4+2: a large unverified read that meets a stale unit trailer reads verified once, not fast twice', async (t) => {
+  const { l, src } = await spread('ec:4+2', 3, MiB);
+  const data = noise(rng(seed + 9), MiB);
+  await l.writeSeg(0, 0, data); await l.sync();
+  flip(l, src, 0, 5, 1, l.label.unitBytes + 12); // the unit's magic: its trailer no longer says it is there
+  let reads = 0;
+  for (const tg of src.targets.values()) { const f = tg.readInto.bind(tg); tg.readInto = (off, b) => { reads++; return f(off, b); }; }
+  t.same(await l.readSeg(0, 0, MiB, false), data, 'the data comes back, rebuilt');
+  const { k, m } = l.label;
+  t.ok(reads <= k + k + m, `${reads} target reads: one fast try of the ${k} data roles, then one verified read of all ${k + m}`);
+  await l.io.drain();
+  await l.close();
+});
+
 t.test('ec:4+2 under a datastore: m+1 bad fragments give an error for that file only', async (t) => {
   const m = await layoutDatastore('ec:4+2', 3, MiB);
   const { ds, fs } = m;
