@@ -174,6 +174,14 @@ export const LIMITS = {
   /** First and longest wait before a failing or missing target is tried again (doubling). */
   RETRY_FIRST_MS: 1000,
   RETRY_MAX_MS: 60_000,
+  /** Most bytes one oplog block takes in its segment, header and padding included (or the segment size, when smaller). */
+  OPLOG_BLOCK_BYTES: 1024 * 1024,
+  /** Writes larger than this are not logged: an fsync after one commits the txg (large writes gain nothing from the oplog). */
+  OPLOG_MAX_WRITE_BYTES: 128 * 1024,
+  /** Bytes of applied writes held for the oplog until logged or committed; past it the log is not used until the next commit. */
+  OPLOG_PENDING_BYTES: 32 * 1024 * 1024,
+  /** Segments one oplog chain may hold; past it an fsync commits the txg instead (which lets the chain's old segments go). */
+  OPLOG_MAX_SEGMENTS: 32,
 } as const;
 
 /** Assertion for invariants on hot paths: cheap, and fatal to the operation. */

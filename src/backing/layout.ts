@@ -24,6 +24,12 @@ export interface Layout {
   readonly name: string;
   /** Every txg's appends start on a multiple of this (a multiple of TXG_ALIGN). */
   readonly appendAlign: number;
+  /**
+   * A sync may run while a txg is appending to another segment (the oplog syncs so). A spread
+   * layout's sync writes out partial stripes, which an append under way then continues: there
+   * the oplog waits for commits instead.
+   */
+  readonly syncDuringAppend?: boolean;
   readHeader(off: number, len: number): Promise<Buffer>;
   writeHeader(off: number, data: Buffer): Promise<void>;
   /**
@@ -49,6 +55,7 @@ export interface Layout {
 export class SingleLayout implements Layout {
   readonly name = 'single';
   readonly appendAlign = LIMITS.TXG_ALIGN;
+  readonly syncDuringAppend = true;
   constructor(readonly target: Target, private segmentSize: number, private path = '') {}
   private segBase(seg: number): number { return LIMITS.HEADER_REGION + seg * this.segmentSize; }
   readHeader(off: number, len: number) { return this.target.read(off, len); }

@@ -55,6 +55,7 @@ export async function control(where: string, tokens: string[], log: Logger, stor
     const ds = await openDatastore(where, store);
     const fs = new Filesystem(ds, () => {}, { log });
     try {
+      await fs.recover(); // what the oplog holds comes before the command's changes
       const r = await runCommand(fs, cmd, progress);
       await fs.close();
       return r;

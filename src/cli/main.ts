@@ -77,11 +77,12 @@ program.command('mount').argument('<dir>').argument('<mountpoint>')
   .description('serve a datastore at a mountpoint (foreground unless --detach)')
   .option('-d, --detach', 'run in the background; logs go to DIR/vdfs.log')
   .option('--commit-per-write', 'commit every write on its own (slow; only to measure what batching gains)')
+  .option('--no-oplog', 'fsync always commits the transaction group (the oplog is not used; to measure what it gains)')
   .option('--key-file <file>', 'the datastore key (needed when it is encrypted; refused for a datastore without one)')
   .option('--codec-workers <n>', `threads that compress and encrypt (default one per core, at most ${LIMITS.CODEC_WORKERS_MAX}; 0 does it on the main thread)`, countArg)
   .option('--fuse <binding>', `kernel (FUSE spoken over /dev/fuse by vdfs itself; needs root) or native (fuse-native, libfuse 2); default kernel for root (or VDFS_FUSE)`, asArg(checkBinding))
-  .action(async (dir: string, mnt: string, o: { detach?: boolean; commitPerWrite?: boolean; keyFile?: string; codecWorkers?: number; fuse?: Binding }) => {
-    const opts = { commitPerWrite: !!o.commitPerWrite, fuse: o.fuse };
+  .action(async (dir: string, mnt: string, o: { detach?: boolean; commitPerWrite?: boolean; oplog: boolean; keyFile?: string; codecWorkers?: number; fuse?: Binding }) => {
+    const opts = { commitPerWrite: !!o.commitPerWrite, oplog: o.oplog, fuse: o.fuse };
     const store: StoreOptions = { keyFile: o.keyFile, workers: o.codecWorkers };
     if (o.detach) await mountDetached(bin, dir, mnt, opts, store);
     else await mountForeground(dir, mnt, makeLogger(), opts, store);

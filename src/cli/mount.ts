@@ -48,6 +48,7 @@ export async function mountForeground(dir: string, mnt: string, log: Logger, opt
   let ds: Datastore;
   try { ds = await openDatastore(dir, { ...store, key }); } catch (e) { await unlock(); throw e; }
   const fs = new Filesystem(ds, (e) => log.error({ err: e }, 'commit failed; datastore is read-only until remounted'), { ...opts, log, mountpoint: resolve(mnt) });
+  try { await fs.recover(); } catch (e) { await ds.close(); await unlock(); throw e; }
   fs.txg.start();
   let mounted;
   try {
@@ -82,7 +83,7 @@ export async function mountDetached(script: string, dir: string, mnt: string, op
   await openOptions(store); // refuse a bad key file here, with its reason, not in the log
   const logFile = join(resolve(dir), 'vdfs.log');
   const out = await open(logFile, 'a');
-  const args = ['mount', dir, mnt, ...(opts.commitPerWrite ? ['--commit-per-write'] : []), ...(opts.fuse ? ['--fuse', opts.fuse] : []),
+  const args = ['mount', dir, mnt, ...(opts.commitPerWrite ? ['--commit-per-write'] : []), ...(opts.oplog === false ? ['--no-oplog'] : []), ...(opts.fuse ? ['--fuse', opts.fuse] : []),
     ...(store.keyFile ? ['--key-file', resolve(store.keyFile)] : []), ...(store.workers !== undefined ? ['--codec-workers', String(store.workers)] : [])];
   const child = fork(script, args, { detached: true, stdio: ['ignore', out.fd, out.fd, 'ipc'] });
   await new Promise<void>((res, rej) => {

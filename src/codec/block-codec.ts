@@ -93,6 +93,17 @@ export class BlockCodec {
     return encodeBlock(meta, plain, { compress: Compress.None, level: p.level, uuid: this.uuid, slot: p.encrypt ? this.keys().reserve(1) : null });
   }
 
+  /**
+   * An oplog block: sealed whenever a key is held (the log's data must not sit in the clear on a
+   * datastore with a key, whatever the policy), never compressed. `logSealed` says what a
+   * reader must expect.
+   */
+  encodeLog(meta: RecordMeta, plain: Buffer): EncodedRecord {
+    return encodeBlock(meta, plain, { compress: Compress.None, level: 0, uuid: this.uuid, slot: this.ring ? this.ring.reserve(1) : null });
+  }
+
+  get logSealed(): boolean { return this.ring !== null; }
+
   /** Data blocks, in order; large batches go to the worker threads, or are done inline between event-loop turns. */
   async encodeData(items: DataItem[]): Promise<EncodedRecord[]> {
     const t0 = performance.now();

@@ -4,14 +4,16 @@
  * | off | size | field        | meaning                                                    |
  * |-----|------|--------------|------------------------------------------------------------|
  * |   0 |    4 | magic        | 'VDR1' (0x56445231)                                        |
- * |   4 |    1 | kind         | 1 data block, 2 tree node, 3 extent summary                 |
+ * |   4 |    1 | kind         | 1 data block, 2 tree node, 3 extent summary, 4 oplog block  |
  * |   5 |    1 | codec        | bits 0-3 compression (0 none, 1 deflate); bit 7 sealed     |
  * |     |      |              | (AES-256-GCM, see seal.ts); bits 4-6 zero. 0 = raw         |
  * |   6 |    2 | reserved     | 0                                                          |
  * |   8 |    4 | logicalLen   | bytes after decoding                                       |
  * |  12 |    4 | storedLen    | payload bytes that follow the header                       |
- * |  16 |    8 | owner        | data: inode number; node: tree id; summary: segment        |
- * |  24 |    8 | key          | data: logical block number; node: level; summary: 0        |
+ * |  16 |    8 | owner        | data: inode number; node: tree id; summary: segment;       |
+ * |     |      |              | oplog: chain id                                            |
+ * |  24 |    8 | key          | data: logical block number; node: level; summary: 0;       |
+ * |     |      |              | oplog: block sequence number                               |
  * |  32 |    8 | birth        | transaction group that wrote it                            |
  * |  40 |    8 | checksum     | xxhash64 over bytes 0..39 and the payload                  |
  * |  48 |    … | payload      | storedLen bytes                                            |
@@ -27,7 +29,7 @@ import { VdfsError } from '../errors.js';
 
 export const RECORD_MAGIC = 0x56445231;
 export const RECORD_HEADER = 48;
-export const enum RecordKind { Data = 1, Node = 2, Summary = 3 }
+export const enum RecordKind { Data = 1, Node = 2, Summary = 3, Oplog = 4 }
 export const CODEC_RAW = 0;
 /** Codec byte: the compression in the low nibble, the sealed flag in bit 7. */
 export const CODEC_COMPRESS_MASK = 0x0f;

@@ -1,12 +1,12 @@
 /**
- * Superblock codec (format v3). Two copies: at byte 0 and at HEADER_REGION - SLOT_SIZE.
+ * Superblock codec (format v4; v3 is read too). Two copies: at byte 0 and at HEADER_REGION - SLOT_SIZE.
  * Written by mkfs and by each policy change (copy 0, sync, copy 1, sync; generation + 1); read
  * at open, where the valid copy with the highest generation wins.
  *
  * | off | size | field        | meaning                                                    |
  * |-----|------|--------------|------------------------------------------------------------|
  * |   0 |    8 | magic        | 'VDFSSB01'                                                 |
- * |   8 |    4 | version      | 3 (v2 had no codec policy; v1 no snapshot trees)           |
+ * |   8 |    4 | version      | 4 (v3 had no oplog; v2 no codec policy; v1 no snapshots)   |
  * |  12 |    4 | blockSize    | logical block size of vdisks                               |
  * |  16 |    4 | segmentSize  | bytes per segment                                          |
  * |  20 |    4 | commitSlots  | slots in the commit ring                                   |
@@ -32,7 +32,11 @@ import type { Policy } from '../codec/block-codec.js';
 import { isKnownCompress, LEVEL_MAX, LEVEL_MIN } from '../codec/compress.js';
 
 export const SB_MAGIC = Buffer.from('VDFSSB01');
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
+/** Versions this vdfs opens: a v3 datastore keeps its v3 commit records and has no oplog. */
+export const READABLE_VERSIONS: readonly number[] = [3, 4];
+/** The first version with the oplog (commit record 3). */
+export const OPLOG_VERSION = 4;
 export const SB_COPIES = [0, LIMITS.HEADER_REGION - LIMITS.SLOT_SIZE] as const;
 const SB_BYTES = 136;
 export const SB_MAC_AT = 104;
@@ -81,8 +85,8 @@ export const superblockMac = (b: Buffer): { signed: Buffer; mac: Buffer } => ({ 
 export function decodeSuperblock(b: Buffer): Superblock {
   if (b.length < SB_BYTES + 8 || !b.subarray(0, 8).equals(SB_MAGIC)) throw new VdfsError('NO_DATASTORE', 'no vdfs superblock');
   const version = b.readUInt32LE(8);
-  if (version !== FORMAT_VERSION) {
-    throw new VdfsError('BAD_SUPERBLOCK', `unsupported format version ${version} (this vdfs reads version ${FORMAT_VERSION}; make a new datastore and copy the vdisks over)`);
+  if (!READABLE_VERSIONS.includes(version)) {
+    throw new VdfsError('BAD_SUPERBLOCK', `unsupported format version ${version} (this vdfs reads versions ${READABLE_VERSIONS.join(' and ')}; make a new datastore and copy the vdisks over)`);
   }
   if (b.readBigUInt64LE(SB_BYTES) !== xxh64(b.subarray(0, SB_BYTES))) throw new VdfsError('BAD_SUPERBLOCK', 'superblock checksum mismatch');
   const keyCheck = Buffer.from(b.subarray(64, 96));

@@ -36,7 +36,12 @@ export async function policy(fs: Filesystem, change: PolicyChange): Promise<Reco
     const mnt = fs.opts.mountpoint;
     if (keyFile && mnt && (keyFile + '/').startsWith(mnt.replace(/\/$/, '') + '/')) fail('INVALID', `key-file ${keyFile} is on this mount; the daemon does not read its own mount`);
     const key = keyFile ? await readKeyFile(keyFile) : undefined;
-    await fs.txg.exclusive(() => ds.setPolicy({ ...ds.sb.policy, ...p }, key));
+    // The oplog's blocks are sealed once a key is held: none is written across the change, and
+    // everything logged before it is committed first (a replay under the new key expects seals).
+    await fs.journal.paused(async () => {
+      await fs.txg.sync();
+      await fs.txg.exclusive(() => ds.setPolicy({ ...ds.sb.policy, ...p }, key));
+    });
     fs.log.info({ policy: policyView(fs) }, 'codec policy changed');
   }
   return policyView(fs);

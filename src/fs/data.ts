@@ -16,7 +16,8 @@ import type { Vnode } from './vnode.js';
 import { planReadAhead } from './read-ahead.js';
 import type { CowTree, Node } from '../meta/btree.js';
 
-export interface DirtyCounter { add(bytes: number): void }
+/** Dirty bytes of the open txg; `sized` hears of each size change truncation makes (the oplog logs it). */
+export interface DirtyCounter { add(bytes: number): void; sized?(v: Vnode, size: number): void }
 
 /** Current content of block lbn, or null when it reads as zeros. */
 export async function blockContent(ds: Datastore, v: Vnode, lbn: number): Promise<Buffer | null> {
@@ -141,4 +142,5 @@ export async function truncateData(ds: Datastore, v: Vnode, size: number, dirty:
   }
   v.attrs.size = size;
   v.touch();
+  dirty.sized?.(v, size);
 }

@@ -15,7 +15,10 @@ import { TxgManager, TxgSource } from '../txn/txg.js';
 import { fail } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { DirtySet, emptyDirty, Vnode } from './vnode.js';
-import { readData, truncateData, txnFile } from './data.js';
+import { DirtyCounter, readData, truncateData, txnFile } from './data.js';
+import { Journal } from './journal.js';
+import { replayOplog } from './replay.js';
+import { OPLOG_VERSION } from '../format/superblock.js';
 import { HandleTable } from './handles.js';
 import { TxnFile, WritePath } from '../txn/write-path.js';
 import { ControlTree } from './control.js';
@@ -40,6 +43,8 @@ const quiet: FsLog = { info() {}, warn() {}, error() {} };
 export interface FsOptions {
   /** Commit every write on its own (one physical transaction per write): only to measure batching. */
   commitPerWrite?: boolean;
+  /** false: fsync always commits the txg (the oplog is not used). */
+  oplog?: boolean;
   log?: FsLog;
   /** Where this filesystem is mounted (files under it are never read by the daemon itself). */
   mountpoint?: string;
@@ -64,6 +69,8 @@ export class Filesystem implements TxgSource {
   private ns = new Mutex();
   private handles = new HandleTable();
   readonly writes: WritePath;
+  /** fsyncs of small writes go to the oplog (fs/journal.ts). */
+  readonly journal: Journal;
   private perWrite = new Mutex();
   /** @internal (fs/namespace.ts) */
   openBytes = 0;
@@ -77,6 +84,8 @@ export class Filesystem implements TxgSource {
   constructor(readonly ds: Datastore, onCommitError: (e: unknown) => void = () => {}, readonly opts: FsOptions = {}) {
     this.txg = new TxgManager(ds, this, onCommitError);
     this.writes = new WritePath(ds.blockSize);
+    this.journal = new Journal(ds, this.txg, opts.oplog !== false && ds.sb.version >= OPLOG_VERSION);
+    this.writes.onApplied = (ino, array) => this.journal.wrote(ino, array, Date.now());
     this.control = new ControlTree(this);
     this.snapshots = new Snapshots(this);
     this.hidden = [this.control, new SnapView(this)];
@@ -188,7 +197,7 @@ export class Filesystem implements TxgSource {
   /** Runs a change under the namespace lock; refused once a commit has failed. */
   change<T>(fn: () => Promise<T>): Promise<T> {
     this.refuseIfFailed();
-    return this.ns.run(fn);
+    return this.ns.run(() => { this.journal.gap(); return fn(); });
   }
 
   /** After a failed commit nothing more can become durable: changes get READ_ONLY (EROFS). */
@@ -287,7 +296,7 @@ export class Filesystem implements TxgSource {
     } else {
       await this.txg.admit();
       await this.writes.write(file, off, data);
-      if (sync) await this.txg.sync();
+      if (sync) await this.journal.sync();
     }
     this.counters.writes++;
     this.counters.bytesWritten += data.length;
@@ -309,9 +318,15 @@ export class Filesystem implements TxgSource {
     await v.lock.run(() => truncateData(this.ds, v, size, this.dirtyCounter));
   }
 
-  async fsync(): Promise<void> { await this.txg.sync(); }
+  async fsync(): Promise<void> { await this.journal.sync(); }
 
-  readonly dirtyCounter = { add: (n: number) => { this.openBytes += n; } };
+  readonly dirtyCounter: DirtyCounter = {
+    add: (n: number) => { this.openBytes += n; },
+    sized: (v: Vnode, size: number) => this.journal.sized(v.ino, size, v.attrs.mtime),
+  };
+
+  /** Replays what the oplog holds past the newest commit (fs/replay.ts); once, before anything else changes the filesystem. */
+  recover(): Promise<void> { return replayOplog(this); }
 
   // ---- transaction groups -------------------------------------------------------------
 
@@ -343,6 +358,7 @@ export class Filesystem implements TxgSource {
       const frozen: Frozen = {
         files, rawInodes: [], direntRoot: this.ds.dirents.root, direntFreed: this.direntFreedSince,
         snapOps: this.snapshots.take(), logical: this.writes.takeOpenLogical(), touches: new Map(),
+        oplog: this.journal.head(),
       };
       this.direntFreedSince = [];
       this.nsDirty = false;
@@ -393,6 +409,7 @@ export class Filesystem implements TxgSource {
       if (file.deleted) this.vnodes.delete(file.ino);
     }
     this.syncingBytes = 0;
+    this.journal.committed(f.oplog);
     this.snapshots.committed(f.snapOps);
     this.evict();
   }

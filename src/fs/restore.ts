@@ -69,7 +69,10 @@ async function apply(fs: Filesystem, v: Vnode, diff: MapDiff, size: number, prog
   const file = fs.txnOf(v);
   let done = 0, bytes = 0;
   progress(0, todo.length);
-  await v.lock.run(() => (v.attrs.size > size ? truncateData(fs.ds, v, size, fs.dirtyCounter) : undefined));
+  await v.lock.run(() => {
+    fs.journal.gap(); // the oplog does not carry a restore: fsyncs commit until one covers it
+    return v.attrs.size > size ? truncateData(fs.ds, v, size, fs.dirtyCounter) : undefined;
+  });
   for (let at = 0; at < todo.length;) {
     const batch = todo.slice(at, at + Math.max(1, Math.floor(LIMITS.RESTORE_BATCH_BYTES / bs)));
     at += batch.length;

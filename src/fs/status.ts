@@ -17,7 +17,9 @@ function writePath(fs: Filesystem): Record<string, unknown> {
     physicalTransactions: t.commits, physicalWithWrites: t.commitsWithWrites,
     meanLogicalPerPhysical: t.commitsWithWrites ? round(t.logicalTxns / t.commitsWithWrites) : 0,
     commitLatencyMs: { p50: round(lat.p50), p99: round(lat.p99) },
-    syncs: fs.ds.commits /* one sync per commit (txn/commit.ts) */, syncRequests: t.syncRequests, backPressureWaits: t.backPressureWaits,
+    // one sync per commit (txn/commit.ts) and one per oplog append (oplog/chain.ts)
+    syncs: fs.ds.commits + fs.ds.oplog.stats.syncs, commitSyncs: fs.ds.commits, oplogSyncs: fs.ds.oplog.stats.syncs,
+    syncRequests: t.syncRequests, backPressureWaits: t.backPressureWaits,
   };
 }
 
@@ -44,6 +46,7 @@ export function statusOf(fs: Filesystem, alarmsShown: number = LIMITS.ALARMS_KEP
     codec: { ...policyView(fs), records: ds.codec.stats.compressed + ds.codec.stats.raw, compressed: ds.codec.stats.compressed, storedRaw: ds.codec.stats.raw, sealed: ds.codec.stats.sealed, encodeMs: Math.round(ds.codec.stats.encodeMs) },
     dirtyBytes: fs.dirtyBytes(),
     writePath: writePath(fs),
+    oplog: fs.journal.status(),
     operations: [...fs.operations.values()],
     alarms: { count: fs.alarms.count, recent: alarmsShown ? fs.alarms.recent.slice(-alarmsShown) : [] },
     io: fs.counters,

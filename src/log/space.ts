@@ -55,6 +55,19 @@ export class SegmentSpace {
     return this.segCount++;
   }
 
+  /**
+   * Keeps segment s out of the free pool although nothing live is in it (an oplog chain's, read
+   * back at open): it may lie past segCount (taken after the last commit), which then grows.
+   */
+  hold(s: number): void {
+    while (s >= this.segCount) { this.live.push(0); this.metaLive.push(0); this.segCount++; }
+    this.free = this.free.filter((x) => x !== s);
+    this.emptied.delete(s);
+  }
+
+  /** A segment taken or held with nothing live in it (an oplog chain's) goes back to the pool after the next durable commit. */
+  letGo(s: number): void { if (this.isEmpty(s)) this.emptied.add(s); }
+
   /** Called once a commit is durable: segments it emptied become reusable. */
   commitDone(openSeg: number): void {
     for (const s of [...this.emptied]) {

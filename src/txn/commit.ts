@@ -8,7 +8,8 @@
  */
 import { EncodedRecord, RecordKind } from '../codec/record.js';
 import type { DataItem } from '../codec/block-codec.js';
-import { encodeCommit } from '../format/commit.js';
+import { encodeCommit, OplogHead } from '../format/commit.js';
+import { OPLOG_VERSION } from '../format/superblock.js';
 import { BlockPtr, decodePtr, encodePtr, ExtentState, NULL_PTR, zeroPtr } from '../format/ptr.js';
 import { CowTree, Node, persistTree } from '../meta/btree.js';
 import { encodeNode } from '../meta/node-codec.js';
@@ -39,6 +40,7 @@ export interface Frozen {
   snapOps: SnapOp[];              // snapshot creations and deletions, applied after the files
   logical?: number;               // logical transactions this physical transaction carries
   touches?: Map<bigint, Touch[]>; // nodes the cleaner relocates, by tree id (copied on write along their path)
+  oplog?: OplogHead;              // where the oplog continues after this txg (default: the durable head, carried on)
 }
 
 /** A file's present blocks: their logical bytes and the record bytes they take. */
@@ -109,17 +111,19 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
 
   const segRoot = await writeSegTree(ds, app, writeNode(ds.segs.id, true));
   const next = await app.finish();
+  const oplog = f.oplog ?? ds.oplog.durable;
   const slot = Number(txg % BigInt(ds.sb.commitSlots));
   await ds.layout.writeHeader(LIMITS.COMMIT_RING_OFFSET + slot * LIMITS.SLOT_SIZE, encodeCommit({
     txg, time: Date.now(), uuid: ds.sb.uuid, nextIno: ds.nextIno, segCount: ds.space.segCount,
-    openSeg: next.seg, openOff: next.off, inodeRoot, direntRoot, segRoot, snapRoot, deadRoot, extents: app.extents, sbGen: ds.sb.generation,
-  }, ds.signer));
+    openSeg: next.seg, openOff: next.off, inodeRoot, direntRoot, segRoot, snapRoot, deadRoot, extents: app.extents, oplog, sbGen: ds.sb.generation,
+  }, ds.signer, ds.sb.version < OPLOG_VERSION));
   await ds.layout.sync();
   ds.data.logical += delta.logical; ds.data.stored += delta.stored;
   ds.txg = txg;
   ds.openSeg = next.seg;
   ds.openOff = next.off;
   ds.space.commitDone(next.seg);
+  ds.oplog.committed(oplog);
   return app.bytesWritten;
 }
 

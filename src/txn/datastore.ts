@@ -22,6 +22,7 @@ import { streamXxh64 } from '../codec/checksum.js';
 import { commitTxg, Frozen } from './commit.js';
 import { SnapCatalog } from '../snap/catalog.js';
 import { RecordCache } from './record-cache.js';
+import { OplogChain } from '../oplog/chain.js';
 
 /** A record that fails its own checks this way is read again with the layout's fragment checks on (readStored). */
 const RETRY_VERIFIED: ErrorCode[] = ['CHECKSUM', 'CORRUPT', 'AUTH'];
@@ -62,6 +63,8 @@ export class Datastore {
   readonly codec: BlockCodec;
   /** Data records a sequential read fetched ahead (fs/read-ahead.ts). */
   readonly readAhead: RecordCache;
+  /** The oplog's blocks (src/oplog/): fsyncs of small writes append there instead of committing. */
+  readonly oplog = new OplogChain(this);
 
   /** `ring`: the key ring mkfs already made from o.key. */
   private constructor(readonly layout: Layout, public sb: Superblock, o: OpenOptions, ring?: KeyRing) {
@@ -122,6 +125,7 @@ export class Datastore {
     ds.space = new SegmentSpace(c.segCount, sb.segmentSize);
     ds.initTrees(c.inodeRoot, c.direntRoot, c.segRoot, c.snapRoot, c.deadRoot);
     await ds.loadSpace();
+    await ds.oplog.load(c.oplog);
     for await (const [, v] of ds.inodes.scan()) {
       const a = decodeInode(v);
       ds.data.logical += a.logical; ds.data.stored += a.stored;

@@ -54,6 +54,8 @@ export class WritePath {
   /** Logical transactions applied to the open txg since the last freeze. */
   private openLogical = 0;
   private queues = new Map<bigint, Queue>();
+  /** Hears of every array applied to the open txg, in the same synchronous step (the oplog numbers them there). */
+  onApplied?: (ino: bigint, array: SgElement[]) => void;
 
   constructor(private blockSize: number) {}
 
@@ -124,6 +126,7 @@ export class WritePath {
         this.stats[DEP_STAT[dep]]++;
       }
       if (txns.length) file.written(size);
+      this.onApplied?.(file.ino, array);
       this.count(array.length, txns.length, dependent.length);
       return txns;
     }

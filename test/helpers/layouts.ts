@@ -59,7 +59,9 @@ export async function makeLayout(spec: string, n: number, segmentSize: number): 
 export async function layoutDatastore(spec: string, n: number, segmentSize: number): Promise<Made & { ds: Datastore; fs: Filesystem }> {
   const made = await makeLayout(spec, n, segmentSize);
   const ds = await Datastore.mkfs(made.layout, { blockSize: 4096, segmentSize });
-  return { ...made, ds, fs: new Filesystem(ds) };
+  const fs = new Filesystem(ds);
+  await fs.recover();
+  return { ...made, ds, fs };
 }
 
 /** Creates a file, writes `writes` at their offsets, fsyncs; returns what the file must hold. */

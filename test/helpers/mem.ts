@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { SingleLayout } from '../../src/backing/layout.js';
 import { MemTarget } from '../../src/backing/target.js';
 import { initChecksum } from '../../src/codec/checksum.js';
-import { Filesystem } from '../../src/fs/filesystem.js';
+import { Filesystem, FsOptions } from '../../src/fs/filesystem.js';
 import { Datastore, MkfsOptions, OpenOptions } from '../../src/txn/datastore.js';
 import { LIMITS } from '../../src/limits.js';
 
@@ -38,17 +38,20 @@ export async function digest(fs: Filesystem, path: string): Promise<string> {
   return h.digest('hex');
 }
 
-export async function memDatastore(opts: MkfsOptions & typeof SMALL = SMALL): Promise<{ target: MemTarget; ds: Datastore; fs: Filesystem }> {
+export async function memDatastore(opts: MkfsOptions & typeof SMALL = SMALL, fsOpts: FsOptions = {}): Promise<{ target: MemTarget; ds: Datastore; fs: Filesystem }> {
   await initChecksum();
   const target = new MemTarget();
   const ds = await Datastore.mkfs(new SingleLayout(target, opts.segmentSize), opts);
-  const fs = new Filesystem(ds);
+  const fs = new Filesystem(ds, undefined, fsOpts);
+  await fs.recover();
   return { target, ds, fs };
 }
 
-export async function reopen(target: MemTarget, segmentSize = SMALL.segmentSize, opts: OpenOptions = {}): Promise<{ ds: Datastore; fs: Filesystem }> {
+export async function reopen(target: MemTarget, segmentSize = SMALL.segmentSize, opts: OpenOptions = {}, fsOpts: FsOptions = {}): Promise<{ ds: Datastore; fs: Filesystem }> {
   const ds = await Datastore.open(new SingleLayout(target, segmentSize), opts);
-  return { ds, fs: new Filesystem(ds) };
+  const fs = new Filesystem(ds, undefined, fsOpts);
+  await fs.recover();
+  return { ds, fs };
 }
 
 /** A small seeded PRNG (mulberry32) for reproducible randomized tests. */
