@@ -75,8 +75,6 @@ export const LIMITS = {
    * file's writes one at a time, so waiting only adds latency (1 turn measured ~5% fewer IOPS).
    */
   SG_GATHER_TURNS: 0,
-  /** Resolutions of one scatter-gather array when commits freeze the txg under it (3 always suffice; see write-path.ts). */
-  SG_MAX_RESOLVES: 4,
   /** Open handles of each kind (files; /.control; /.snapshots): each kind has its own range of this many numbers. */
   FH_SPAN: 1 << 28,
   /** Bytes of a refused command repeated in last-error, the log and error messages. */

@@ -42,6 +42,8 @@ export interface Layout {
   /** The same for the concatenation of `parts`, where the layout can write them without joining them first. */
   writeSegv?(seg: number, off: number, parts: Buffer[]): Promise<void>;
   sync(): Promise<void>;
+  /** Writes segment bytes that are durable when it returns, syncing nothing else (where the layout can: Target.writeDurable). */
+  writeSegDurable?(seg: number, off: number, data: Buffer): Promise<void>;
   /** Bytes stored now, and bytes the layout could still grow by. */
   space(): Promise<{ size: number; available: number }>;
   status(): LayoutStatus;
@@ -67,6 +69,10 @@ export class SingleLayout implements Layout {
     return this.target.writev ? this.target.writev(at, parts) : this.target.write(at, Buffer.concat(parts));
   }
   sync() { return this.target.sync(); }
+  get writeSegDurable(): ((seg: number, off: number, data: Buffer) => Promise<void>) | undefined {
+    const t = this.target;
+    return t.writeDurable ? (seg, off, data) => t.writeDurable!(this.segBase(seg) + off, data) : undefined;
+  }
   async space() { return { size: await this.target.size(), available: await this.target.available() }; }
   status(): LayoutStatus {
     return { name: this.name, state: 'OK', targets: [{ index: 0, path: this.path, state: 'online', errors: 0 }] };

@@ -1,5 +1,5 @@
 /** A backing target: a byte-addressed store (a datastore file, or memory in tests). */
-import { mkdir, open, stat, statfs } from 'node:fs/promises';
+import { constants, mkdir, open, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { VdfsError } from '../errors.js';
@@ -14,6 +14,11 @@ export interface Target {
   /** The concatenation of `parts` at off, in one call where the target can (no joined copy). */
   writev?(off: number, parts: Buffer[]): Promise<void>;
   sync(): Promise<void>;
+  /**
+   * Writes data at off, durable when it returns, without making anything else durable (O_DSYNC:
+   * an fdatasync of the whole file would also wait for every other write in flight).
+   */
+  writeDurable?(off: number, data: Buffer): Promise<void>;
   size(): Promise<number>;
   /** Bytes the target could still grow by (free space of the file system under it). */
   available(): Promise<number>;
@@ -25,12 +30,16 @@ export interface Target {
 export const DATASTORE_FILE = 'datastore.vdfs';
 
 export class FileTarget implements Target {
-  private constructor(private fh: FileHandle, readonly path: string, private ino: number) {}
+  /** `dsync`: the same file opened O_DSYNC, for writeDurable. */
+  private constructor(private fh: FileHandle, private dsync: FileHandle, readonly path: string, private ino: number) {}
 
   static async open(path: string, create: boolean): Promise<FileTarget> {
     try {
       const fh = await open(path, create ? 'w+' : 'r+');
-      return new FileTarget(fh, path, (await fh.stat()).ino);
+      const ino = (await fh.stat()).ino;
+      const dsync = await open(path, constants.O_RDWR | constants.O_DSYNC);
+      if ((await dsync.stat()).ino !== ino) { await fh.close(); await dsync.close(); throw new VdfsError('IO', `${path} was replaced while it was opened`); }
+      return new FileTarget(fh, dsync, path, ino);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new VdfsError('NO_DATASTORE', `no datastore at ${path}`);
@@ -75,12 +84,18 @@ export class FileTarget implements Target {
   }
 
   sync(): Promise<void> { return this.fh.datasync(); }
+  async writeDurable(off: number, data: Buffer): Promise<void> {
+    for (let done = 0; done < data.length;) {
+      const { bytesWritten } = await this.dsync.write(data, done, data.length - done, off + done);
+      done += bytesWritten;
+    }
+  }
   async size(): Promise<number> { return (await this.fh.stat()).size; }
   async available(): Promise<number> {
     const s = await statfs(this.path);
     return s.bavail * s.bsize;
   }
-  close(): Promise<void> { return this.fh.close(); }
+  async close(): Promise<void> { await this.dsync.close(); await this.fh.close(); }
   async present(): Promise<boolean> {
     try { return (await stat(this.path)).ino === this.ino; } catch { return false; }
   }

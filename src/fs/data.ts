@@ -12,7 +12,8 @@ import type { Datastore } from '../txn/datastore.js';
 import type { TxnFile } from '../txn/write-path.js';
 import { isVdfsError, VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
-import type { Vnode } from './vnode.js';
+import type { DirtySet, Vnode } from './vnode.js';
+import { cover, fillGaps, newPartial, whole } from './partial.js';
 import { planReadAhead } from './read-ahead.js';
 import type { CowTree, Node } from '../meta/btree.js';
 
@@ -21,14 +22,25 @@ export interface DirtyCounter { add(bytes: number): void; sized?(v: Vnode, size:
 
 /** Current content of block lbn, or null when it reads as zeros. */
 export async function blockContent(ds: Datastore, v: Vnode, lbn: number): Promise<Buffer | null> {
+  const open = v.open.blocks.get(lbn);
+  if (open) return wholeBlock(ds, v, v.open, lbn, open);
+  if (v.open.trimFrom !== null && lbn >= v.open.trimFrom) return null;
+  return contentBelow(ds, v, v.open, lbn);
+}
+
+/** A dirty block, its partly written rest filled in first. */
+async function wholeBlock(ds: Datastore, v: Vnode, set: DirtySet, lbn: number, block: Buffer): Promise<Buffer> {
+  if (set.partial.has(lbn)) await fillBlock(ds, v, set, lbn);
+  return block;
+}
+
+/** Content of block lbn before dirty set `set` changed it: the committing txg's copy (below the open set), or the committed map. */
+async function contentBelow(ds: Datastore, v: Vnode, set: DirtySet, lbn: number): Promise<Buffer | null> {
   for (let attempt = 0; ; attempt++) {
-    const open = v.open.blocks.get(lbn);
-    if (open) return open;
-    if (v.open.trimFrom !== null && lbn >= v.open.trimFrom) return null;
     const syncing = v.syncing;
-    if (syncing) {
+    if (syncing && syncing !== set) {
       const b = syncing.blocks.get(lbn);
-      if (b) return b;
+      if (b) return wholeBlock(ds, v, syncing, lbn, b);
       if (syncing.trimFrom !== null && lbn >= syncing.trimFrom) return null;
     }
     const root = v.map.root;
@@ -40,6 +52,28 @@ export async function blockContent(ds: Datastore, v: Vnode, lbn: number): Promis
       throw e;
     }
   }
+}
+
+/**
+ * Fills a partly written block of `set` from the block as it was before (once: callers share the
+ * fetch). The buffer fetched for is filled even if a truncation dropped it meanwhile (a reader
+ * may hold it); later writes keep their bytes, as the gaps are taken when the fetch is back.
+ */
+export async function fillBlock(ds: Datastore, v: Vnode, set: DirtySet, lbn: number): Promise<void> {
+  const p = set.partial.get(lbn);
+  const block = set.blocks.get(lbn);
+  if (!p || !block) return;
+  p.filling ??= (async () => {
+    const base = set.trimFrom !== null && lbn >= set.trimFrom ? null : await contentBelow(ds, v, set, lbn);
+    fillGaps(block, p, base);
+    if (set.partial.get(lbn) === p) set.partial.delete(lbn);
+  })().catch((e: unknown) => { p.filling = undefined; throw e; }); // a later caller tries again
+  await p.filling;
+}
+
+/** Fills every partly written block of a set (the commit, before encoding them): the fetches go out together. */
+export async function fillAll(ds: Datastore, v: Vnode, set: DirtySet): Promise<void> {
+  if (set.partial.size) await Promise.all([...set.partial.keys()].map((lbn) => fillBlock(ds, v, set, lbn)));
 }
 
 /** Block lbn of file ino as the map under `root` has it, or null when it reads as zeros. */
@@ -112,11 +146,23 @@ export function txnFile(ds: Datastore, v: Vnode, dirty: DirtyCounter): TxnFile {
     ino: v.ino,
     lock: v.lock,
     size: () => v.attrs.size,
-    openSet: () => v.open,
     openBlock: (lbn) => v.open.blocks.get(lbn),
-    storedBlock: (lbn) => blockContent(ds, v, lbn),
-    addBlock: (lbn, block) => { if (!v.open.blocks.has(lbn)) dirty.add(block.length); v.open.blocks.set(lbn, block); },
-    written: (size) => { if (size > v.attrs.size) v.attrs.size = size; v.touch(); },
+    addBlock: (lbn, block) => { if (!v.open.blocks.has(lbn)) dirty.add(block.length); v.open.blocks.set(lbn, block); v.open.partial.delete(lbn); },
+    addPartial: (lbn, block) => {
+      if (!v.open.blocks.has(lbn)) dirty.add(block.length);
+      const set = v.open;
+      set.blocks.set(lbn, block);
+      set.partial.set(lbn, newPartial());
+      // Fetched now, off the write's way (the commit would wait for it otherwise); a failure is met again there.
+      void fillBlock(ds, v, set, lbn).catch(() => undefined);
+    },
+    written: (lbn, pieces) => {
+      const p = v.open.partial.get(lbn);
+      if (!p) return;
+      for (const x of pieces) cover(p, x.at, x.at + x.bytes.length);
+      if (whole(p, ds.blockSize) && !p.filling) v.open.partial.delete(lbn);
+    },
+    grown: (size) => { if (size > v.attrs.size) v.attrs.size = size; v.touch(); },
   };
 }
 
@@ -131,7 +177,7 @@ export async function truncateData(ds: Datastore, v: Vnode, size: number, dirty:
     const tailBase = tail ? await blockContent(ds, v, tailLbn) : null;
     // From here on synchronous: one step for a concurrent freeze.
     for (const lbn of [...v.open.blocks.keys()]) {
-      if (lbn >= keepBlocks) { v.open.blocks.delete(lbn); dirty.add(-bs); }
+      if (lbn >= keepBlocks) { v.open.blocks.delete(lbn); v.open.partial.delete(lbn); dirty.add(-bs); }
     }
     v.open.trimFrom = Math.min(v.open.trimFrom ?? Infinity, keepBlocks);
     if (tail && tailBase) {

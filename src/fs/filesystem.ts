@@ -15,7 +15,7 @@ import { TxgManager, TxgSource } from '../txn/txg.js';
 import { fail } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { DirtySet, emptyDirty, Vnode } from './vnode.js';
-import { DirtyCounter, readData, truncateData, txnFile } from './data.js';
+import { DirtyCounter, fillAll, readData, truncateData, txnFile } from './data.js';
 import { Journal } from './journal.js';
 import { replayOplog } from './replay.js';
 import { OPLOG_VERSION } from '../format/superblock.js';
@@ -371,6 +371,7 @@ export class Filesystem implements TxgSource {
   private frozenFile(v: Vnode, set: DirtySet, attrs: InodeAttrs): FrozenFile {
     return {
       ino: v.ino, attrs, map: v.map, blocks: set.blocks, seal: new Set(), trimFrom: set.trimFrom, deleted: v.deleted,
+      complete: () => fillAll(this.ds, v, set),
       done: (root, sizes) => { v.attrs.mapRoot = root; v.attrs.stored = sizes.stored; v.attrs.logical = sizes.logical; },
     };
   }

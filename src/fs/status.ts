@@ -13,7 +13,7 @@ function writePath(fs: Filesystem): Record<string, unknown> {
     mode: fs.opts.commitPerWrite ? 'commit-per-write' : 'batched',
     writeRequests: fs.counters.writes, sgArrays: w.arrays, sgElements: w.elements, sgSets: w.sets,
     logicalTransactions: w.sets /* one per set */, transactionDependent: w.dependent,
-    resolutions: { overwrite: w.overwrite, merge: w.merge, zeroFill: w.zeroFill, oldBlock: w.oldBlock, reresolved: w.reresolved },
+    resolutions: { overwrite: w.overwrite, merge: w.merge, zeroFill: w.zeroFill, oldBlock: w.oldBlock },
     physicalTransactions: t.commits, physicalWithWrites: t.commitsWithWrites,
     meanLogicalPerPhysical: t.commitsWithWrites ? round(t.logicalTxns / t.commitsWithWrites) : 0,
     commitLatencyMs: { p50: round(lat.p50), p99: round(lat.p99) },

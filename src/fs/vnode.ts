@@ -5,12 +5,15 @@ import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../meta/inode.js';
 import { Mutex } from '../txn/mutex.js';
 import { noReadAhead } from './read-ahead.js';
 import type { TxnFile } from '../txn/write-path.js';
+import type { Partial } from './partial.js';
 
 export interface DirtySet {
   blocks: Map<number, Buffer>;
+  /** Blocks of `blocks` only partly written: the rest comes from the stored block (fs/partial.ts). */
+  partial: Map<number, Partial>;
   trimFrom: number | null;
 }
-export const emptyDirty = (): DirtySet => ({ blocks: new Map(), trimFrom: null });
+export const emptyDirty = (): DirtySet => ({ blocks: new Map(), partial: new Map(), trimFrom: null });
 
 export class Vnode {
   open: DirtySet = emptyDirty();

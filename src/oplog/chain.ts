@@ -4,7 +4,9 @@
  * one will go, so the chain is found from the head a commit records (format/commit.ts) without
  * a scan; each block is identified by the chain id (new at every start, so a stale block from
  * an earlier chain never matches) and its sequence number. An append writes its blocks and
- * syncs the layout once: that is the whole cost of an fsync through the log.
+ * syncs the layout once — or, where the layout writes durably (the single layout: O_DSYNC),
+ * writes them so and syncs nothing else, so it does not wait for a commit's writes in flight
+ * to the same file: that is the whole cost of an fsync through the log.
  *
  * A segment of the chain goes back to the pool once a durable commit's head lies past it. At
  * open, the chain the newest commit names is read back (its segments held until it is replayed
@@ -100,7 +102,7 @@ export class OplogChain {
       i = j;
     }
     await Promise.all(writes);
-    await this.ds.layout.sync();
+    if (!this.ds.layout.writeSegDurable) await this.ds.layout.sync();
     this.stats.syncs++;
   }
 
@@ -119,7 +121,8 @@ export class OplogChain {
     this.next = next;
     this.stats.blocks++;
     this.stats.bytes += size;
-    return this.ds.layout.writeSeg(at.seg, at.off, out);
+    const l = this.ds.layout;
+    return l.writeSegDurable ? l.writeSegDurable(at.seg, at.off, out) : l.writeSeg(at.seg, at.off, out);
   }
 
   /** A commit that recorded `h` is durable: segments of the chain before h's go back to the pool. */

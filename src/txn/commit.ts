@@ -30,6 +30,8 @@ export interface FrozenFile {
   deleted: boolean;
   /** Called once the new map root and the stored and logical bytes are known. */
   done(mapRoot: BlockPtr, sizes: DataSizes): void;
+  /** Fills in the partly written blocks (fs/partial.ts) before they are encoded. */
+  complete?(): Promise<void>;
 }
 
 export interface Frozen {
@@ -68,6 +70,7 @@ export function keyOfBlock(lbn: number): Buffer { const k = Buffer.alloc(8); k.w
 export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   const txg = ds.txg + 1n;
   const app = new Appender(ds.layout, ds.space, txg, ds.openSeg, ds.openOff);
+  await Promise.all(f.files.map((x) => (x.deleted ? undefined : x.complete?.())));
   const encoded = await encodeBlocks(ds, f.files, txg);
   const delta: DataSizes = { logical: 0, stored: 0 }; // applied to ds.data once the commit is durable
   const reaper = new Reaper(txg);

@@ -4,16 +4,17 @@
  * SG_GATHER_TURNS > 0, during that many event-loop turns) form the next scatter-gather array, up
  * to SG_MAX_ELEMENTS / SG_MAX_BYTES. Under
  * the file's lock the array is sorted into sets per block (sg.ts) and resolved into logical
- * transactions (resolve.ts); the old blocks they depend on are fetched concurrently; then every
- * logical transaction is applied to the open txg in one synchronous step, so a freeze sees all
- * of the array or none of it. If a freeze (or an unlink) replaced the open txg's dirty set while
- * blocks were being fetched, the array is resolved again. The txg that carries these logical transactions is their
- * physical transaction (commit.ts, txg.ts).
+ * transactions (resolve.ts), and every logical transaction is applied to the open txg in one
+ * synchronous step, so a freeze sees all of the array or none of it. A set that depends on the
+ * old block does not wait for it: its block goes into the open txg partly written, and the rest
+ * is filled in from the stored block when the block is first needed whole (fs/partial.ts) —
+ * at the latest by the commit, which fetches all of them at once. The txg that carries these
+ * logical transactions is their physical transaction (commit.ts, txg.ts).
  */
 import { invariant, LIMITS } from '../limits.js';
 import type { Mutex } from './mutex.js';
 import { resolveSets, LogicalTxn, Dependency } from './resolve.js';
-import { overlay, SgElement, sortIntoSets } from './sg.js';
+import { overlay, SgElement, SgPiece, sortIntoSets } from './sg.js';
 import { framedBuffer } from '../codec/record.js';
 
 /** A file as the write path sees it. */
@@ -21,21 +22,21 @@ export interface TxnFile {
   readonly ino: bigint;
   readonly lock: Mutex;
   size(): number;
-  /** The open txg's dirty set (compared by identity: a freeze or unlink replaces it). */
-  openSet(): object;
   /** The block's copy in the open txg. */
   openBlock(lbn: number): Buffer | undefined;
-  /** Content from the committing txg or the committed map; null when it reads as zeros. */
-  storedBlock(lbn: number): Promise<Buffer | null>;
   /** Puts a new block into the open txg (it is counted as dirty). */
   addBlock(lbn: number, block: Buffer): void;
+  /** The same for a block whose bytes outside what is written into it come from the stored block, later. */
+  addPartial(lbn: number, block: Buffer): void;
+  /** The pieces just overlaid on the open txg's copy of block lbn (a partly written one keeps their ranges). */
+  written(lbn: number, pieces: readonly SgPiece[]): void;
   /** Sets a larger size and marks the content changed. */
-  written(size: number): void;
+  grown(size: number): void;
 }
 
 export interface WriteStats {
   elements: number; arrays: number; sets: number; dependent: number;
-  overwrite: number; merge: number; zeroFill: number; oldBlock: number; reresolved: number;
+  overwrite: number; merge: number; zeroFill: number; oldBlock: number;
 }
 
 interface Request { elem: SgElement; resolve: () => void; reject: (e: unknown) => void }
@@ -49,7 +50,7 @@ const DEP_STAT: Record<Dependency, 'overwrite' | 'merge' | 'zeroFill' | 'oldBloc
 export class WritePath {
   readonly stats: WriteStats = {
     elements: 0, arrays: 0, sets: 0, dependent: 0,
-    overwrite: 0, merge: 0, zeroFill: 0, oldBlock: 0, reresolved: 0,
+    overwrite: 0, merge: 0, zeroFill: 0, oldBlock: 0,
   };
   /** Logical transactions applied to the open txg since the last freeze. */
   private openLogical = 0;
@@ -92,44 +93,27 @@ export class WritePath {
     this.queues.delete(q.file.ino);
   }
 
-  /** Applies one scatter-gather array to the open txg; caller holds the file's lock. */
+  /** Applies one scatter-gather array to the open txg; caller holds the file's lock. Synchronous: one step for a concurrent freeze. */
   async apply(file: TxnFile, array: SgElement[]): Promise<LogicalTxn[]> {
     const bs = this.blockSize;
     const sets = sortIntoSets(array, bs);
-    // A block fetched while not dirty stays valid for this call: only this file's writes (which
-    // wait for our lock) could change it, and a freeze only moves the open txg's blocks. So a
-    // second attempt fetches only blocks that a freeze moved out of the open txg, and a third
-    // has everything and applies without yielding.
-    const got = new Map<number, Buffer | null>();
-    for (let attempt = 0; ; attempt++) {
-      invariant(attempt < LIMITS.SG_MAX_RESOLVES, 'a scatter-gather array resolves within SG_MAX_RESOLVES freezes');
-      const set = file.openSet();
-      const { txns, dependent, size } = resolveSets(sets, { size: file.size(), isDirty: (l) => file.openBlock(l) !== undefined }, bs);
-      const missing = txns.filter((t) => t.dep === 'old-block' && !got.has(t.lbn));
-      if (missing.length) {
-        await Promise.all(missing.map(async (t) => { got.set(t.lbn, await file.storedBlock(t.lbn)); }));
-        if (file.openSet() !== set) { this.stats.reresolved++; continue; }
+    const { txns, dependent, size } = resolveSets(sets, { size: file.size(), isDirty: (l) => file.openBlock(l) !== undefined }, bs);
+    for (const t of txns) {
+      let block = file.openBlock(t.lbn);
+      invariant(block || t.dep !== 'merge', 'a merge finds its block in the open txg');
+      if (!block) {
+        // framed: the commit encodes the block into its record in place (codec/record.ts)
+        block = framedBuffer(bs, t.dep === 'zero-fill');
+        if (t.dep === 'old-block') file.addPartial(t.lbn, block); else file.addBlock(t.lbn, block);
       }
-      // From here on synchronous: one step for a concurrent freeze.
-      for (const t of txns) {
-        let block = file.openBlock(t.lbn);
-        invariant(block || t.dep !== 'merge', 'a merge finds its block in the open txg');
-        if (!block) {
-          const base = t.dep === 'old-block' ? got.get(t.lbn) : null;
-          // framed: the commit encodes the block into its record in place (codec/record.ts)
-          block = framedBuffer(bs, !base && t.dep !== 'overwrite');
-          if (base && base.copy(block) < bs) block.fill(0, base.length);
-          file.addBlock(t.lbn, block);
-        }
-        overlay(block, t.set.pieces);
-        const dep = t.dep === 'old-block' && !got.get(t.lbn) ? 'zero-fill' : t.dep; // the stored block was unmapped or zero
-        this.stats[DEP_STAT[dep]]++;
-      }
-      if (txns.length) file.written(size);
-      this.onApplied?.(file.ino, array);
-      this.count(array.length, txns.length, dependent.length);
-      return txns;
+      overlay(block, t.set.pieces);
+      file.written(t.lbn, t.set.pieces);
+      this.stats[DEP_STAT[t.dep]]++;
     }
+    if (txns.length) file.grown(size);
+    this.onApplied?.(file.ino, array);
+    this.count(array.length, txns.length, dependent.length);
+    return txns;
   }
 
   /** One logical transaction per set: `sets` counts both. */

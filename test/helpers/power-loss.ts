@@ -34,6 +34,16 @@ export class PowerLossTarget implements Target {
     for (const w of this.pending) await this.durable.write(w.off, w.data);
     this.pending = [];
   }
+  /** O_DSYNC: this write alone is durable on return; a power loss during it (counted as a sync) may tear or drop it. */
+  async writeDurable(off: number, data: Buffer): Promise<void> {
+    this.alive();
+    this.syncs++;
+    const w = { off, data: Buffer.from(data) };
+    this.pending.push(w);
+    if (this.syncs === this.failAtSync) { this.lost = true; throw new Error(`power lost at durable write ${this.syncs}`); }
+    await this.durable.write(off, w.data);
+    this.pending = this.pending.filter((x) => x !== w);
+  }
   async size(): Promise<number> {
     return Math.max(await this.durable.size(), ...this.pending.map((w) => w.off + w.data.length));
   }

@@ -1,0 +1,34 @@
+// Partly written blocks: written ranges and gap filling against a byte-mask model (seeded).
+import t from 'tap';
+import { cover, fillGaps, newPartial, whole } from '../../src/fs/partial.js';
+import { rng, seedFromEnv } from '../helpers/mem.js';
+
+const SEED = seedFromEnv();
+t.comment(`seed ${SEED} (set SEED to repeat)`);
+
+t.test('ranges merge; gaps take the base (or zeros past it); written bytes stay', async (t) => {
+  const r = rng(SEED);
+  let bad = 0;
+  for (let round = 0; round < 3000; round++) {
+    const size = 64 + Math.floor(r() * 200);
+    const p = newPartial();
+    const mask = new Uint8Array(size);
+    const block = Buffer.alloc(size, 0xee);
+    for (let k = 0, n = Math.floor(r() * 6); k < n; k++) {
+      const from = Math.floor(r() * size), to = Math.min(size, from + Math.floor(r() * 80));
+      cover(p, from, to);
+      mask.fill(1, from, to);
+      block.fill(0x11, from, to);
+    }
+    const sorted = p.ranges.every(([a, b], i) => a < b && (i === 0 || p.ranges[i - 1][1] < a));
+    const base = r() < 0.2 ? null : Buffer.alloc(Math.floor(r() * size * 1.2), 0x55);
+    fillGaps(block, p, base);
+    let right = sorted && whole(p, size) === mask.every((x) => x === 1);
+    for (let i = 0; i < size && right; i++) {
+      const want = mask[i] ? 0x11 : base && i < base.length ? 0x55 : 0;
+      if (block[i] !== want) right = false;
+    }
+    if (!right) { bad++; if (bad < 4) t.fail(`round ${round}: ${JSON.stringify(p.ranges)}`); }
+  }
+  t.equal(bad, 0, `3000 blocks, seed ${SEED}`);
+});
