@@ -41,15 +41,16 @@ export class Journal {
 
   /** Writes just applied to the open txg, in order (called synchronously by the write path). */
   wrote(ino: bigint, elems: SgElement[], mtime: number): void {
+    if (!this.enabled) return; // never usable: nothing to hold
     for (const e of elems) {
-      if (!this.enabled || e.data.length > Math.min(LIMITS.OPLOG_MAX_WRITE_BYTES, this.ds.oplog.maxData)) { this.gap(); continue; }
+      if (e.data.length > Math.min(LIMITS.OPLOG_MAX_WRITE_BYTES, this.ds.oplog.maxData)) { this.gap(); continue; }
       this.hold({ kind: EntryKind.Write, ino, seq: ++this.applied, off: e.off, mtime, data: Buffer.from(e.data) });
     }
   }
 
   /** A size change just applied to the open txg (called synchronously by truncation). */
   sized(ino: bigint, size: number, mtime: number): void {
-    if (!this.enabled) return this.gap();
+    if (!this.enabled) return;
     this.hold({ kind: EntryKind.Size, ino, seq: ++this.applied, off: size, mtime, data: Buffer.alloc(0) });
   }
 
