@@ -2,6 +2,7 @@
 // every acknowledged write outside the datastore; the daemon is killed with SIGKILL at a random
 // point; after a remount every acknowledged chunk must be there and every other chunk must hold
 // its old content or that of a write issued after it. CRASH_ROUNDS sets the rounds (default 30).
+// The fsyncs go to the oplog, so remounts replay it (counted from /.control/status).
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { open, readFile, rm, cp } from 'node:fs/promises';
@@ -30,12 +31,13 @@ if (d) {
     await h.sync();
     await h.close();
     let held = new Array<number>(CHUNKS).fill(0); // the write each chunk holds, as verified
-    const totals = { writes: 0, acked: 0, unacked: 0, losses: 0, newerUnacked: 0 };
+    const totals = { writes: 0, acked: 0, unacked: 0, losses: 0, newerUnacked: 0, replayed: 0 };
     for (let round = 1; round <= ROUNDS; round++) {
       const journal = join(d.dir, '..', `journal-${round}`);
       const killAfter = 10 + Math.floor(r() * 600);
       await runAndKill(d, [vdisk, journal, String(seed), String(round), String(CHUNKS)], killAfter);
       await d.start(); // recovery
+      totals.replayed += JSON.parse(await readFile(join(d.mnt, '.control/status'), 'utf8')).oplog.replayed;
       const content = await readFile(vdisk);
       t.equal(content.length, CHUNKS * CHUNK, `round ${round}: size kept`);
       const { next, stats, problems } = check(seed, held, content, await readFile(journal, 'utf8'));
@@ -54,6 +56,7 @@ if (d) {
     await d.stop();
     t.equal(totals.losses, 0, `0 losses: ${JSON.stringify(totals)}`);
     t.ok(totals.acked > 0 && totals.unacked > 0, 'kills landed with acknowledged and unacknowledged writes');
+    t.ok(totals.replayed > 0, `remounts replayed ${totals.replayed} oplog entries`);
   });
 }
 
