@@ -71,10 +71,26 @@ export async function fillBlock(ds: Datastore, v: Vnode, set: DirtySet, lbn: num
   await p.filling;
 }
 
-/** Fills every partly written block of a set (the commit, before encoding them): the fetches go out together. */
-export async function fillAll(ds: Datastore, v: Vnode, set: DirtySet): Promise<void> {
-  if (set.partial.size) await Promise.all([...set.partial.keys()].map((lbn) => fillBlock(ds, v, set, lbn)));
+/**
+ * Fills every partly written block of a set (the commit, before encoding them): the fetches go
+ * out together. A stored block that is damaged beyond repair (its read fails its checks even
+ * from redundancy) cannot fill in the rest: the written bytes are kept, the rest is zeros, and
+ * `damaged` hears of it (an alarm). The write was acknowledged; the bytes it did not cover were
+ * unreadable already. Other failures (targets out, I/O errors) fail the commit.
+ */
+export async function fillAll(ds: Datastore, v: Vnode, set: DirtySet, damaged: (lbn: number, e: unknown) => void): Promise<void> {
+  if (!set.partial.size) return;
+  await Promise.all([...set.partial.keys()].map((lbn) => fillBlock(ds, v, set, lbn).catch((e: unknown) => {
+    const p = set.partial.get(lbn), block = set.blocks.get(lbn);
+    if (!p || !block || !DAMAGE.some((c) => isVdfsError(e, c))) throw e;
+    fillGaps(block, p, null);
+    set.partial.delete(lbn);
+    damaged(lbn, e);
+  })));
 }
+
+/** Errors that say a stored block is damaged (not that it could not be reached). */
+const DAMAGE = ['CHECKSUM', 'CORRUPT', 'AUTH'] as const;
 
 /** Block lbn of file ino as the map under `root` has it, or null when it reads as zeros. */
 export async function mappedBlock(ds: Datastore, ino: bigint, map: CowTree, root: Node | null, lbn: number): Promise<Buffer | null> {

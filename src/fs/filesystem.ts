@@ -371,7 +371,10 @@ export class Filesystem implements TxgSource {
   private frozenFile(v: Vnode, set: DirtySet, attrs: InodeAttrs): FrozenFile {
     return {
       ino: v.ino, attrs, map: v.map, blocks: set.blocks, seal: new Set(), trimFrom: set.trimFrom, deleted: v.deleted,
-      complete: () => fillAll(this.ds, v, set),
+      complete: () => fillAll(this.ds, v, set, (lbn, e) => this.raiseAlarm({
+        file: `inode ${v.ino}`, snapshot: '', node: `block ${lbn}`,
+        reason: `a partial write landed on a damaged block: the bytes it did not write are zeros now (${(e as Error).message})`,
+      })),
       done: (root, sizes) => { v.attrs.mapRoot = root; v.attrs.stored = sizes.stored; v.attrs.logical = sizes.logical; },
     };
   }

@@ -1,7 +1,12 @@
-// Partly written blocks: written ranges and gap filling against a byte-mask model (seeded).
+// Partly written blocks: written ranges and gap filling against a byte-mask model (seeded), and
+// a partial write onto a stored block that is damaged.
 import t from 'tap';
 import { cover, fillGaps, newPartial, whole } from '../../src/fs/partial.js';
-import { rng, seedFromEnv } from '../helpers/mem.js';
+import { memDatastore, rng, ROOT, seedFromEnv, SMALL } from '../helpers/mem.js';
+import { decodePtr } from '../../src/format/ptr.js';
+import { keyOfBlock } from '../../src/txn/commit.js';
+import { LIMITS } from '../../src/limits.js';
+import { RECORD_HEADER } from '../../src/codec/record.js';
 
 const SEED = seedFromEnv();
 t.comment(`seed ${SEED} (set SEED to repeat)`);
@@ -31,4 +36,21 @@ t.test('ranges merge; gaps take the base (or zeros past it); written bytes stay'
     if (!right) { bad++; if (bad < 4) t.fail(`round ${round}: ${JSON.stringify(p.ranges)}`); }
   }
   t.equal(bad, 0, `3000 blocks, seed ${SEED}`);
+});
+
+t.test('a partial write onto a damaged block: the commit keeps the written bytes, zeros the rest, raises an alarm', async (t) => {
+  const { target, fs } = await memDatastore();
+  const fh = fs.addHandle(await fs.create('/d.raw', 0o644, ROOT));
+  await fs.write(fh, 0, Buffer.alloc(4096, 0x11));
+  await fs.txg.sync();
+  const v = await fs.resolve('/d.raw');
+  const p = decodePtr((await v.map.get(keyOfBlock(0), v.map.root))!);
+  target.bytes[LIMITS.HEADER_REGION + p.seg * SMALL.segmentSize + p.off + RECORD_HEADER + 10] ^= 0xff;
+  await fs.write(fh, 200, Buffer.alloc(100, 0x22));
+  await fs.txg.sync();
+  t.equal(fs.alarms.count, 1, 'one alarm');
+  t.match(fs.alarms.recent[0].reason, /damaged block/);
+  const want = Buffer.alloc(4096); want.fill(0x22, 200, 300);
+  t.ok((await fs.read(fh, 0, 4096)).equals(want), 'written bytes kept, the rest zeros');
+  fs.release(fh);
 });
