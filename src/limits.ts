@@ -176,6 +176,8 @@ export const LIMITS = {
   RETRY_MAX_MS: 60_000,
   /** Most bytes one oplog block takes in its segment, header and padding included (or the segment size, when smaller). */
   OPLOG_BLOCK_BYTES: 1024 * 1024,
+  /** Room left in a segment below which the oplog's next block goes to a fresh segment (a 4 KiB write's block takes 8 KiB). */
+  OPLOG_MIN_ROOM_BYTES: 64 * 1024,
   /** Writes larger than this are not logged: an fsync after one commits the txg (large writes gain nothing from the oplog). */
   OPLOG_MAX_WRITE_BYTES: 128 * 1024,
   /** Bytes of applied writes held for the oplog until logged or committed; past it the log is not used until the next commit. */

@@ -18,7 +18,7 @@ function writePath(fs: Filesystem): Record<string, unknown> {
     meanLogicalPerPhysical: t.commitsWithWrites ? round(t.logicalTxns / t.commitsWithWrites) : 0,
     commitLatencyMs: { p50: round(lat.p50), p99: round(lat.p99) },
     // one sync per commit (txn/commit.ts) and one per oplog append (oplog/chain.ts)
-    syncs: fs.ds.commits + fs.ds.oplog.stats.syncs, commitSyncs: fs.ds.commits, oplogSyncs: fs.ds.oplog.stats.syncs,
+    syncs: fs.ds.commits + fs.journal.stats.logSyncs, commitSyncs: fs.ds.commits, oplogSyncs: fs.journal.stats.logSyncs,
     syncRequests: t.syncRequests, backPressureWaits: t.backPressureWaits,
   };
 }

@@ -19,7 +19,7 @@ import { isVdfsError, VdfsError } from '../errors.js';
 import { NO_OPLOG, OplogHead } from '../format/commit.js';
 import { invariant, LIMITS } from '../limits.js';
 import type { Datastore } from '../txn/datastore.js';
-import { decodeOplogBlock, encodeOplogBlock, entryBytes, OPLOG_HEAD, OplogEntry } from './format.js';
+import { decodeOplogBlock, encodeOplogBlock, entryBytes, OPLOG_ENTRY_HEAD, OPLOG_HEAD, OplogEntry } from './format.js';
 
 interface Spot { seg: number; off: number }
 
@@ -40,7 +40,7 @@ export class OplogChain {
   durable: OplogHead = NO_OPLOG;
   /** Until the recovered entries are replayed, commits carry the durable head on (the chain stays the way to them). */
   private carried = true;
-  readonly stats = { blocks: 0, bytes: 0, syncs: 0, recoveredBlocks: 0 };
+  readonly stats = { blocks: 0, bytes: 0, recoveredBlocks: 0 };
 
   constructor(private ds: Datastore) {}
 
@@ -50,11 +50,11 @@ export class OplogChain {
   /** Largest block, in bytes of its segment. */
   private get cap(): number { return Math.min(LIMITS.OPLOG_BLOCK_BYTES, this.ds.sb.segmentSize); }
 
-  /** Least room a block's place has (an empty block fits it): a smaller rest of a segment is left unused. */
-  private get minRoom(): number { return 4 * this.ds.layout.appendAlign; }
+  /** Least room a block's place has (an empty block always fits): a smaller rest of a segment is left unused. */
+  private get minRoom(): number { return Math.max(LIMITS.OPLOG_MIN_ROOM_BYTES, this.overhead(0)); }
 
-  /** Largest entry data a block holds. */
-  get maxData(): number { return this.cap - 256; }
+  /** Largest entry data a block holds: one entry, its header and padding, in a block of `cap` (a multiple of the alignment). */
+  get maxData(): number { return this.cap - (RECORD_HEADER + OPLOG_HEAD + SEAL_OVERHEAD + OPLOG_ENTRY_HEAD + 7); }
 
   /** Segment bytes a block with `plain` payload bytes takes (record header, seal, alignment). */
   private overhead(plain: number): number {
@@ -103,7 +103,6 @@ export class OplogChain {
     }
     await Promise.all(writes);
     if (!this.ds.layout.writeSegDurable) await this.ds.layout.sync();
-    this.stats.syncs++;
   }
 
   /** Encodes and writes one block of `size` segment bytes at the next place (chooses the one after it first; `fresh`: in a new segment). */

@@ -10,7 +10,7 @@ import { initChecksum } from '../../src/codec/checksum.js';
 import { Filesystem } from '../../src/fs/filesystem.js';
 import { Datastore } from '../../src/txn/datastore.js';
 import { contentOf, rng, ROOT, SMALL } from '../helpers/mem.js';
-import { crashImages, PowerLossTarget } from '../helpers/power-loss.js';
+import { checkImages, PowerLossTarget } from '../helpers/power-loss.js';
 
 const SEED = Number(process.env.SEED ?? 11);
 const STEPS = Number(process.env.POWER_LOSS_STEPS ?? 20);
@@ -73,22 +73,15 @@ t.test('power loss at every sync with the oplog: each image replays to a state a
   const st = full.fs!.journal.stats;
   t.ok(st.logSyncs >= STEPS / 2, `the workload makes ${syncs} syncs, ${st.logSyncs} of them log appends`);
   const r = rng(SEED + 1);
-  let images = 0, atAcked = 0, later = 0, failures = 0;
+  const n = { images: 0, failures: 0, acked: 0, later: 0 };
   for (let k = 1; k <= syncs; k++) {
     const crash = await run(k);
     t.ok(crash.target.lost, `power lost at sync ${k}`);
     if (crash.acked < 0) continue; // mkfs itself never finished: there is no datastore to open
-    for (const { name, image } of crashImages(crash.target.durable.bytes, crash.target.pending, r)) {
-      images++;
-      const mem = new MemTarget();
-      mem.bytes = image;
-      const why = await checkImage(mem, crash.acked, full.states);
-      if (why === 'acked') atAcked++; else if (why === 'later') later++;
-      else { failures++; t.fail(`sync ${k}, ${name}: ${why}`); }
-    }
+    await checkImages(t, `sync ${k}`, crash.target, r, n, (mem) => checkImage(mem, crash.acked, full.states));
   }
-  t.equal(failures, 0, `${images} images: ${atAcked} at the acknowledged state, ${later} at a later one`);
-  t.ok(later > 0 && atAcked > 0, 'both outcomes occur');
+  t.equal(n.failures, 0, `${n.images} images: ${n.acked} at the acknowledged state, ${n.later} at a later one`);
+  t.ok(n.later > 0 && n.acked > 0, 'both outcomes occur');
 });
 
 async function checkImage(mem: MemTarget, acked: number, states: string[]): Promise<string> {

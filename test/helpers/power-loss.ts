@@ -79,3 +79,20 @@ export function crashImages(durable: Buffer, pending: PendingWrite[], r: () => n
   }
   return out;
 }
+
+/**
+ * Checks every crash image of a target that lost power: `check` opens one and names its outcome
+ * (one of `counts`' keys) or says what is wrong, which fails the test. Counts images, failures
+ * and each outcome in `counts`.
+ */
+export async function checkImages(t: { fail(msg: string): void }, where: string, target: PowerLossTarget, r: () => number,
+  counts: Record<string, number> & { images: number; failures: number }, check: (mem: MemTarget) => Promise<string>): Promise<void> {
+  for (const { name, image } of crashImages(target.durable.bytes, target.pending, r)) {
+    counts.images++;
+    const mem = new MemTarget();
+    mem.bytes = image;
+    const why = await check(mem);
+    if (why in counts && why !== 'images' && why !== 'failures') counts[why]++;
+    else { counts.failures++; t.fail(`${where}, ${name}: ${why}`); }
+  }
+}

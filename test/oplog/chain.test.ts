@@ -33,7 +33,7 @@ t.test('block codec: entries round-trip; a damaged payload is refused', async (t
   t.equal(code(kind), 'CORRUPT', 'an unknown entry kind');
 });
 
-/** Random writes (some past the end, some too large to log), truncations and fsyncs; returns the content after each fsync. */
+/** Random writes (some past the end, some too large to log), truncations and fsyncs, ending in one through the log; returns the content after each fsync. */
 async function workload(fs: Filesystem, r: () => number, steps: number, paths: string[]): Promise<string[]> {
   const states: string[] = [];
   for (const p of paths) fs.release(fs.addHandle(await fs.create(p, 0o644, ROOT)));
@@ -51,7 +51,14 @@ async function workload(fs: Filesystem, r: () => number, steps: number, paths: s
     fs.release(fh);
     if (r() < 0.5) { await fs.fsync(); states.push(await contentOf(fs)); }
   }
+  // The last fsync goes to the log whatever came before (a commit covers any gap first).
+  await fs.txg.sync();
+  const fh = await fs.open(paths[0], true);
+  await fs.write(fh, Math.floor(r() * 250_000), Buffer.alloc(4096, 0x77));
+  fs.release(fh);
+  const logged = fs.journal.stats.logSyncs;
   await fs.fsync();
+  if (fs.journal.stats.logSyncs !== logged + 1) throw new Error('the last fsync did not go to the log');
   states.push(await contentOf(fs));
   return states;
 }
