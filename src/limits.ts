@@ -15,6 +15,10 @@ export const LIMITS = {
   SEGMENT_SIZE: 4 * 1024 * 1024,
   /** format default: logical block size of a vdisk. */
   BLOCK_SIZE: 32 * 1024,
+  /** format: bytes of a sub-block (format/map-value.ts): a write that covers whole sub-blocks of a block is stored as sub-block records. */
+  SUB_BYTES: 4096,
+  /** format: most sub-block records laid over one block; a write that would pass it rewrites the whole block. */
+  OVERLAY_MAX_SUBS: 4,
   /** format: every transaction group starts its appends on this alignment (torn-write safety). */
   TXG_ALIGN: 4096,
   /** format: largest serialized B+tree node payload. */
