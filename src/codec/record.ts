@@ -12,7 +12,8 @@
  * |  12 |    4 | storedLen    | payload bytes that follow the header                       |
  * |  16 |    8 | owner        | data: inode number; node: tree id; summary: segment;       |
  * |     |      |              | oplog: chain id                                            |
- * |  24 |    8 | key          | data: logical block number; node: level; summary: 0;       |
+ * |  24 |    8 | key          | data: logical block number (a sub-block: map-value.ts's    |
+ * |     |      |              | subKey); node: level; summary: 0;                          |
  * |     |      |              | oplog: block sequence number                               |
  * |  32 |    8 | birth        | transaction group that wrote it                            |
  * |  40 |    8 | checksum     | xxhash64 over bytes 0..39 and the payload                  |

@@ -1,12 +1,12 @@
 /**
- * Superblock codec (format v4; v3 is read too). Two copies: at byte 0 and at HEADER_REGION - SLOT_SIZE.
+ * Superblock codec (format v5; v3 and v4 are read too). Two copies: at byte 0 and at HEADER_REGION - SLOT_SIZE.
  * Written by mkfs and by each policy change (copy 0, sync, copy 1, sync; generation + 1); read
  * at open, where the valid copy with the highest generation wins.
  *
  * | off | size | field        | meaning                                                    |
  * |-----|------|--------------|------------------------------------------------------------|
  * |   0 |    8 | magic        | 'VDFSSB01'                                                 |
- * |   8 |    4 | version      | 4 (v3 had no oplog; v2 no codec policy; v1 no snapshots)   |
+ * |   8 |    4 | version      | 5 (v4: no sub-blocks; v3: no oplog; v2: no codec policy)  |
  * |  12 |    4 | blockSize    | logical block size of vdisks                               |
  * |  16 |    4 | segmentSize  | bytes per segment                                          |
  * |  20 |    4 | commitSlots  | slots in the commit ring                                   |
@@ -32,11 +32,13 @@ import type { Policy } from '../codec/block-codec.js';
 import { isKnownCompress, LEVEL_MAX, LEVEL_MIN } from '../codec/compress.js';
 
 export const SB_MAGIC = Buffer.from('VDFSSB01');
-export const FORMAT_VERSION = 4;
-/** Versions this vdfs opens: a v3 datastore keeps its v3 commit records and has no oplog. */
-export const READABLE_VERSIONS: readonly number[] = [3, 4];
+export const FORMAT_VERSION = 5;
+/** Versions this vdfs opens: a v3 datastore keeps its v3 commit records and has no oplog; a v4 one writes no sub-blocks. */
+export const READABLE_VERSIONS: readonly number[] = [3, 4, 5];
 /** The first version with the oplog (commit record 3). */
 export const OPLOG_VERSION = 4;
+/** The first version whose block maps hold sub-block records (format/map-value.ts). */
+export const SUBS_VERSION = 5;
 export const SB_COPIES = [0, LIMITS.HEADER_REGION - LIMITS.SLOT_SIZE] as const;
 const SB_BYTES = 136;
 export const SB_MAC_AT = 104;
@@ -86,7 +88,7 @@ export function decodeSuperblock(b: Buffer): Superblock {
   if (b.length < SB_BYTES + 8 || !b.subarray(0, 8).equals(SB_MAGIC)) throw new VdfsError('NO_DATASTORE', 'no vdfs superblock');
   const version = b.readUInt32LE(8);
   if (!READABLE_VERSIONS.includes(version)) {
-    throw new VdfsError('BAD_SUPERBLOCK', `unsupported format version ${version} (this vdfs reads versions ${READABLE_VERSIONS.join(' and ')}; make a new datastore and copy the vdisks over)`);
+    throw new VdfsError('BAD_SUPERBLOCK', `unsupported format version ${version} (this vdfs reads versions ${READABLE_VERSIONS.join(', ')}; make a new datastore and copy the vdisks over)`);
   }
   if (b.readBigUInt64LE(SB_BYTES) !== xxh64(b.subarray(0, SB_BYTES))) throw new VdfsError('BAD_SUPERBLOCK', 'superblock checksum mismatch');
   const keyCheck = Buffer.from(b.subarray(64, 96));

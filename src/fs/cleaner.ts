@@ -9,10 +9,13 @@
  * segment is left until a snapshot deletion or an overwrite changes its count. After the
  * commit the emptied segments are free like any other. A moved block is decoded (opened and
  * inflated) and written again under the current policy with a new birth — sealed again if it
- * was sealed, even after encryption was turned off.
+ * was sealed, even after encryption was turned off. A block with sub-block records laid over it
+ * (format/map-value.ts) moves whole: any of its records moving rewrites the block as one record,
+ * which folds its sub-blocks in (their records, wherever they are, are freed with the base).
  */
 import { CODEC_SEALED, RecordKind } from '../codec/record.js';
-import { decodePtr } from '../format/ptr.js';
+import { decodeMapValue, keyParts, presentPtrs } from '../format/map-value.js';
+import { isVdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { firstKeyOf } from '../meta/node-codec.js';
 import type { CowTree } from '../meta/btree.js';
@@ -20,9 +23,10 @@ import { scanSegment, FoundRecord } from '../log/segment-scan.js';
 import { Frozen, FrozenFile, keyOfBlock, Touch } from '../txn/commit.js';
 import { MAP_BIT } from '../txn/datastore.js';
 import type { Filesystem } from './filesystem.js';
+import { mappedBlock } from './data.js';
 
 export class Cleaner {
-  readonly stats = { runs: 0, segmentsRead: 0, segmentsCleaned: 0, recordsMoved: 0, bytesMoved: 0, heldBySnapshots: 0 };
+  readonly stats = { runs: 0, segmentsRead: 0, segmentsCleaned: 0, recordsMoved: 0, bytesMoved: 0, heldBySnapshots: 0, blocksFolded: 0 };
   /** Segments found not movable, with their live bytes then: read again only once that changes. */
   private stuck = new Map<number, number>();
   /** Whether the last run saw segments it could empty (then the free pool paces writers). */
@@ -102,22 +106,32 @@ export class Cleaner {
       // Nodes are opened to find their path (a sealed node needs the key); data only when it moves.
       const key = r.kind === RecordKind.Node ? firstKey(ds.codec.open(r)) : null;
       const verdict = key ? await this.nodeVerdict(s, r, key) : await this.dataVerdict(s, r, files);
+      const sealed = (r.codec & CODEC_SEALED) !== 0;
       if (verdict === 'held') { this.stats.heldBySnapshots++; return null; }
       if (verdict === 'dead') continue;
       out.bytes += r.len;
       if (verdict === 'touch') out.touches.push({ tree: r.owner, key: key!, level: Number(r.key), seg: s, off: r.off });
-      else if (verdict === 'move') out.data.push({ ino: r.owner, lbn: Number(r.key), payload: ds.codec.open(r), sealed: (r.codec & CODEC_SEALED) !== 0 });
+      else if (verdict === 'move') out.data.push({ ino: r.owner, lbn: Number(r.key), payload: ds.codec.open(r), sealed, fold: false });
+      else if (verdict === 'fold') {
+        const { lbn } = keyParts(r.key);
+        // Folded into a block this commit writes as sub-blocks: it is filled in there. Else read whole now.
+        const whole = files.get(r.owner)?.subs.has(lbn) ? null : await this.whole(r.owner, lbn);
+        if (whole === 'unreadable') return null;
+        out.data.push({ ino: r.owner, lbn, payload: whole?.data ?? null, sealed: sealed || !!whole?.sealed, fold: true });
+      }
     }
     return out;
   }
 
-  /** A data block: dead, held by a snapshot, dying in this commit anyway, or to move. */
-  private async dataVerdict(s: number, r: FoundRecord, files: Map<bigint, FrozenFile>): Promise<'dead' | 'held' | 'dies' | 'move'> {
+  /** A data record: dead, held by a snapshot, dying in this commit anyway, or to move (as it is, or its block folded whole). */
+  private async dataVerdict(s: number, r: FoundRecord, files: Map<bigint, FrozenFile>): Promise<'dead' | 'held' | 'dies' | 'move' | 'fold'> {
     const v = await this.fs.vnode(r.owner).catch(() => null);
     if (!v) return 'dead';
-    const lbn = Number(r.key);
+    const { lbn, sub } = keyParts(r.key);
     const val = await v.map.get(keyOfBlock(lbn), v.map.root);
-    const p = val && decodePtr(val);
+    if (!val) return 'dead';
+    const mv = decodeMapValue(val, this.fs.ds.subsPerBlock);
+    const p = sub === null ? mv.base : mv.subs.find((x) => x.index === sub)?.ptr;
     if (!p || p.seg !== s || p.off !== r.off || p.checksum !== r.checksum) return 'dead';
     // The pointer says whether the record is sealed (an unsealed forgery must not be moved, and so laundered).
     if (!!p.sealed !== ((r.codec & CODEC_SEALED) !== 0)) {
@@ -126,8 +140,11 @@ export class Cleaner {
     }
     if (r.birth <= (await this.fs.ds.catalog.newestTxg(v.ino))) return 'held';
     const ff = files.get(v.ino);
-    if (ff && (ff.deleted || ff.blocks.has(lbn) || (ff.trimFrom !== null && lbn >= ff.trimFrom))) return 'dies';
-    return 'move';
+    if (ff && (ff.deleted || (ff.trimFrom !== null && lbn >= ff.trimFrom))) return 'dies';
+    // A block rewritten whole in this commit drops all its records; one written as sub-blocks, the ones it writes.
+    const written = ff?.subs.get(lbn);
+    if (ff?.blocks.has(lbn) && (!written || (sub !== null && written.includes(sub)))) return 'dies';
+    return mv.subs.length || written ? 'fold' : 'move';
   }
 
   private async nodeVerdict(s: number, r: FoundRecord, key: Buffer): Promise<'dead' | 'held' | 'touch'> {
@@ -143,6 +160,24 @@ export class Cleaner {
     return this.fs.ds.treeById(id) ?? null;
   }
 
+  /**
+   * Block lbn of file ino as stored, sub-blocks laid over it, and whether any of its records is
+   * sealed; 'unreadable' when one of them fails its checks (the segment is left alone then).
+   */
+  private async whole(ino: bigint, lbn: number): Promise<{ data: Buffer; sealed: boolean } | 'unreadable'> {
+    const ds = this.fs.ds, v = await this.fs.vnode(ino);
+    const val = await v.map.get(keyOfBlock(lbn), v.map.root);
+    const sealed = !!val && presentPtrs(decodeMapValue(val, ds.subsPerBlock)).some((p) => p.sealed);
+    try {
+      const b = await mappedBlock(ds, ino, v.map, v.map.root, lbn);
+      return { data: b ? Buffer.from(b) : Buffer.alloc(ds.blockSize), sealed };
+    } catch (e) {
+      if (!isVdfsError(e)) throw e;
+      this.fs.log.warn({ ino: Number(ino), lbn, err: e.message }, 'a block the cleaner would move is unreadable; its segment is left alone');
+      return 'unreadable';
+    }
+  }
+
   /** Live blocks join their file's frozen set (content unchanged); nodes are touched in the commit. */
   private async apply(f: Frozen, files: Map<bigint, FrozenFile>, plan: Plan): Promise<void> {
     const fileOf = async (ino: bigint) => {
@@ -150,12 +185,14 @@ export class Cleaner {
       if (!ff) { ff = (await this.fs.lateFreeze(f, ino)) ?? undefined; if (ff) files.set(ino, ff); }
       return ff;
     };
-    for (const { ino, lbn, payload, sealed } of plan.data) {
+    for (const { ino, lbn, payload, sealed, fold } of plan.data) {
       const ff = await fileOf(ino);
-      if (ff && !ff.deleted && !ff.blocks.has(lbn)) {
-        ff.blocks.set(lbn, Buffer.from(payload));
-        if (sealed) ff.seal.add(lbn); // written sealed again even if encryption is off now
-      }
+      if (!ff || ff.deleted) continue;
+      if (ff.subs.has(lbn)) ff.subs.delete(lbn); // the commit fills it in and writes it whole
+      else if (!ff.blocks.has(lbn) && payload) ff.blocks.set(lbn, Buffer.from(payload));
+      else continue;
+      if (fold) this.stats.blocksFolded++;
+      if (sealed) ff.seal.add(lbn); // written sealed again even if encryption is off now
     }
     for (const t of plan.touches) {
       if (t.tree === this.fs.ds.dirents.id) this.fs.deferDirentTouches([t]);
@@ -167,7 +204,8 @@ export class Cleaner {
   }
 }
 
-interface Plan { bytes: number; data: { ino: bigint; lbn: number; payload: Buffer; sealed: boolean }[]; touches: Touch[] }
+/** payload: the block's content (null: the block is in its file's frozen set as sub-blocks, filled in by the commit). */
+interface Plan { bytes: number; data: { ino: bigint; lbn: number; payload: Buffer | null; sealed: boolean; fold: boolean }[]; touches: Touch[] }
 
 /** A node's first key, from its plain payload (the path to it); an empty node has none and is found by the empty key. */
 function firstKey(payload: Buffer): Buffer {

@@ -6,46 +6,54 @@
  * so a freeze never sees half of it.
  */
 import { RecordKind } from '../codec/record.js';
-import { BlockPtr, decodePtr, ExtentState } from '../format/ptr.js';
+import { BlockPtr, ExtentState } from '../format/ptr.js';
+import { decodeMapValue, MapValue, subKey } from '../format/map-value.js';
 import { keyOfBlock } from '../txn/commit.js';
 import type { Datastore } from '../txn/datastore.js';
 import type { TxnFile } from '../txn/write-path.js';
 import { isVdfsError, VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { DirtySet, Vnode } from './vnode.js';
-import { cover, fillGaps, newPartial, whole } from './partial.js';
+import { cover, covers, fillGaps, newPartial, subsWritten, whole } from './partial.js';
 import { planReadAhead } from './read-ahead.js';
 import type { CowTree, Node } from '../meta/btree.js';
 
 /** Dirty bytes of the open txg; `sized` hears of each size change truncation makes (the oplog logs it). */
 export interface DirtyCounter { add(bytes: number): void; sized?(v: Vnode, size: number): void }
 
-/** Current content of block lbn, or null when it reads as zeros. */
-export async function blockContent(ds: Datastore, v: Vnode, lbn: number): Promise<Buffer | null> {
+/**
+ * The bytes [from, to) of a block a reader wants: what is returned for it may hold anything
+ * outside them (a read inside written sub-blocks or written ranges reads nothing else).
+ */
+export interface Want { from: number; to: number }
+
+/** Current content of block lbn (only `want` of it, when given), or null when it reads as zeros. */
+export async function blockContent(ds: Datastore, v: Vnode, lbn: number, want?: Want): Promise<Buffer | null> {
   const open = v.open.blocks.get(lbn);
-  if (open) return wholeBlock(ds, v, v.open, lbn, open);
+  if (open) return wholeBlock(ds, v, v.open, lbn, open, want);
   if (v.open.trimFrom !== null && lbn >= v.open.trimFrom) return null;
-  return contentBelow(ds, v, v.open, lbn);
+  return contentBelow(ds, v, v.open, lbn, want);
 }
 
-/** A dirty block, its partly written rest filled in first. */
-async function wholeBlock(ds: Datastore, v: Vnode, set: DirtySet, lbn: number, block: Buffer): Promise<Buffer> {
-  if (set.partial.has(lbn)) await fillBlock(ds, v, set, lbn);
+/** A dirty block, its partly written rest filled in first (unless `want` lies in what was written). */
+async function wholeBlock(ds: Datastore, v: Vnode, set: DirtySet, lbn: number, block: Buffer, want?: Want): Promise<Buffer> {
+  const p = set.partial.get(lbn);
+  if (p && !(want && covers(p, want.from, want.to))) await fillBlock(ds, v, set, lbn);
   return block;
 }
 
 /** Content of block lbn before dirty set `set` changed it: the committing txg's copy (below the open set), or the committed map. */
-async function contentBelow(ds: Datastore, v: Vnode, set: DirtySet, lbn: number): Promise<Buffer | null> {
+async function contentBelow(ds: Datastore, v: Vnode, set: DirtySet, lbn: number, want?: Want): Promise<Buffer | null> {
   for (let attempt = 0; ; attempt++) {
     const syncing = v.syncing;
     if (syncing && syncing !== set) {
       const b = syncing.blocks.get(lbn);
-      if (b) return wholeBlock(ds, v, syncing, lbn, b);
+      if (b) return wholeBlock(ds, v, syncing, lbn, b, want);
       if (syncing.trimFrom !== null && lbn >= syncing.trimFrom) return null;
     }
     const root = v.map.root;
     try {
-      return await mappedBlock(ds, v.ino, v.map, root, lbn);
+      return await mappedBlock(ds, v.ino, v.map, root, lbn, want);
     } catch (e) {
       // A commit may have replaced the block (and two more reused its segment) while we looked it up.
       if (attempt === 0 && v.map.root !== root && isVdfsError(e)) continue;
@@ -57,7 +65,9 @@ async function contentBelow(ds: Datastore, v: Vnode, set: DirtySet, lbn: number)
 /**
  * Fills a partly written block of `set` from the block as it was before (once: callers share the
  * fetch). The buffer fetched for is filled even if a truncation dropped it meanwhile (a reader
- * may hold it); later writes keep their bytes, as the gaps are taken when the fetch is back.
+ * may hold it); later writes keep their bytes, as the gaps are taken when the fetch is back. The
+ * block stays in `set.partial` with its written ranges (the commit may still store only its
+ * written sub-blocks: fs/subs.ts); its settled `filling` says it is whole now.
  */
 export async function fillBlock(ds: Datastore, v: Vnode, set: DirtySet, lbn: number): Promise<void> {
   const p = set.partial.get(lbn);
@@ -66,7 +76,6 @@ export async function fillBlock(ds: Datastore, v: Vnode, set: DirtySet, lbn: num
   p.filling ??= (async () => {
     const base = set.trimFrom !== null && lbn >= set.trimFrom ? null : await contentBelow(ds, v, set, lbn);
     fillGaps(block, p, base);
-    if (set.partial.get(lbn) === p) set.partial.delete(lbn);
   })().catch((e: unknown) => { p.filling = undefined; throw e; }); // a later caller tries again
   await p.filling;
 }
@@ -78,9 +87,10 @@ export async function fillBlock(ds: Datastore, v: Vnode, set: DirtySet, lbn: num
  * `damaged` hears of it (an alarm). The write was acknowledged; the bytes it did not cover were
  * unreadable already. Other failures (targets out, I/O errors) fail the commit.
  */
-export async function fillAll(ds: Datastore, v: Vnode, set: DirtySet, damaged: (lbn: number, e: unknown) => void): Promise<void> {
+export async function fillAll(ds: Datastore, v: Vnode, set: DirtySet, damaged: (lbn: number, e: unknown) => void,
+  except?: ReadonlyMap<number, unknown>): Promise<void> {
   if (!set.partial.size) return;
-  await Promise.all([...set.partial.keys()].map((lbn) => fillBlock(ds, v, set, lbn).catch((e: unknown) => {
+  await Promise.all([...set.partial.keys()].filter((lbn) => !except?.has(lbn)).map((lbn) => fillBlock(ds, v, set, lbn).catch((e: unknown) => {
     const p = set.partial.get(lbn), block = set.blocks.get(lbn);
     if (!p || !block || !DAMAGE.some((c) => isVdfsError(e, c))) throw e;
     fillGaps(block, p, null);
@@ -92,13 +102,34 @@ export async function fillAll(ds: Datastore, v: Vnode, set: DirtySet, damaged: (
 /** Errors that say a stored block is damaged (not that it could not be reached). */
 const DAMAGE = ['CHECKSUM', 'CORRUPT', 'AUTH'] as const;
 
-/** Block lbn of file ino as the map under `root` has it, or null when it reads as zeros. */
-export async function mappedBlock(ds: Datastore, ino: bigint, map: CowTree, root: Node | null, lbn: number): Promise<Buffer | null> {
+/** Block lbn of file ino as the map under `root` has it (only `want` of it, when given), or null when it reads as zeros. */
+export async function mappedBlock(ds: Datastore, ino: bigint, map: CowTree, root: Node | null, lbn: number, want?: Want): Promise<Buffer | null> {
   const val = await map.get(keyOfBlock(lbn), root);
-  if (!val) return null;
-  const p = decodePtr(val);
-  if (p.state !== ExtentState.Present) return null;
-  return ds.readRecord(p, RecordKind.Data, ino, BigInt(lbn));
+  return val ? valueContent(ds, ino, lbn, decodeMapValue(val, ds.subsPerBlock), want) : null;
+}
+
+/**
+ * The content a map value gives block lbn: its base record with its sub-block records laid
+ * over it (null: all zeros). With `want`, only the sub-blocks it touches are read, and the base
+ * only when `want` is not all inside them.
+ */
+export async function valueContent(ds: Datastore, ino: bigint, lbn: number, mv: MapValue, want?: Want): Promise<Buffer | null> {
+  const { base } = mv;
+  const readBase = async () => (base.state === ExtentState.Present ? ds.readRecord(base, RecordKind.Data, ino, BigInt(lbn)) : null);
+  if (!mv.subs.length) return readBase();
+  const S = LIMITS.SUB_BYTES;
+  const wanted = want && mv.subs.filter((s) => s.index * S < want.to && (s.index + 1) * S > want.from);
+  const inSubs = !!wanted && wanted.length === Math.ceil(want.to / S) - Math.floor(want.from / S);
+  const subs = wanted ?? mv.subs; // with `want`, the sub-blocks outside it are not read
+  const [b, ...parts] = await Promise.all([inSubs ? null : readBase(), ...subs.map((s) =>
+    (s.ptr.state === ExtentState.Present ? ds.readRecord(s.ptr, RecordKind.Data, ino, subKey(lbn, s.index)) : null))]);
+  const out = b ? Buffer.from(b) : Buffer.alloc(ds.blockSize); // a copy: `b` may be shared by the read-ahead cache
+  subs.forEach((s, i) => {
+    const part = parts[i];
+    if (part && part.length !== S) throw new VdfsError('CORRUPT', `sub-block record of ${part.length} bytes`);
+    if (part) part.copy(out, s.index * S); else out.fill(0, s.index * S, (s.index + 1) * S);
+  });
+  return out;
 }
 
 /**
@@ -115,7 +146,7 @@ export async function readData(ds: Datastore, v: Vnode, off: number, len: number
       .catch(() => { /* a demand read, if it comes, reads and reports for itself */ });
   }
   if (v.prefetching && Math.floor(off / bs) < v.readAhead.ahead) await v.prefetching;
-  return readBlocks(bs, v.attrs.size, off, len, (lbn) => blockContent(ds, v, lbn));
+  return readBlocks(bs, v.attrs.size, off, len, (lbn, want) => blockContent(ds, v, lbn, want));
 }
 
 /**
@@ -129,15 +160,17 @@ async function prefetchBlocks(ds: Datastore, v: Vnode, from: number, to: number)
   for (let lbn = from; lbn < to; lbn++) {
     if (v.open.blocks.has(lbn) || v.syncing?.blocks.has(lbn)) continue;
     const val = await v.map.get(keyOfBlock(lbn), root);
-    const p = val && decodePtr(val);
-    if (p && p.state === ExtentState.Present) blocks.push({ ptr: p, key: BigInt(lbn) });
-    if (blocks.length === step) { ds.prefetch(v.ino, blocks); blocks = []; }
+    if (!val) continue;
+    const mv = decodeMapValue(val, ds.subsPerBlock);
+    if (mv.base.state === ExtentState.Present) blocks.push({ ptr: mv.base, key: BigInt(lbn) });
+    for (const s of mv.subs) if (s.ptr.state === ExtentState.Present) blocks.push({ ptr: s.ptr, key: subKey(lbn, s.index) });
+    if (blocks.length >= step) { ds.prefetch(v.ino, blocks); blocks = []; }
   }
   ds.prefetch(v.ino, blocks);
 }
 
 /** Reads up to len bytes at off of a file of `size` bytes whose blocks `block` gives (fewer only at end of file). */
-export async function readBlocks(bs: number, size: number, off: number, len: number, block: (lbn: number) => Promise<Buffer | null>): Promise<Buffer> {
+export async function readBlocks(bs: number, size: number, off: number, len: number, block: (lbn: number, want: Want) => Promise<Buffer | null>): Promise<Buffer> {
   const end = Math.min(size, off + len);
   if (end <= off) return Buffer.alloc(0);
   // Not zeroed first: each block's range is either copied or filled with zeros below.
@@ -145,9 +178,9 @@ export async function readBlocks(bs: number, size: number, off: number, len: num
   const first = Math.floor(off / bs), last = Math.floor((end - 1) / bs);
   const jobs: Promise<void>[] = [];
   for (let lbn = first; lbn <= last; lbn++) {
-    jobs.push(block(lbn).then((b) => {
-      const bStart = lbn * bs;
-      const from = Math.max(off, bStart), to = Math.min(end, bStart + bs);
+    const bStart = lbn * bs;
+    const from = Math.max(off, bStart), to = Math.min(end, bStart + bs);
+    jobs.push(block(lbn, { from: from - bStart, to: to - bStart }).then((b) => {
       const copied = b ? b.copy(out, from - off, from - bStart, to - bStart) : 0;
       if (from + copied < to) out.fill(0, from + copied - off, to - off);
     }));
@@ -169,14 +202,16 @@ export function txnFile(ds: Datastore, v: Vnode, dirty: DirtyCounter): TxnFile {
       const set = v.open;
       set.blocks.set(lbn, block);
       set.partial.set(lbn, newPartial());
-      // Fetched now, off the write's way (the commit would wait for it otherwise); a failure is met again there.
-      void fillBlock(ds, v, set, lbn).catch(() => undefined);
     },
     written: (lbn, pieces) => {
-      const p = v.open.partial.get(lbn);
+      const set = v.open, p = set.partial.get(lbn);
       if (!p) return;
       for (const x of pieces) cover(p, x.at, x.at + x.bytes.length);
-      if (whole(p, ds.blockSize) && !p.filling) v.open.partial.delete(lbn);
+      if (whole(p, ds.blockSize) && !p.filling) set.partial.delete(lbn);
+      // The rest is fetched now, off the write's way (the commit would wait for it otherwise) —
+      // unless the commit may store the written sub-blocks as records of their own, which reads
+      // nothing. A failure is met again at the commit.
+      else if (!p.filling && !(ds.subBlocks && subsWritten(p, LIMITS.SUB_BYTES))) void fillBlock(ds, v, set, lbn).catch(() => undefined);
     },
     grown: (size) => { if (size > v.attrs.size) v.attrs.size = size; v.touch(); },
   };
@@ -191,7 +226,9 @@ export async function truncateData(ds: Datastore, v: Vnode, size: number, dirty:
     const keepBlocks = Math.ceil(size / bs);
     const tailLbn = keepBlocks - 1;
     const tailBase = tail ? await blockContent(ds, v, tailLbn) : null;
-    // From here on synchronous: one step for a concurrent freeze.
+    // From here on synchronous: one step for a concurrent freeze. The cut block is whole (never
+    // sub-blocks over its stored self, whose bytes past the cut must go).
+    v.open.partial.delete(tailLbn);
     for (const lbn of [...v.open.blocks.keys()]) {
       if (lbn >= keepBlocks) { v.open.blocks.delete(lbn); v.open.partial.delete(lbn); dirty.add(-bs); }
     }

@@ -5,13 +5,12 @@
  * into the live file, in batches of RESTORE_BATCH_BYTES read ahead and then applied under the
  * file's lock. The live file then descends from the restored snapshot in the snapshot tree.
  */
-import { RecordKind } from '../codec/record.js';
 import { fail } from '../errors.js';
-import { ExtentState } from '../format/ptr.js';
+import { presentPtrs } from '../format/map-value.js';
 import { LIMITS } from '../limits.js';
 import { diffMaps, MapDiff } from '../snap/diff.js';
 import { mapTreeId } from '../txn/datastore.js';
-import { truncateData } from './data.js';
+import { truncateData, valueContent } from './data.js';
 import type { Filesystem } from './filesystem.js';
 import type { Vnode } from './vnode.js';
 
@@ -77,9 +76,8 @@ async function apply(fs: Filesystem, v: Vnode, diff: MapDiff, size: number, prog
     const batch = todo.slice(at, at + Math.max(1, Math.floor(LIMITS.RESTORE_BATCH_BYTES / bs)));
     at += batch.length;
     const blocks = await Promise.all(batch.map(async ({ lbn, to }) => {
-      if (!to || to.state !== ExtentState.Present) return { lbn, data: Buffer.alloc(bs) };
-      bytes += to.len;
-      return { lbn, data: await fs.ds.readRecord(to, RecordKind.Data, v.ino, BigInt(lbn)) };
+      for (const p of to ? presentPtrs(to) : []) bytes += p.len;
+      return { lbn, data: (to && await valueContent(fs.ds, v.ino, lbn, to)) || Buffer.alloc(bs) };
     }));
     await fs.txg.admit();
     await v.lock.run(() => { for (const b of blocks) file.addBlock(b.lbn, b.data); v.touch(); });

@@ -87,7 +87,7 @@ export class SnapView implements HiddenTree {
 
   async read(fh: number, off: number, len: number): Promise<Buffer> {
     const { s, map } = this.handles.get(fh);
-    return readBlocks(this.fs.ds.blockSize, s.size, off, len, (lbn) => mappedBlock(this.fs.ds, s.ino, map, map.root, lbn));
+    return readBlocks(this.fs.ds.blockSize, s.size, off, len, (lbn, want) => mappedBlock(this.fs.ds, s.ino, map, map.root, lbn, want));
   }
 
   async write(): Promise<void> { fail('READ_ONLY', 'snapshots are read-only'); }

@@ -9,7 +9,7 @@ import type { Partial } from './partial.js';
 
 export interface DirtySet {
   blocks: Map<number, Buffer>;
-  /** Blocks of `blocks` only partly written: the rest comes from the stored block (fs/partial.ts). */
+  /** Blocks of `blocks` written in part, with their written ranges: the rest comes from the stored block (fs/partial.ts). */
   partial: Map<number, Partial>;
   trimFrom: number | null;
 }

@@ -4,7 +4,8 @@
  * subtree (same location and checksum) and is dropped from both unread. What is left at the
  * leaves is compared entry by entry. So the work is proportional to what differs.
  */
-import { BlockPtr, decodePtr, ExtentState } from '../format/ptr.js';
+import type { BlockPtr } from '../format/ptr.js';
+import { decodeMapValue, MapValue, sameContent } from '../format/map-value.js';
 import { CowTree, Node, NodeLoader } from '../meta/btree.js';
 import { invariant } from '../limits.js';
 
@@ -14,7 +15,7 @@ export interface MapDiff {
   /** Nodes read from either tree. */
   nodesRead: number;
   /** Blocks whose entry differs: the entry of tree `b` (null: b has none), in block order. */
-  changes: { lbn: number; to: BlockPtr | null }[];
+  changes: { lbn: number; to: MapValue | null }[];
 }
 
 /** Persisted trees only: every node has a location, and equal locations + checksums mean one subtree. */
@@ -22,9 +23,7 @@ const nodeId = (n: Node): string => { invariant(n.ptr, 'diffed nodes are persist
 
 function sameEntry(x: Buffer | undefined, y: Buffer | undefined): boolean {
   if (!x || !y) return x === y;
-  const px = decodePtr(x), py = decodePtr(y);
-  if (px.state === ExtentState.Zero && py.state === ExtentState.Zero) return true; // zeros read the same whatever their birth
-  return x.equals(y);
+  return sameContent(decodeMapValue(x), decodeMapValue(y), x, y); // zeros read the same whatever their birth
 }
 
 export async function diffMaps(loader: NodeLoader, treeId: bigint, a: BlockPtr, b: BlockPtr): Promise<MapDiff> {
@@ -52,7 +51,7 @@ export async function diffMaps(loader: NodeLoader, treeId: bigint, a: BlockPtr, 
   const changes: MapDiff['changes'] = [];
   for (const lbn of [...all].sort((x, y) => x - y)) {
     const x = ma.get(lbn), y = mb.get(lbn);
-    if (!sameEntry(x, y)) changes.push({ lbn, to: y ? decodePtr(y) : null });
+    if (!sameEntry(x, y)) changes.push({ lbn, to: y ? decodeMapValue(y) : null });
   }
   return { compared: all.size, nodesRead, changes };
 }

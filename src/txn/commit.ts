@@ -10,12 +10,13 @@ import { EncodedRecord, RecordKind } from '../codec/record.js';
 import type { DataItem } from '../codec/block-codec.js';
 import { encodeCommit, OplogHead } from '../format/commit.js';
 import { OPLOG_VERSION } from '../format/superblock.js';
-import { BlockPtr, decodePtr, encodePtr, ExtentState, NULL_PTR, zeroPtr } from '../format/ptr.js';
+import { BlockPtr, ExtentState, NULL_PTR, zeroPtr } from '../format/ptr.js';
+import { decodeMapValue, encodeMapValue, MapValue, presentPtrs, subKey } from '../format/map-value.js';
 import { CowTree, Node, persistTree } from '../meta/btree.js';
 import { encodeNode } from '../meta/node-codec.js';
 import { encodeInode, ino2key, InodeAttrs } from '../meta/inode.js';
 import { Appender } from '../log/appender.js';
-import { LIMITS } from '../limits.js';
+import { invariant, LIMITS } from '../limits.js';
 import type { Datastore } from './datastore.js';
 import { applySnapshots, Reaper, SnapOp } from '../snap/apply.js';
 
@@ -25,6 +26,8 @@ export interface FrozenFile {
   attrs: InodeAttrs;            // copy as of the freeze; mapRoot/stored are filled in by the commit
   map: CowTree;                 // only commits mutate file maps
   blocks: Map<number, Buffer>;  // logical block number -> full block content
+  /** Blocks of `blocks` stored as sub-block records: only these sub-blocks of them are written (format/map-value.ts). */
+  subs: Map<number, number[]>;
   seal: Set<number>;            // blocks to seal whatever the policy (sealed blocks the cleaner moves)
   trimFrom: number | null;      // drop map entries at and beyond this block first
   deleted: boolean;
@@ -96,7 +99,7 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
       }
       const newest = ds.snapTree.root ? await ds.catalog.newestTxg(file.ino) : 0n;
       const drop = (p: BlockPtr) => reaper.drop(file.ino, newest, p);
-      const sizes = await applyBlocks(file, txg, app, drop, encoded.get(file) ?? new Map(), ds.blockSize);
+      const sizes = await applyBlocks(file, txg, app, drop, encoded.get(file) ?? new Map(), ds);
       delta.logical += sizes.logical - file.attrs.logical; delta.stored += sizes.stored - file.attrs.stored;
       await touchAll(file.map, f.touches?.get(file.map.id));
       const root = await persist(file.map.id, file.map.root, file.map.takeFreed(), drop);
@@ -131,47 +134,79 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
 }
 
 /**
- * Every non-zero dirty block of the txg through the block pipeline at once (compression and
- * sealing run on the worker threads, in parallel, while the event loop stays free); by file,
- * then block number.
+ * Every non-zero dirty block (or written sub-block) of the txg through the block pipeline at
+ * once (compression and sealing run on the worker threads, in parallel, while the event loop
+ * stays free); by file, then record key.
  */
-async function encodeBlocks(ds: Datastore, files: FrozenFile[], txg: bigint): Promise<Map<FrozenFile, Map<number, EncodedRecord>>> {
-  const items: (DataItem & { file: FrozenFile; lbn: number })[] = [];
+async function encodeBlocks(ds: Datastore, files: FrozenFile[], txg: bigint): Promise<Map<FrozenFile, Map<bigint, EncodedRecord>>> {
+  const items: (DataItem & { file: FrozenFile })[] = [];
+  const S = LIMITS.SUB_BYTES;
   for (const file of files) {
     if (file.deleted) continue;
+    const add = (key: bigint, lbn: number, data: Buffer) => {
+      if (!isZero(data)) items.push({ file, data, seal: file.seal.has(lbn), meta: { kind: RecordKind.Data, owner: file.ino, key, birth: txg } });
+    };
     for (const [lbn, data] of file.blocks) {
-      if (!isZero(data)) items.push({ file, lbn, data, seal: file.seal.has(lbn), meta: { kind: RecordKind.Data, owner: file.ino, key: BigInt(lbn), birth: txg } });
+      const subs = file.subs.get(lbn);
+      if (!subs) add(BigInt(lbn), lbn, data);
+      else for (const i of subs) add(subKey(lbn, i), lbn, data.subarray(i * S, (i + 1) * S));
     }
   }
   const recs = await ds.codec.encodeData(items);
-  const out = new Map<FrozenFile, Map<number, EncodedRecord>>();
+  const out = new Map<FrozenFile, Map<bigint, EncodedRecord>>();
   items.forEach((x, i) => {
     let m = out.get(x.file);
     if (!m) out.set(x.file, (m = new Map()));
-    m.set(x.lbn, recs[i]);
+    m.set(x.meta.key, recs[i]);
   });
   return out;
 }
 
-/** Applies trims and dirty blocks (encoded: the non-zero ones) to a file's map; `drop` gets each record the map lets go. */
+/**
+ * Applies trims and dirty blocks (encoded: the non-zero records, by key) to a file's map; `drop`
+ * gets each record the map lets go. A block in `file.subs` keeps its stored base and sub-blocks
+ * but the ones written; any other block replaces all of its value.
+ */
 async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, drop: (p: BlockPtr) => void,
-  encoded: Map<number, EncodedRecord>, blockSize: number): Promise<DataSizes> {
+  encoded: Map<bigint, EncodedRecord>, ds: Datastore): Promise<DataSizes> {
+  const bs = ds.blockSize, S = LIMITS.SUB_BYTES;
   let { stored, logical } = file.attrs;
-  const dropPtr = (p: BlockPtr) => { if (p.state === ExtentState.Present) { drop(p); stored -= p.len; logical -= blockSize; } };
+  const dropPtr = (p: BlockPtr, bytes: number) => { if (p.state === ExtentState.Present) { drop(p); stored -= p.len; logical -= bytes; } };
+  const dropValue = (v: MapValue) => { dropPtr(v.base, bs); for (const s of v.subs) dropPtr(s.ptr, S); };
+  /** The new record under `key` (none: all zeros, encodeBlocks checked). */
+  const place = (key: bigint, bytes: number): BlockPtr => {
+    const rec = encoded.get(key);
+    if (!rec) return zeroPtr(txg);
+    const ptr = app.append({ kind: RecordKind.Data, owner: file.ino, key, birth: txg }, rec);
+    stored += ptr.len; logical += bytes;
+    if (bytes === bs) ds.written.blocks++; else ds.written.subBlocks++;
+    return ptr;
+  };
   await file.map.batch(async () => {
     if (file.trimFrom !== null) {
       const doomed: [Buffer, Buffer][] = [];
       for await (const e of file.map.scan(keyOfBlock(file.trimFrom))) doomed.push(e);
-      for (const [k, v] of doomed) { dropPtr(decodePtr(v)); await file.map.del(k); }
+      for (const [k, v] of doomed) { dropValue(decodeMapValue(v, ds.subsPerBlock)); await file.map.del(k); }
     }
     for (const lbn of [...file.blocks.keys()].sort((a, b) => a - b)) {
       const key = keyOfBlock(lbn);
-      const old = await file.map.get(key, file.map.current);
-      if (old) dropPtr(decodePtr(old));
-      const rec = encoded.get(lbn); // none: the block is all zeros (encodeBlocks checked)
-      const ptr = rec ? app.append({ kind: RecordKind.Data, owner: file.ino, key: BigInt(lbn), birth: txg }, rec) : zeroPtr(txg);
-      if (rec) { stored += ptr.len; logical += blockSize; }
-      await file.map.put(key, encodePtr(ptr));
+      const raw = await file.map.get(key, file.map.current);
+      const old = raw ? decodeMapValue(raw, ds.subsPerBlock) : null;
+      const written = file.subs.get(lbn);
+      if (!written) {
+        if (old) dropValue(old);
+        await file.map.put(key, encodeMapValue({ base: place(BigInt(lbn), bs), subs: [] }));
+        continue;
+      }
+      const subs = new Map((old?.subs ?? []).map((s) => [s.index, s.ptr]));
+      for (const i of written) {
+        const was = subs.get(i);
+        if (was) dropPtr(was, S);
+        subs.set(i, place(subKey(lbn, i), S));
+      }
+      invariant(subs.size <= LIMITS.OVERLAY_MAX_SUBS, 'a block holds at most OVERLAY_MAX_SUBS sub-blocks (limitSubs checked)');
+      const sorted = [...subs].sort((a, b) => a[0] - b[0]).map(([index, ptr]) => ({ index, ptr }));
+      await file.map.put(key, encodeMapValue({ base: old?.base ?? zeroPtr(txg), subs: sorted }));
     }
   });
   return { stored, logical };
@@ -181,7 +216,7 @@ async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, drop: (
 async function freeWholeMap(map: CowTree, r: Reaper): Promise<void> {
   const walk = async (n: Node): Promise<void> => {
     await map.load(n);
-    if (n.leaf) for (const v of n.vals) r.free(decodePtr(v));
+    if (n.leaf) for (const v of n.vals) for (const p of presentPtrs(decodeMapValue(v))) r.free(p);
     for (const kid of n.kids) await walk(kid);
     if (n.ptr) r.free(n.ptr);
   };

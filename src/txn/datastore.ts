@@ -11,7 +11,7 @@ import { KeyRing, keyMatches, macHolds } from '../codec/seal.js';
 import { defaultWorkers } from '../codec/pool.js';
 import { COMMIT_MAC_AT, decodeCommit, CommitRecord } from '../format/commit.js';
 import { BlockPtr, NULL_PTR } from '../format/ptr.js';
-import { decodeSuperblock, encodeSuperblock, FORMAT_VERSION, SB_COPIES, Superblock, superblockMac } from '../format/superblock.js';
+import { decodeSuperblock, encodeSuperblock, FORMAT_VERSION, SB_COPIES, SUBS_VERSION, Superblock, superblockMac } from '../format/superblock.js';
 import { CowTree, Node, NodeLoader } from '../meta/btree.js';
 import { decodeNode, NodeImage } from '../meta/node-codec.js';
 import { decodeInode, encodeInode, ino2key, newAttrs, S_IFDIR } from '../meta/inode.js';
@@ -58,6 +58,8 @@ export class Datastore {
   openOff = 0;
   lastCommit: { txg: bigint; time: number; bytes: number; ms: number } | null = null;
   commits = 0;
+  /** Data records commits wrote: whole blocks, and sub-block records laid over stored blocks (format/map-value.ts). */
+  readonly written = { blocks: 0, subBlocks: 0 };
   /** Live file data: logical bytes of present blocks, and the record bytes they take (inode sums). */
   readonly data = { logical: 0, stored: 0 };
   readonly codec: BlockCodec;
@@ -75,6 +77,10 @@ export class Datastore {
   }
 
   get blockSize(): number { return this.sb.blockSize; }
+  /** Sub-blocks in a block (format/map-value.ts). */
+  get subsPerBlock(): number { return this.sb.blockSize / LIMITS.SUB_BYTES; }
+  /** Whether writes may be stored as sub-block records (format v5, blocks larger than a sub-block). */
+  get subBlocks(): boolean { return this.sb.version >= SUBS_VERSION && this.sb.blockSize > LIMITS.SUB_BYTES; }
 
   static async mkfs(layout: Layout, opts: MkfsOptions = {}): Promise<Datastore> {
     const policy = { ...POLICY_OFF, ...opts.policy };

@@ -12,7 +12,8 @@
  * inside the log and into live segments, and no birth txg newer than the version's txg.
  */
 import { isVdfsError } from '../errors.js';
-import { BlockPtr, decodePtr, ExtentState } from '../format/ptr.js';
+import { BlockPtr, ExtentState } from '../format/ptr.js';
+import { decodeMapValue, MapValue } from '../format/map-value.js';
 import type { NodeImage } from '../meta/node-codec.js';
 import { decodeInode, ino2key } from '../meta/inode.js';
 import { mapTreeId, type Datastore } from '../txn/datastore.js';
@@ -134,14 +135,15 @@ export class Verifier {
 
   private leaf(img: NodeImage, v: Version, where: string, alarm: (node: string, reason: string) => void): void {
     for (let i = 0; i < img.vals.length; i++) {
-      let b: BlockPtr;
-      try { b = decodePtr(img.vals[i]); } catch (e) { alarm(where, `entry ${i}: ${(e as Error).message}`); continue; }
-      this.report.blockPointers++;
-      if (b.state === ExtentState.None) { alarm(where, `entry ${i}: empty block pointer`); continue; }
-      if (b.birth > v.txg) alarm(where, `entry ${i}: block born in txg ${b.birth}, after its snapshot (txg ${v.txg})`);
-      if (b.state !== ExtentState.Present) continue;
-      const place = this.placeProblem(b, `entry ${i}: block`);
-      if (place) alarm(where, place);
+      let mv: MapValue;
+      try { mv = decodeMapValue(img.vals[i], this.ds.subsPerBlock); } catch (e) { alarm(where, `entry ${i}: ${(e as Error).message}`); continue; }
+      for (const [what, b] of [['block', mv.base], ...mv.subs.map((s) => [`sub-block ${s.index}`, s.ptr])] as [string, BlockPtr][]) {
+        this.report.blockPointers++;
+        if (b.birth > v.txg) alarm(where, `entry ${i}: ${what} born in txg ${b.birth}, after its snapshot (txg ${v.txg})`);
+        if (b.state !== ExtentState.Present) continue;
+        const place = this.placeProblem(b, `entry ${i}: ${what}`);
+        if (place) alarm(where, place);
+      }
     }
   }
 }

@@ -1,7 +1,7 @@
 // Partly written blocks: written ranges and gap filling against a byte-mask model (seeded), and
 // a partial write onto a stored block that is damaged.
 import t from 'tap';
-import { cover, fillGaps, newPartial, whole } from '../../src/fs/partial.js';
+import { cover, covers, fillGaps, newPartial, subsWritten, whole } from '../../src/fs/partial.js';
 import { memDatastore, rng, ROOT, seedFromEnv, SMALL } from '../helpers/mem.js';
 import { decodePtr } from '../../src/format/ptr.js';
 import { keyOfBlock } from '../../src/txn/commit.js';
@@ -10,6 +10,16 @@ import { RECORD_HEADER } from '../../src/codec/record.js';
 
 const SEED = seedFromEnv();
 t.comment(`seed ${SEED} (set SEED to repeat)`);
+
+t.test('written sub-blocks: only ranges on sub-block boundaries count', async (t) => {
+  const p = newPartial();
+  cover(p, 4096, 8192); cover(p, 16384, 24576);
+  t.same(subsWritten(p, 4096), [1, 4, 5]);
+  t.ok(covers(p, 4100, 8192) && !covers(p, 8000, 8200));
+  cover(p, 30000, 30001);
+  t.equal(subsWritten(p, 4096), null, 'an unaligned range: none');
+  t.equal(subsWritten(newPartial(), 4096), null, 'nothing written: none');
+});
 
 t.test('ranges merge; gaps take the base (or zeros past it); written bytes stay', async (t) => {
   const r = rng(SEED);

@@ -3,7 +3,8 @@
  * trees, each file's live map, every snapshot's map, every dead-list entry — counted once, per
  * segment, against what SegmentSpace says is live. A leak or a double free shows as a mismatch.
  */
-import { BlockPtr, decodePtr, ExtentState } from '../../src/format/ptr.js';
+import { BlockPtr, ExtentState } from '../../src/format/ptr.js';
+import { decodeMapValue, presentPtrs } from '../../src/format/map-value.js';
 import { CowTree, Node } from '../../src/meta/btree.js';
 import { decodeInode, key2ino } from '../../src/meta/inode.js';
 import { decodeSnap } from '../../src/snap/record.js';
@@ -23,7 +24,7 @@ export async function recountSpace(ds: Datastore): Promise<{ mismatches: string[
     if (!n) return;
     await t.load(n);
     if (n.ptr) count(n.ptr);
-    if (n.leaf && values) for (const v of n.vals) count(decodePtr(v));
+    if (n.leaf && values) for (const v of n.vals) for (const p of presentPtrs(decodeMapValue(v))) count(p); // map values and dead-list pointers alike
     for (const k of n.kids) await walk(t, k, values);
   };
   for (const t of [ds.inodes, ds.dirents, ds.segs, ds.snapTree]) await walk(t, t.root, false);
