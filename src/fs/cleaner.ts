@@ -9,9 +9,10 @@
  * segment is left until a snapshot deletion or an overwrite changes its count. After the
  * commit the emptied segments are free like any other. A moved block is decoded (opened and
  * inflated) and written again under the current policy with a new birth — sealed again if it
- * was sealed, even after encryption was turned off. A block with sub-block records laid over it
- * (format/map-value.ts) moves whole: any of its records moving rewrites the block as one record,
- * which folds its sub-blocks in (their records, wherever they are, are freed with the base).
+ * was sealed, even after encryption was turned off. A sub-block record (format/map-value.ts)
+ * moves as a sub-block record. A block's base record with sub-blocks laid over it moves whole:
+ * the block is read with them and rewritten as one record, which folds them in (their records,
+ * wherever they are, are freed with the base).
  */
 import { CODEC_SEALED, RecordKind } from '../codec/record.js';
 import { decodeMapValue, keyParts, presentPtrs } from '../format/map-value.js';
@@ -26,7 +27,7 @@ import type { Filesystem } from './filesystem.js';
 import { mappedBlock } from './data.js';
 
 export class Cleaner {
-  readonly stats = { runs: 0, segmentsRead: 0, segmentsCleaned: 0, recordsMoved: 0, bytesMoved: 0, heldBySnapshots: 0, blocksFolded: 0 };
+  readonly stats = { runs: 0, segmentsRead: 0, segmentsCleaned: 0, recordsMoved: 0, bytesMoved: 0, heldBySnapshots: 0, blocksFolded: 0, subBlocksMoved: 0 };
   /** Segments found not movable, with their live bytes then: read again only once that changes. */
   private stuck = new Map<number, number>();
   /** Whether the last run saw segments it could empty (then the free pool paces writers). */
@@ -111,20 +112,20 @@ export class Cleaner {
       if (verdict === 'dead') continue;
       out.bytes += r.len;
       if (verdict === 'touch') out.touches.push({ tree: r.owner, key: key!, level: Number(r.key), seg: s, off: r.off });
-      else if (verdict === 'move') out.data.push({ ino: r.owner, lbn: Number(r.key), payload: ds.codec.open(r), sealed, fold: false });
       else if (verdict === 'fold') {
         const { lbn } = keyParts(r.key);
-        // Folded into a block this commit writes as sub-blocks: it is filled in there. Else read whole now.
-        const whole = files.get(r.owner)?.subs.has(lbn) ? null : await this.whole(r.owner, lbn);
+        const whole = await this.whole(r.owner, lbn);
         if (whole === 'unreadable') return null;
-        out.data.push({ ino: r.owner, lbn, payload: whole?.data ?? null, sealed: sealed || !!whole?.sealed, fold: true });
-      }
+        out.data.push({ ino: r.owner, lbn, sub: null, payload: whole.data, sealed: sealed || whole.sealed, fold: true });
+      } else if (verdict === 'move') out.data.push({ ino: r.owner, ...keyParts(r.key), payload: ds.codec.open(r), sealed, fold: false }); // a base alone, or a sub-block
+      // 'dies': counted, not moved (this commit drops it)
     }
     return out;
   }
 
   /** A data record: dead, held by a snapshot, dying in this commit anyway, or to move (as it is, or its block folded whole). */
   private async dataVerdict(s: number, r: FoundRecord, files: Map<bigint, FrozenFile>): Promise<'dead' | 'held' | 'dies' | 'move' | 'fold'> {
+    // 'move': a whole block's record without sub-blocks, or a sub-block record; 'fold': a base with sub-blocks.
     const v = await this.fs.vnode(r.owner).catch(() => null);
     if (!v) return 'dead';
     const { lbn, sub } = keyParts(r.key);
@@ -144,7 +145,7 @@ export class Cleaner {
     // A block rewritten whole in this commit drops all its records; one written as sub-blocks, the ones it writes.
     const written = ff?.subs.get(lbn);
     if (ff?.blocks.has(lbn) && (!written || (sub !== null && written.includes(sub)))) return 'dies';
-    return mv.subs.length || written ? 'fold' : 'move';
+    return sub === null && mv.subs.length ? 'fold' : 'move';
   }
 
   private async nodeVerdict(s: number, r: FoundRecord, key: Buffer): Promise<'dead' | 'held' | 'touch'> {
@@ -185,12 +186,21 @@ export class Cleaner {
       if (!ff) { ff = (await this.fs.lateFreeze(f, ino)) ?? undefined; if (ff) files.set(ino, ff); }
       return ff;
     };
-    for (const { ino, lbn, payload, sealed, fold } of plan.data) {
+    const S = LIMITS.SUB_BYTES;
+    for (const { ino, lbn, sub, payload, sealed, fold } of plan.data) {
       const ff = await fileOf(ino);
       if (!ff || ff.deleted) continue;
-      if (ff.subs.has(lbn)) ff.subs.delete(lbn); // the commit fills it in and writes it whole
-      else if (!ff.blocks.has(lbn) && payload) ff.blocks.set(lbn, Buffer.from(payload));
-      else continue;
+      const block = ff.blocks.get(lbn), written = ff.subs.get(lbn);
+      if (block && !written) continue; // rewritten whole in this commit (or moved already)
+      if (sub !== null) {
+        if (written?.includes(sub)) continue;
+        ff.moveSub(lbn, sub, payload);
+        this.stats.subBlocksMoved++;
+      } else if (block && written) {
+        // Written as sub-blocks in this commit: the rest comes from the block as stored, and it is written whole.
+        for (let i = 0; i < this.fs.ds.subsPerBlock; i++) if (!written.includes(i)) payload.copy(block, i * S, i * S, (i + 1) * S);
+        ff.subs.delete(lbn);
+      } else ff.blocks.set(lbn, Buffer.from(payload));
       if (fold) this.stats.blocksFolded++;
       if (sealed) ff.seal.add(lbn); // written sealed again even if encryption is off now
     }
@@ -204,8 +214,8 @@ export class Cleaner {
   }
 }
 
-/** payload: the block's content (null: the block is in its file's frozen set as sub-blocks, filled in by the commit). */
-interface Plan { bytes: number; data: { ino: bigint; lbn: number; payload: Buffer | null; sealed: boolean; fold: boolean }[]; touches: Touch[] }
+/** Data to move: a whole block's content (sub null: as stored, sub-blocks laid over it), or one sub-block's. */
+interface Plan { bytes: number; data: { ino: bigint; lbn: number; sub: number | null; payload: Buffer; sealed: boolean; fold: boolean }[]; touches: Touch[] }
 
 /** A node's first key, from its plain payload (the path to it); an empty node has none and is found by the empty key. */
 function firstKey(payload: Buffer): Buffer {

@@ -10,7 +10,7 @@ import {
 import type { Datastore } from '../txn/datastore.js';
 import { mapTreeId, ROOT_INO } from '../txn/datastore.js';
 import { Frozen, FrozenFile, Touch, touchAll } from '../txn/commit.js';
-import { limitSubs, subCandidates } from './subs.js';
+import { limitSubs, moveSub, subCandidates } from './subs.js';
 import { Mutex } from '../txn/mutex.js';
 import { TxgManager, TxgSource } from '../txn/txg.js';
 import { fail } from '../errors.js';
@@ -374,12 +374,13 @@ export class Filesystem implements TxgSource {
     return {
       ino: v.ino, attrs, map: v.map, blocks: set.blocks, subs, seal: new Set(), trimFrom: set.trimFrom, deleted: v.deleted,
       complete: async () => {
-        await limitSubs(this.ds, v.map, set.trimFrom, subs);
+        await limitSubs(this.ds, v.map, set, subs);
         await fillAll(this.ds, v, set, (lbn, e) => this.raiseAlarm({
           file: `inode ${v.ino}`, snapshot: '', node: `block ${lbn}`,
           reason: `a partial write landed on a damaged block: the bytes it did not write are zeros now (${(e as Error).message})`,
         }), subs);
       },
+      moveSub: (lbn, sub, data) => moveSub(set, subs, lbn, sub, data, this.ds.blockSize),
       done: (root, sizes) => { v.attrs.mapRoot = root; v.attrs.stored = sizes.stored; v.attrs.logical = sizes.logical; },
     };
   }

@@ -10,7 +10,7 @@ import { keyOfBlock } from '../txn/commit.js';
 import type { Datastore } from '../txn/datastore.js';
 import type { CowTree } from '../meta/btree.js';
 import type { DirtySet } from './vnode.js';
-import { subsWritten } from './partial.js';
+import { cover, newPartial, subsWritten } from './partial.js';
 
 /** Block → its written sub-blocks, for the set's partly written blocks that are whole sub-blocks. */
 export function subCandidates(ds: Datastore, set: DirtySet): Map<number, number[]> {
@@ -26,14 +26,30 @@ export function subCandidates(ds: Datastore, set: DirtySet): Map<number, number[
 /**
  * Drops from `subs` the blocks whose stored sub-blocks and new ones together would pass
  * OVERLAY_MAX_SUBS (they are rewritten whole, which folds the overlay in). Runs in the commit,
- * before it changes the map; blocks at or past `trimFrom` have no stored sub-blocks left.
+ * before it changes the map; blocks at or past the set's `trimFrom` have no stored sub-blocks left.
  */
-export async function limitSubs(ds: Datastore, map: CowTree, trimFrom: number | null, subs: Map<number, number[]>): Promise<void> {
+export async function limitSubs(ds: Datastore, map: CowTree, set: DirtySet, subs: Map<number, number[]>): Promise<void> {
   for (const [lbn, mine] of [...subs]) {
-    if (trimFrom !== null && lbn >= trimFrom) continue;
+    // Only blocks the writes left partly written can be filled in (the cleaner's own add no sub-block the map lacks).
+    if (!set.partial.has(lbn) || (set.trimFrom !== null && lbn >= set.trimFrom)) continue;
     const val = await map.get(keyOfBlock(lbn), map.root);
     if (!val) continue;
     const stored = decodeMapValue(val, ds.subsPerBlock).subs.map((s) => s.index);
     if (new Set([...stored, ...mine]).size > LIMITS.OVERLAY_MAX_SUBS) subs.delete(lbn);
   }
+}
+
+/**
+ * A sub-block record the cleaner moves joins a frozen set as that sub-block written with its
+ * stored content. Its block is kept partly written there, so a reader of the set fills the rest
+ * from the stored block (the set's blocks are what reads see during the commit).
+ */
+export function moveSub(set: DirtySet, subs: Map<number, number[]>, lbn: number, sub: number, data: Buffer, blockSize: number): void {
+  const S = LIMITS.SUB_BYTES;
+  let block = set.blocks.get(lbn);
+  if (!block) { block = Buffer.alloc(blockSize); set.blocks.set(lbn, block); set.partial.set(lbn, newPartial()); }
+  data.copy(block, sub * S);
+  const p = set.partial.get(lbn);
+  if (p) cover(p, sub * S, (sub + 1) * S);
+  subs.set(lbn, [...(subs.get(lbn) ?? []), sub].sort((x, y) => x - y));
 }

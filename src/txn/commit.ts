@@ -33,6 +33,8 @@ export interface FrozenFile {
   deleted: boolean;
   /** Called once the new map root and the stored and logical bytes are known. */
   done(mapRoot: BlockPtr, sizes: DataSizes): void;
+  /** Adds sub-block `sub` of block lbn with this content, written as a sub-block record (the cleaner moving one). */
+  moveSub(lbn: number, sub: number, data: Buffer): void;
   /** Fills in the partly written blocks (fs/partial.ts) before they are encoded. */
   complete?(): Promise<void>;
 }
