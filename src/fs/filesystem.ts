@@ -10,13 +10,13 @@ import {
 import type { Datastore } from '../txn/datastore.js';
 import { mapTreeId, ROOT_INO } from '../txn/datastore.js';
 import { Frozen, FrozenFile, Touch, touchAll } from '../txn/commit.js';
-import { limitSubs, moveSub, subCandidates } from './subs.js';
+import { frozenFile } from './frozen.js';
 import { Mutex } from '../txn/mutex.js';
 import { TxgManager, TxgSource } from '../txn/txg.js';
 import { fail } from '../errors.js';
 import { LIMITS } from '../limits.js';
-import { DirtySet, emptyDirty, Vnode } from './vnode.js';
-import { DirtyCounter, fillAll, readData, truncateData, txnFile } from './data.js';
+import { emptyDirty, Vnode } from './vnode.js';
+import { DirtyCounter, readData, truncateData, txnFile } from './data.js';
 import { Journal } from './journal.js';
 import { replayOplog } from './replay.js';
 import { OPLOG_VERSION } from '../format/superblock.js';
@@ -352,7 +352,7 @@ export class Filesystem implements TxgSource {
         v.syncing = set;
         v.open = emptyDirty();
         v.dirty = false;
-        files.push(this.frozenFile(v, set, { ...v.attrs }));
+        files.push(frozenFile(this, v, set, { ...v.attrs }));
       }
       this.syncingBytes = this.openBytes;
       this.openBytes = 0;
@@ -369,22 +369,6 @@ export class Filesystem implements TxgSource {
     return f;
   }
 
-  private frozenFile(v: Vnode, set: DirtySet, attrs: InodeAttrs): FrozenFile {
-    const subs = subCandidates(this.ds, set);
-    return {
-      ino: v.ino, attrs, map: v.map, blocks: set.blocks, subs, seal: new Set(), trimFrom: set.trimFrom, deleted: v.deleted,
-      complete: async () => {
-        await limitSubs(this.ds, v.map, set, subs);
-        await fillAll(this.ds, v, set, (lbn, e) => this.raiseAlarm({
-          file: `inode ${v.ino}`, snapshot: '', node: `block ${lbn}`,
-          reason: `a partial write landed on a damaged block: the bytes it did not write are zeros now (${(e as Error).message})`,
-        }), subs);
-      },
-      moveSub: (lbn, sub, data) => moveSub(set, subs, lbn, sub, data, this.ds.blockSize),
-      done: (root, sizes) => { v.attrs.mapRoot = root; v.attrs.stored = sizes.stored; v.attrs.logical = sizes.logical; },
-    };
-  }
-
   /**
    * A file the cleaner moves records of, in a commit it is not part of: it joins with its
    * committed attributes (changes made since stay for the next commit). Null when it cannot.
@@ -395,7 +379,7 @@ export class Filesystem implements TxgSource {
     if (!v || !raw || v.syncing) return null; // v.syncing: frozen already, in f
     const set = emptyDirty();
     v.syncing = set;
-    const ff = this.frozenFile(v, set, decodeInode(raw));
+    const ff = frozenFile(this, v, set, decodeInode(raw));
     f.files.push(ff);
     return ff;
   }
