@@ -36,9 +36,9 @@ export const LIMITS = {
   /** format: largest number of log extents one commit may name. */
   COMMIT_MAX_EXTENTS: 160,
   /** Bytes of dirty file data at which a commit starts early. */
-  DIRTY_COMMIT_BYTES: 64 * 1024 * 1024,
+  DIRTY_COMMIT_BYTES: 32 * 1024 * 1024,
   /** Bytes of dirty file data above which writers wait for a commit (back-pressure). */
-  DIRTY_LIMIT_BYTES: 256 * 1024 * 1024,
+  DIRTY_LIMIT_BYTES: 128 * 1024 * 1024,
   /** Milliseconds between timed commits. */
   COMMIT_INTERVAL_MS: 1000,
   /** Commit latencies kept for the p50/p99 figures. */
