@@ -51,7 +51,9 @@ async function contentBelow(ds: Datastore, v: Vnode, set: DirtySet, lbn: number,
       if (b) return wholeBlock(ds, v, syncing, lbn, b, want);
       if (syncing.trimFrom !== null && lbn >= syncing.trimFrom) return null;
     }
-    const root = v.map.root;
+    // A frozen set's blocks are filled from the map as it was at the freeze until its commit is
+    // durable: the commit publishes the file's new map before its records are written.
+    const root = set.below && ds.txg === set.below.txg ? set.below.root : v.map.root;
     try {
       return await mappedBlock(ds, v.ino, v.map, root, lbn, want);
     } catch (e) {
@@ -226,9 +228,10 @@ export async function truncateData(ds: Datastore, v: Vnode, size: number, dirty:
     const keepBlocks = Math.ceil(size / bs);
     const tailLbn = keepBlocks - 1;
     const tailBase = tail ? await blockContent(ds, v, tailLbn) : null;
-    // From here on synchronous: one step for a concurrent freeze. The cut block is whole (never
-    // sub-blocks over its stored self, whose bytes past the cut must go).
-    v.open.partial.delete(tailLbn);
+    // From here on synchronous: one step for a concurrent freeze. A cut block is whole now (filled
+    // above; never sub-blocks over its stored self, whose bytes past the cut must go). A cut on a
+    // block boundary cuts no block: the last one kept stays as it is, partly written or not.
+    if (tail) v.open.partial.delete(tailLbn);
     for (const lbn of [...v.open.blocks.keys()]) {
       if (lbn >= keepBlocks) { v.open.blocks.delete(lbn); v.open.partial.delete(lbn); dirty.add(-bs); }
     }

@@ -12,6 +12,7 @@ import type { Filesystem } from './filesystem.js';
 
 export function frozenFile(fs: Filesystem, v: Vnode, set: DirtySet, attrs: InodeAttrs): FrozenFile {
   const ds = fs.ds, subs = subCandidates(ds, set);
+  set.below = { root: v.map.root, txg: ds.txg };
   return {
     ino: v.ino, attrs, map: v.map, blocks: set.blocks, subs, seal: new Set(), trimFrom: set.trimFrom, deleted: v.deleted,
     complete: async () => {

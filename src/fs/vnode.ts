@@ -1,5 +1,5 @@
 /** In-memory state of one inode: attributes, its block map, and its dirty data per txg. */
-import { CowTree } from '../meta/btree.js';
+import { CowTree, Node } from '../meta/btree.js';
 import type { InodeAttrs } from '../meta/inode.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../meta/inode.js';
 import { Mutex } from '../txn/mutex.js';
@@ -12,6 +12,8 @@ export interface DirtySet {
   /** Blocks of `blocks` written in part, with their written ranges: the rest comes from the stored block (fs/partial.ts). */
   partial: Map<number, Partial>;
   trimFrom: number | null;
+  /** Once frozen: the file's map root and the datastore's txg at the freeze (what its partly written blocks fill from). */
+  below?: { root: Node | null; txg: bigint };
 }
 export const emptyDirty = (): DirtySet => ({ blocks: new Map(), partial: new Map(), trimFrom: null });
 
