@@ -34,12 +34,18 @@ const fill = (len: number, seedByte: number): Buffer => {
   return b;
 };
 
-t.test('aligned 4 KiB writes become sub-block records; reads see them; the rest is never read', async (t) => {
+/** A datastore with /v holding `blocks` committed blocks of fill(…, seedByte); `model` is its content. */
+async function storedFile(blocks: number, seedByte: number) {
   const { ds, fs } = await memDatastore(DEFAULTS);
-  const bs = ds.blockSize, model = fill(8 * bs, 1);
+  const bs = ds.blockSize, model = fill(blocks * bs, seedByte);
   const fh = fs.addHandle(await fs.create('/v', 0o644, ROOT));
   await fs.write(fh, 0, model);
   await fs.txg.sync();
+  return { ds, fs, bs, fh, model };
+}
+
+t.test('aligned 4 KiB writes become sub-block records; reads see them; the rest is never read', async (t) => {
+  const { ds, fs, bs, fh, model } = await storedFile(8, 1);
   const before = ds.readAhead.fetches;
   const piece = fill(S, 2);
   await fs.write(fh, bs + 2 * S, piece); piece.copy(model, bs + 2 * S);
@@ -55,11 +61,7 @@ t.test('aligned 4 KiB writes become sub-block records; reads see them; the rest 
 });
 
 t.test('a block takes at most OVERLAY_MAX_SUBS sub-blocks, then is rewritten whole', async (t) => {
-  const { ds, fs } = await memDatastore(DEFAULTS);
-  const bs = ds.blockSize, model = fill(bs, 3);
-  const fh = fs.addHandle(await fs.create('/v', 0o644, ROOT));
-  await fs.write(fh, 0, model);
-  await fs.txg.sync();
+  const { ds, fs, bs, fh, model } = await storedFile(1, 3);
   for (let i = 0; i < bs / S; i++) {
     const piece = fill(S, 10 + i);
     await fs.write(fh, i * S, piece); piece.copy(model, i * S);
@@ -90,12 +92,7 @@ t.test('a cut inside a block written as sub-blocks drops the stored bytes past t
 });
 
 t.test('a cut on the boundary after a partly written block keeps its stored bytes', async (t) => {
-  const { ds, fs } = await memDatastore(DEFAULTS);
-  const bs = ds.blockSize;
-  const fh = fs.addHandle(await fs.create('/v', 0o644, ROOT));
-  const model = fill(8 * bs, 8);
-  await fs.write(fh, 0, model);
-  await fs.txg.sync();
+  const { fs, bs, fh, model } = await storedFile(8, 8);
   const piece = fill(S, 11); // a whole sub-block: the rest of block 3 is never fetched in the background
   await fs.write(fh, 3 * bs + 2 * S, piece); piece.copy(model, 3 * bs + 2 * S);
   await fs.truncate(null, fh, 4 * bs);
@@ -106,12 +103,7 @@ t.test('a cut on the boundary after a partly written block keeps its stored byte
 });
 
 t.test('a read during a commit fills a block written as sub-blocks from the map as frozen', async (t) => {
-  const { ds, fs } = await memDatastore(DEFAULTS);
-  const bs = ds.blockSize;
-  const fh = fs.addHandle(await fs.create('/v', 0o644, ROOT));
-  const model = fill(4 * bs, 9);
-  await fs.write(fh, 0, model);
-  await fs.txg.sync();
+  const { ds, fs, bs, fh, model } = await storedFile(4, 9);
   const piece = fill(S, 10);
   await fs.write(fh, bs + 2 * S, piece); piece.copy(model, bs + 2 * S);
   // The snapshot tree's batch runs after the file maps are published and before the records are written.
