@@ -71,8 +71,9 @@ export function presentPtrs(v: MapValue): BlockPtr[] {
   return out;
 }
 
-/** Whether two values read the same for certain without reading them (both all zeros, or the same records). */
-export function sameContent(x: MapValue, y: MapValue, ex: Buffer, ey: Buffer): boolean {
+/** Whether two encoded values read the same for certain without reading them (both all zeros, or the same records). */
+export function sameContent(x: Buffer, y: Buffer): boolean {
+  if (x.equals(y)) return true;
   const zeros = (v: MapValue) => v.base.state === ExtentState.Zero && v.subs.every((s) => s.ptr.state === ExtentState.Zero);
-  return (zeros(x) && zeros(y)) || ex.equals(ey);
+  return zeros(decodeMapValue(x)) && zeros(decodeMapValue(y));
 }

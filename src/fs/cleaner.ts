@@ -24,7 +24,8 @@ import { scanSegment, FoundRecord } from '../log/segment-scan.js';
 import { Frozen, FrozenFile, keyOfBlock, Touch } from '../txn/commit.js';
 import { MAP_BIT } from '../txn/datastore.js';
 import type { Filesystem } from './filesystem.js';
-import { mappedBlock } from './data.js';
+import { valueContent } from './data.js';
+import { cover, fillGaps, newPartial } from './partial.js';
 
 export class Cleaner {
   readonly stats = { runs: 0, segmentsRead: 0, segmentsCleaned: 0, recordsMoved: 0, bytesMoved: 0, heldBySnapshots: 0, blocksFolded: 0, subBlocksMoved: 0 };
@@ -168,9 +169,10 @@ export class Cleaner {
   private async whole(ino: bigint, lbn: number): Promise<{ data: Buffer; sealed: boolean } | 'unreadable'> {
     const ds = this.fs.ds, v = await this.fs.vnode(ino);
     const val = await v.map.get(keyOfBlock(lbn), v.map.root);
-    const sealed = !!val && presentPtrs(decodeMapValue(val, ds.subsPerBlock)).some((p) => p.sealed);
+    const mv = val && decodeMapValue(val, ds.subsPerBlock);
+    const sealed = !!mv && presentPtrs(mv).some((p) => p.sealed);
     try {
-      const b = await mappedBlock(ds, ino, v.map, v.map.root, lbn);
+      const b = mv && await valueContent(ds, ino, lbn, mv);
       return { data: b ? Buffer.from(b) : Buffer.alloc(ds.blockSize), sealed };
     } catch (e) {
       if (!isVdfsError(e)) throw e;
@@ -198,7 +200,9 @@ export class Cleaner {
         this.stats.subBlocksMoved++;
       } else if (block && written) {
         // Written as sub-blocks in this commit: the rest comes from the block as stored, and it is written whole.
-        for (let i = 0; i < this.fs.ds.subsPerBlock; i++) if (!written.includes(i)) payload.copy(block, i * S, i * S, (i + 1) * S);
+        const p = newPartial();
+        for (const i of written) cover(p, i * S, (i + 1) * S);
+        fillGaps(block, p, payload);
         ff.subs.delete(lbn);
       } else ff.blocks.set(lbn, Buffer.from(payload));
       if (fold) this.stats.blocksFolded++;
