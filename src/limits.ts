@@ -101,6 +101,8 @@ export const LIMITS = {
   ALARMS_KEPT: 100,
   /** The cleaner empties segments whose live bytes are below this fraction of a segment. */
   CLEAN_MAX_LIVE: 0.6,
+  /** The datastore file grows without cleaning while its live bytes are at least this fraction of it. */
+  CLEAN_UTILIZATION: 0.7,
   /** Free segments the cleaner keeps in hand beyond what the open txg's dirty data needs. */
   CLEAN_RESERVE_SEGMENTS: 4,
   /** Segments the cleaner reads before one commit (what it relocates joins that commit). */

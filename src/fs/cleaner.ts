@@ -1,6 +1,7 @@
 /**
  * The segment cleaner. When a transaction group is frozen and free segments run short of what
- * its commit will write, it reads the emptiest sealed segments (live bytes below
+ * its commit will write (the pool counts the segments the file may grow by while it stays
+ * CLEAN_UTILIZATION live), it reads the emptiest sealed segments (live bytes below
  * CLEAN_MAX_LIVE of a segment) and relocates their live records into that commit: a data block
  * joins its file's frozen set with the same content (so it is written
  * elsewhere and the old copy is freed), a tree node is "touched" (copied on write along its
@@ -45,8 +46,9 @@ export class Cleaner {
     // commit to cover the next one of the same size, plus a reserve — and move no more than
     // half the pool (the other half is for the data; see dirtyLimit).
     const cons = (moved: number) => Math.ceil((frozenBytes + moved) / segSize);
+    const pool = this.pool();
     const ahead = (freed: number, moved: number) =>
-      Math.max(0, sp.freeSegments() - cons(moved)) + freed >= cons(moved) + LIMITS.CLEAN_RESERVE_SEGMENTS;
+      Math.max(0, pool - cons(moved)) + freed >= cons(moved) + LIMITS.CLEAN_RESERVE_SEGMENTS;
     // Enough free segments (the common case): no segment is looked at, and writers are not paced.
     this.cleanable = false;
     if (ahead(0, 0)) return;
@@ -81,9 +83,20 @@ export class Cleaner {
     }
   }
 
-  /** Bytes of half the free pool beyond the reserve. */
+  /**
+   * Segments commits may take without cleaning: the free ones, and those the file may still grow
+   * by while its live bytes stay at least CLEAN_UTILIZATION of it (more room lets garbage gather
+   * first, so the segments cleaned later hold less that must move).
+   */
+  private pool(): number {
+    const sp = this.fs.ds.space, segSize = this.fs.ds.sb.segmentSize;
+    const grow = Math.floor(sp.usedBytes() / LIMITS.CLEAN_UTILIZATION / segSize) - sp.segCount;
+    return sp.freeSegments() + Math.max(0, grow);
+  }
+
+  /** Bytes of half the pool beyond the reserve. */
   private halfPool(): number {
-    return Math.max(0, Math.floor((this.fs.ds.space.freeSegments() - LIMITS.CLEAN_RESERVE_SEGMENTS) / 2)) * this.fs.ds.sb.segmentSize;
+    return Math.max(0, Math.floor((this.pool() - LIMITS.CLEAN_RESERVE_SEGMENTS) / 2)) * this.fs.ds.sb.segmentSize;
   }
 
   /**
