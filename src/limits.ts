@@ -18,7 +18,7 @@ export const LIMITS = {
   /** format: bytes of a sub-block (format/map-value.ts): a write that covers whole sub-blocks of a block is stored as sub-block records. */
   SUB_BYTES: 4096,
   /** format: most sub-block records laid over one block; a write that would pass it rewrites the whole block. */
-  OVERLAY_MAX_SUBS: 4,
+  OVERLAY_MAX_SUBS: 8,
   /** format: every transaction group starts its appends on this alignment (torn-write safety). */
   TXG_ALIGN: 4096,
   /** format: largest serialized B+tree node payload. */
@@ -43,6 +43,8 @@ export const LIMITS = {
   COMMIT_INTERVAL_MS: 1000,
   /** Commit latencies kept for the p50/p99 figures. */
   LATENCY_SAMPLES: 1024,
+  /** How often the event-loop delay is sampled for status (ms). */
+  LOOP_DELAY_RESOLUTION_MS: 1,
   /** Inodes kept in memory when clean and not open. */
   INODE_CACHE: 4096,
   /** Bytes the /.control/status file reports as its size (its content is shorter; reads end at the content). */

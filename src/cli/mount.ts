@@ -1,4 +1,5 @@
 /** `vdfs mount` (foreground or detached) and `vdfs umount`. */
+import { watchLoopDelay } from '../fs/loop-delay.js';
 import { fork } from 'node:child_process';
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -50,6 +51,7 @@ export async function mountForeground(dir: string, mnt: string, log: Logger, opt
   const fs = new Filesystem(ds, (e) => log.error({ err: e }, 'commit failed; datastore is read-only until remounted'), { ...opts, log, mountpoint: resolve(mnt) });
   try { await fs.recover(); } catch (e) { await ds.close(); await unlock(); throw e; }
   fs.txg.start();
+  watchLoopDelay();
   let mounted;
   try {
     mounted = await mountFs(fs, mnt, log, opts.fuse);

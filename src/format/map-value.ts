@@ -1,6 +1,6 @@
 /**
- * File block-map value codec (format v5): a block's stored content is its base record, with up
- * to OVERLAY_MAX_SUBS sub-block records laid over it. A 4 KiB write into a block that is not
+ * File block-map value codec (format v5, v6): a block's stored content is its base record, with
+ * up to OVERLAY_MAX_SUBS (v6; V5_MAX_SUBS in v5) sub-block records laid over it. A 4 KiB write into a block that is not
  * otherwise rewritten is stored as a sub-block record (SUB_BYTES of data, no read of the rest);
  * a read takes the base and puts the sub-blocks over it.
  *
@@ -11,7 +11,8 @@
  * |        |      |          | reserved bytes 2..3 hold the sub-block's index in the block (u16)|
  *
  * Length 32 × (1 + n), n ≤ OVERLAY_MAX_SUBS; sub-blocks in increasing index order, each index
- * below blockSize / SUB_BYTES. A value of 32 bytes is exactly the v4 value (a block pointer), so
+ * below blockSize / SUB_BYTES. When every sub-block of a block is there, the base is a zero
+ * extent (v6: nothing of the stored block is left to read). A value of 32 bytes is exactly the v4 value (a block pointer), so
  * maps written before v5 read unchanged. A sub-block record is a data record whose key is
  * subKey(lbn, index): bit 63 set, the block number above SUB_KEY_SHIFT bits, the index below.
  */
@@ -22,6 +23,8 @@ import { BlockPtr, decodePtr, encodePtr, ExtentState, PTR_SIZE } from './ptr.js'
 export interface SubPtr { index: number; ptr: BlockPtr }
 export interface MapValue { base: BlockPtr; subs: SubPtr[] }
 
+/** Sub-blocks a v5 datastore lays over one block (v6: OVERLAY_MAX_SUBS). */
+export const V5_MAX_SUBS = 4;
 export const SUB_KEY_BIT = 1n << 63n;
 export const SUB_KEY_SHIFT = 8n; // up to 256 sub-blocks: a 1 MiB block of 4 KiB sub-blocks
 

@@ -32,13 +32,15 @@ import type { Policy } from '../codec/block-codec.js';
 import { isKnownCompress, LEVEL_MAX, LEVEL_MIN } from '../codec/compress.js';
 
 export const SB_MAGIC = Buffer.from('VDFSSB01');
-export const FORMAT_VERSION = 5;
-/** Versions this vdfs opens: a v3 datastore keeps its v3 commit records and has no oplog; a v4 one writes no sub-blocks. */
-export const READABLE_VERSIONS: readonly number[] = [3, 4, 5];
+export const FORMAT_VERSION = 6;
+/** Versions this vdfs opens: a v3 datastore keeps its v3 commit records and has no oplog; a v4 one writes no sub-blocks; a v5 one lays at most V5_MAX_SUBS over a block. */
+export const READABLE_VERSIONS: readonly number[] = [3, 4, 5, 6];
 /** The first version with the oplog (commit record 3). */
 export const OPLOG_VERSION = 4;
 /** The first version whose block maps hold sub-block records (format/map-value.ts). */
 export const SUBS_VERSION = 5;
+/** The first version whose map values may hold OVERLAY_MAX_SUBS sub-blocks (v5: V5_MAX_SUBS, format/map-value.ts). */
+export const ALL_SUBS_VERSION = 6;
 export const SB_COPIES = [0, LIMITS.HEADER_REGION - LIMITS.SLOT_SIZE] as const;
 const SB_BYTES = 136;
 export const SB_MAC_AT = 104;

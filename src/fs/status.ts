@@ -2,6 +2,7 @@
 import type { Filesystem } from './filesystem.js';
 import { LIMITS } from '../limits.js';
 import { policyView } from './commands.js';
+import { loopDelay } from './loop-delay.js';
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
@@ -20,6 +21,7 @@ function writePath(fs: Filesystem): Record<string, unknown> {
     // one sync per commit (txn/commit.ts) and one per oplog append (oplog/chain.ts)
     syncs: fs.ds.commits + fs.journal.stats.logSyncs, commitSyncs: fs.ds.commits, oplogSyncs: fs.journal.stats.logSyncs,
     syncRequests: t.syncRequests, backPressureWaits: t.backPressureWaits,
+    eventLoopDelayMs: loopDelay() ?? undefined,
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Which partly written blocks a commit stores as sub-block records (format/map-value.ts): those
  * whose written bytes are whole sub-blocks, as long as the sub-blocks laid over the block stay
- * within OVERLAY_MAX_SUBS. Storing them writes only the written sub-blocks and reads nothing of
+ * within the datastore's maxSubs (OVERLAY_MAX_SUBS). Storing them writes only the written sub-blocks and reads nothing of
  * the rest; the others are filled in from the stored block and rewritten whole (fs/partial.ts).
  */
 import { LIMITS } from '../limits.js';
@@ -18,14 +18,14 @@ export function subCandidates(ds: Datastore, set: DirtySet): Map<number, number[
   if (!ds.subBlocks) return out;
   for (const [lbn, p] of set.partial) {
     const subs = subsWritten(p, LIMITS.SUB_BYTES);
-    if (subs && subs.length <= LIMITS.OVERLAY_MAX_SUBS) out.set(lbn, subs);
+    if (subs && subs.length <= ds.maxSubs) out.set(lbn, subs);
   }
   return out;
 }
 
 /**
  * Drops from `subs` the blocks whose stored sub-blocks and new ones together would pass
- * OVERLAY_MAX_SUBS (they are rewritten whole, which folds the overlay in). Runs in the commit,
+ * the datastore's maxSubs (they are rewritten whole, which folds the overlay in). Runs in the commit,
  * before it changes the map; blocks at or past the set's `trimFrom` have no stored sub-blocks left.
  */
 export async function limitSubs(ds: Datastore, map: CowTree, set: DirtySet, subs: Map<number, number[]>): Promise<void> {
@@ -35,7 +35,7 @@ export async function limitSubs(ds: Datastore, map: CowTree, set: DirtySet, subs
     const val = await map.get(keyOfBlock(lbn), map.root);
     if (!val) continue;
     const stored = decodeMapValue(val, ds.subsPerBlock).subs.map((s) => s.index);
-    if (new Set([...stored, ...mine]).size > LIMITS.OVERLAY_MAX_SUBS) subs.delete(lbn);
+    if (new Set([...stored, ...mine]).size > ds.maxSubs) subs.delete(lbn);
   }
 }
 

@@ -206,9 +206,12 @@ async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, drop: (
         if (was) dropPtr(was, S);
         subs.set(i, place(subKey(lbn, i), S));
       }
-      invariant(subs.size <= LIMITS.OVERLAY_MAX_SUBS, 'a block holds at most OVERLAY_MAX_SUBS sub-blocks (limitSubs checked)');
+      invariant(subs.size <= ds.maxSubs, 'a block holds at most maxSubs sub-blocks (limitSubs checked)');
       const sorted = [...subs].sort((a, b) => a[0] - b[0]).map(([index, ptr]) => ({ index, ptr }));
-      await file.map.put(key, encodeMapValue({ base: old?.base ?? zeroPtr(txg), subs: sorted }));
+      let base = old?.base ?? zeroPtr(txg);
+      // Every sub-block laid over it: nothing of the base is read any more, and it goes.
+      if (subs.size === ds.subsPerBlock && base.state === ExtentState.Present) { dropPtr(base, bs); base = zeroPtr(txg); }
+      await file.map.put(key, encodeMapValue({ base, subs: sorted }));
     }
   });
   return { stored, logical };

@@ -11,7 +11,8 @@ import { KeyRing, keyMatches, macHolds } from '../codec/seal.js';
 import { defaultWorkers } from '../codec/pool.js';
 import { COMMIT_MAC_AT, decodeCommit, CommitRecord } from '../format/commit.js';
 import { BlockPtr, NULL_PTR } from '../format/ptr.js';
-import { decodeSuperblock, encodeSuperblock, FORMAT_VERSION, SB_COPIES, SUBS_VERSION, Superblock, superblockMac } from '../format/superblock.js';
+import { ALL_SUBS_VERSION, decodeSuperblock, encodeSuperblock, FORMAT_VERSION, SB_COPIES, SUBS_VERSION, Superblock, superblockMac } from '../format/superblock.js';
+import { V5_MAX_SUBS } from '../format/map-value.js';
 import { CowTree, Node, NodeLoader } from '../meta/btree.js';
 import { decodeNode, NodeImage } from '../meta/node-codec.js';
 import { decodeInode, encodeInode, ino2key, newAttrs, S_IFDIR } from '../meta/inode.js';
@@ -81,6 +82,11 @@ export class Datastore {
   get subsPerBlock(): number { return this.sb.blockSize / LIMITS.SUB_BYTES; }
   /** Whether writes may be stored as sub-block records (format v5, blocks larger than a sub-block). */
   get subBlocks(): boolean { return this.sb.version >= SUBS_VERSION && this.sb.blockSize > LIMITS.SUB_BYTES; }
+  /** Sub-blocks one block's map value may hold here (0: none; v5: V5_MAX_SUBS; v6: OVERLAY_MAX_SUBS, at most all of a block's). */
+  get maxSubs(): number {
+    if (!this.subBlocks) return 0;
+    return Math.min(this.subsPerBlock, this.sb.version >= ALL_SUBS_VERSION ? LIMITS.OVERLAY_MAX_SUBS : V5_MAX_SUBS);
+  }
 
   static async mkfs(layout: Layout, opts: MkfsOptions = {}): Promise<Datastore> {
     const policy = { ...POLICY_OFF, ...opts.policy };

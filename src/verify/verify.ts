@@ -137,6 +137,7 @@ export class Verifier {
     for (let i = 0; i < img.vals.length; i++) {
       let mv: MapValue;
       try { mv = decodeMapValue(img.vals[i], this.ds.subsPerBlock); } catch (e) { alarm(where, `entry ${i}: ${(e as Error).message}`); continue; }
+      if (mv.subs.length > this.ds.maxSubs) alarm(where, `entry ${i}: ${mv.subs.length} sub-blocks, more than this datastore's ${this.ds.maxSubs}`);
       for (const [what, b] of [['block', mv.base], ...mv.subs.map((s) => [`sub-block ${s.index}`, s.ptr])] as [string, BlockPtr][]) {
         this.report.blockPointers++;
         if (b.birth > v.txg) alarm(where, `entry ${i}: ${what} born in txg ${b.birth}, after its snapshot (txg ${v.txg})`);

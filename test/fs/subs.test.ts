@@ -1,12 +1,12 @@
 // Sub-block records: 4 KiB writes into 32 KiB blocks are stored as sub-block records laid over
-// the stored block (no read of the rest), up to OVERLAY_MAX_SUBS per block, then folded into a
-// whole block. A seeded mix of aligned, unaligned and whole-block writes, truncations,
+// the stored block (no read of the rest), up to the datastore's maxSubs per block (all 8 of a
+// 32 KiB block's in v6, when the base goes; 4 in v5), then folded into a whole block. A seeded mix of aligned, unaligned and whole-block writes, truncations,
 // snapshots, restores and cleaning is checked against a byte model, the space recount and the
 // verifier, before and after a reopen.
 import t from 'tap';
 import { restoreFile } from '../../src/fs/restore.js';
 import { verify } from '../../src/fs/commands.js';
-import { decodeMapValue, presentPtrs } from '../../src/format/map-value.js';
+import { decodeMapValue, presentPtrs, V5_MAX_SUBS } from '../../src/format/map-value.js';
 import { LIMITS } from '../../src/limits.js';
 import type { Filesystem } from '../../src/fs/filesystem.js';
 import { DEFAULTS, memDatastore, MiB, readWhole, reopen, ROOT, rng, seedFromEnv } from '../helpers/mem.js';
@@ -35,8 +35,8 @@ const fill = (len: number, seedByte: number): Buffer => {
 };
 
 /** A datastore with /v holding `blocks` committed blocks of fill(…, seedByte); `model` is its content. */
-async function storedFile(blocks: number, seedByte: number) {
-  const { ds, fs } = await memDatastore(DEFAULTS);
+async function storedFile(blocks: number, seedByte: number, opts = DEFAULTS) {
+  const { ds, fs } = await memDatastore(opts);
   const bs = ds.blockSize, model = fill(blocks * bs, seedByte);
   const fh = fs.addHandle(await fs.create('/v', 0o644, ROOT));
   await fs.write(fh, 0, model);
@@ -60,18 +60,45 @@ t.test('aligned 4 KiB writes become sub-block records; reads see them; the rest 
   fs.release(fh);
 });
 
-t.test('a block takes at most OVERLAY_MAX_SUBS sub-blocks, then is rewritten whole', async (t) => {
-  const { ds, fs, bs, fh, model } = await storedFile(1, 3);
-  for (let i = 0; i < bs / S; i++) {
-    const piece = fill(S, 10 + i);
-    await fs.write(fh, i * S, piece); piece.copy(model, i * S);
+for (const [what, blockSize, version, max] of [['64 KiB blocks (v6)', 64 * 1024, 6, LIMITS.OVERLAY_MAX_SUBS], ['a v5 datastore', 32 * 1024, 5, V5_MAX_SUBS]] as const) {
+  t.test(`${what}: a block takes at most ${max} sub-blocks, then is rewritten whole`, async (t) => {
+    const { ds, fs, bs, fh, model } = await storedFile(1, 3, { ...DEFAULTS, blockSize });
+    (ds.sb as { version: number }).version = version;
+    t.equal(ds.maxSubs, max);
+    for (let i = 0; i < bs / S; i++) {
+      const piece = fill(S, 10 + i);
+      await fs.write(fh, i * S, piece); piece.copy(model, i * S);
+      await fs.txg.sync();
+      const o = await overlays(fs, '/v');
+      t.ok(o.most <= max, `after ${i + 1} writes: ${o.most} sub-blocks`);
+      t.ok((await fs.read(fh, 0, bs)).equals(model), `content after ${i + 1} writes`);
+    }
+    t.equal((await overlays(fs, '/v')).most, (bs / S) % (max + 1), 'folded whenever the limit was passed');
+    t.same((await recountSpace(ds)).mismatches, [], 'space recount exact');
+    fs.release(fh);
+  });
+}
+
+t.test('v6: a block with every sub-block written lets its base go, and never folds', async (t) => {
+  const { ds, fs, bs, fh, model } = await storedFile(2, 4);
+  t.equal(ds.maxSubs, bs / S, 'all of a 32 KiB block\'s sub-blocks');
+  const usedBefore = ds.space.usedBytes();
+  for (const i of [5, 0, 7, 2, 6, 1, 4, 3]) {
+    const piece = fill(S, 20 + i);
+    await fs.write(fh, bs + i * S, piece); piece.copy(model, bs + i * S);
     await fs.txg.sync();
-    const o = await overlays(fs, '/v');
-    t.ok(o.most <= LIMITS.OVERLAY_MAX_SUBS, `after ${i + 1} writes: ${o.most} sub-blocks`);
-    t.ok((await fs.read(fh, 0, bs)).equals(model), `content after ${i + 1} writes`);
   }
-  t.equal((await overlays(fs, '/v')).most, (bs / S) % (LIMITS.OVERLAY_MAX_SUBS + 1), 'folded whenever the limit was passed');
+  const v = await fs.resolve('/v');
+  const val = await v.map.get(Buffer.from([0, 0, 0, 0, 0, 0, 0, 1]), v.map.root);
+  const mv = decodeMapValue(val!, ds.subsPerBlock);
+  t.equal(mv.subs.length, bs / S, 'eight sub-blocks');
+  t.equal(presentPtrs(mv).length, bs / S, 'the base is a zero extent');
+  t.equal(ds.written.blocks, 2, 'no block was rewritten whole');
+  t.ok((await fs.read(fh, 0, 2 * bs)).equals(model), 'content');
+  t.ok((await fs.read(fh, bs + 3 * S, S)).equals(model.subarray(bs + 3 * S, bs + 4 * S)), 'a read of one sub-block');
   t.same((await recountSpace(ds)).mismatches, [], 'space recount exact');
+  t.ok(ds.space.usedBytes() - usedBefore < bs, 'the base\'s bytes were freed');
+  t.same((await verify(fs, '/v')).alarms, [], 'verify clean');
   fs.release(fh);
 });
 
