@@ -29,6 +29,7 @@ export function subCandidates(ds: Datastore, set: DirtySet): Map<number, number[
  * before it changes the map; blocks at or past the set's `trimFrom` have no stored sub-blocks left.
  */
 export async function limitSubs(ds: Datastore, map: CowTree, set: DirtySet, subs: Map<number, number[]>): Promise<void> {
+  if (ds.maxSubs >= ds.subsPerBlock) return; // every sub-block of a block fits: nothing to look up
   for (const [lbn, mine] of [...subs]) {
     // Only blocks the writes left partly written can be filled in (the cleaner's own add no sub-block the map lacks).
     if (!set.partial.has(lbn) || (set.trimFrom !== null && lbn >= set.trimFrom)) continue;
