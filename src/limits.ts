@@ -43,6 +43,8 @@ export const LIMITS = {
   COMMIT_INTERVAL_MS: 1000,
   /** Commit latencies kept for the p50/p99 figures. */
   LATENCY_SAMPLES: 1024,
+  /** Longest slice of a commit's (or the cleaner's) work on the event loop before requests get a turn (ms). */
+  COMMIT_SLICE_MS: 2,
   /** How often the event-loop delay is sampled for status (ms). */
   LOOP_DELAY_RESOLUTION_MS: 1,
   /** Inodes kept in memory when clean and not open. */

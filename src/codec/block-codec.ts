@@ -53,6 +53,16 @@ function decodePayload(r: DecodedRecord, uuid: Buffer, keyOf: ((epoch: Buffer) =
   return payload;
 }
 
+/** Records framed as they are (no codec to run), a job's worth (CODEC_JOB_BYTES) per event-loop turn. */
+async function framed(items: DataItem[]): Promise<EncodedRecord[]> {
+  const out: EncodedRecord[] = [];
+  for (const job of jobsOf(items)) {
+    for (const x of job) out.push(encodeRecord(x.meta, x.data));
+    await new Promise((r) => setImmediate(r));
+  }
+  return out;
+}
+
 /** A data block to encode; `seal` keeps it sealed whatever the policy (the cleaner moving a sealed block). */
 export interface DataItem { meta: RecordMeta; data: Buffer; seal?: boolean }
 
@@ -108,7 +118,7 @@ export class BlockCodec {
   async encodeData(items: DataItem[]): Promise<EncodedRecord[]> {
     const t0 = performance.now();
     let out: EncodedRecord[];
-    if (!this.active(items)) out = items.map((x) => encodeRecord(x.meta, x.data));
+    if (!this.active(items)) out = await framed(items);
     else if (this.workers > 0 && (this.pool ??= new CodecPool(this.workers)).alive) {
       // A worker dying mid-job fails its jobs; the batch is then done inline (with fresh nonces).
       out = await this.pool.encode(items, (job) => this.opts(true, job), (x) => this.sealed(x)).catch(() => this.inline(items));

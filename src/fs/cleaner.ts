@@ -24,6 +24,7 @@ import type { CowTree } from '../meta/btree.js';
 import { scanSegment, FoundRecord } from '../log/segment-scan.js';
 import { Frozen, FrozenFile, keyOfBlock, Touch } from '../txn/commit.js';
 import { MAP_BIT } from '../txn/datastore.js';
+import { Slicer } from '../txn/slicer.js';
 import type { Filesystem } from './filesystem.js';
 import { valueContent } from './data.js';
 import { cover, fillGaps, newPartial } from './partial.js';
@@ -66,13 +67,13 @@ export class Cleaner {
     candidates.sort((a, b) => liveOf(a) - liveOf(b));
     this.stats.runs++;
     const files = new Map(f.files.map((x) => [x.ino, x]));
+    const slice = new Slicer(ds.sliceMs); // FUSE requests get turns while segments are planned (decoding them is CPU work)
     let freed = 0, moved = 0;
     for (const s of candidates.slice(0, LIMITS.CLEAN_MAX_SEGMENTS_PER_TXG)) {
       // What moves is written again in this commit: a segment that is 60% live gains 0.4.
       if (ahead(freed, moved) || moved >= moveCap) break;
       const live = liveOf(s);
-      await new Promise((r) => setImmediate(r)); // FUSE requests get a turn between segments (decoding them is CPU work)
-      const plan = await this.plan(s, files);
+      const plan = await this.plan(s, files, slice);
       this.stats.segmentsRead++;
       if (!plan || plan.bytes !== live) { this.stuck.set(s, live); continue; }
       await this.apply(f, files, plan);
@@ -113,11 +114,12 @@ export class Cleaner {
   reconsider(): void { this.stuck.clear(); }
 
   /** What moving segment s takes, and how many of its live bytes that accounts for (null: something a snapshot holds). */
-  private async plan(s: number, files: Map<bigint, FrozenFile>): Promise<Plan | null> {
+  private async plan(s: number, files: Map<bigint, FrozenFile>, slice: Slicer): Promise<Plan | null> {
     const ds = this.fs.ds;
     const bytes = await ds.layout.readSeg(s, 0, ds.sb.segmentSize);
     const out: Plan = { bytes: 0, data: [], touches: [] };
     for (const r of scanSegment(bytes)) {
+      await slice.pause();
       // Nodes are opened to find their path (a sealed node needs the key); data only when it moves.
       const key = r.kind === RecordKind.Node ? firstKey(ds.codec.open(r)) : null;
       const verdict = key ? await this.nodeVerdict(s, r, key) : await this.dataVerdict(s, r, files);

@@ -19,6 +19,7 @@ import { Appender } from '../log/appender.js';
 import { invariant, LIMITS } from '../limits.js';
 import type { Datastore } from './datastore.js';
 import { applySnapshots, Reaper, SnapOp } from '../snap/apply.js';
+import { Slicer } from './slicer.js';
 
 /** One file's share of a transaction group, captured at freeze time. */
 export interface FrozenFile {
@@ -75,11 +76,13 @@ export function keyOfBlock(lbn: number): Buffer { const k = Buffer.alloc(8); k.w
 export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   const txg = ds.txg + 1n;
   const app = new Appender(ds.layout, ds.space, txg, ds.openSeg, ds.openOff);
+  const slice = new Slicer(ds.sliceMs);
   await Promise.all(f.files.map((x) => (x.deleted ? undefined : x.complete?.())));
   const encoded = await encodeBlocks(ds, f.files, txg);
   const delta: DataSizes = { logical: 0, stored: 0 }; // applied to ds.data once the commit is durable
   const reaper = new Reaper(txg);
   const writeNode = (id: bigint, meta: boolean) => async (n: Node) => {
+    await slice.pause();
     const m = { kind: RecordKind.Node, owner: id, key: BigInt(n.level), birth: txg };
     return app.append(m, ds.codec.encodeNode(m, encodeNode(n.image())), meta);
   };
@@ -101,7 +104,7 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
       }
       const newest = ds.snapTree.root ? await ds.catalog.newestTxg(file.ino) : 0n;
       const drop = (p: BlockPtr) => reaper.drop(file.ino, newest, p);
-      const sizes = await applyBlocks(file, txg, app, drop, encoded.get(file) ?? new Map(), ds);
+      const sizes = await applyBlocks(file, txg, app, drop, encoded.get(file) ?? new Map(), ds, slice);
       delta.logical += sizes.logical - file.attrs.logical; delta.stored += sizes.stored - file.attrs.stored;
       await touchAll(file.map, f.touches?.get(file.map.id));
       const root = await persist(file.map.id, file.map.root, file.map.takeFreed(), drop);
@@ -126,6 +129,7 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
     openSeg: next.seg, openOff: next.off, inodeRoot, direntRoot, segRoot, snapRoot, deadRoot, extents: app.extents, oplog, sbGen: ds.sb.generation,
   }, ds.signer, ds.sb.version < OPLOG_VERSION));
   await ds.layout.sync();
+  ds.sliceYields += slice.yields;
   ds.data.logical += delta.logical; ds.data.stored += delta.stored;
   ds.txg = txg;
   ds.openSeg = next.seg;
@@ -170,7 +174,7 @@ async function encodeBlocks(ds: Datastore, files: FrozenFile[], txg: bigint): Pr
  * but the ones written; any other block replaces all of its value.
  */
 async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, drop: (p: BlockPtr) => void,
-  encoded: Map<bigint, EncodedRecord>, ds: Datastore): Promise<DataSizes> {
+  encoded: Map<bigint, EncodedRecord>, ds: Datastore, slice: Slicer): Promise<DataSizes> {
   const bs = ds.blockSize, S = LIMITS.SUB_BYTES;
   let { stored, logical } = file.attrs;
   const dropPtr = (p: BlockPtr, bytes: number) => { if (p.state === ExtentState.Present) { drop(p); stored -= p.len; logical -= bytes; } };
@@ -191,6 +195,7 @@ async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, drop: (
       for (const [k, v] of doomed) { dropValue(decodeMapValue(v, ds.subsPerBlock)); await file.map.del(k); }
     }
     for (const lbn of [...file.blocks.keys()].sort((a, b) => a - b)) {
+      await slice.pause();
       const key = keyOfBlock(lbn);
       const raw = await file.map.get(key, file.map.current);
       const old = raw ? decodeMapValue(raw, ds.subsPerBlock) : null;

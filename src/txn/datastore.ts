@@ -77,6 +77,10 @@ export class Datastore {
     this.readAhead = new RecordCache(Math.max(1, Math.floor(LIMITS.READ_AHEAD_CACHE_BYTES / sb.blockSize)));
   }
 
+  /** Longest slice of a commit's work before requests get a turn (txn/slicer.ts; tests set 0). */
+  sliceMs: number = LIMITS.COMMIT_SLICE_MS;
+  /** Turns commits have yielded to requests between slices. */
+  sliceYields = 0;
   get blockSize(): number { return this.sb.blockSize; }
   /** Sub-blocks in a block (format/map-value.ts). */
   get subsPerBlock(): number { return this.sb.blockSize / LIMITS.SUB_BYTES; }
