@@ -46,6 +46,8 @@ export interface Layout {
   writeSegDurable?(seg: number, off: number, data: Buffer): Promise<void>;
   /** Bytes stored now, and bytes the layout could still grow by. */
   space(): Promise<{ size: number; available: number }>;
+  /** Most segments the layout can hold (a spread layout's table); none: as many as its space takes. */
+  readonly maxSegments?: number;
   status(): LayoutStatus;
   /** Reads everything and repairs what it can (refused by layouts without redundancy). */
   scrub(progress?: Progress): Promise<void>;

@@ -76,6 +76,8 @@ export interface SpreadOptions { probe?: boolean }
 
 export class SpreadLayout implements Layout {
   readonly name: string;
+  /** The table's size in segments (mkfs --max-segments). */
+  get maxSegments(): number { return this.label.maxSegments; }
   readonly appendAlign: number;
   readonly rs: ReedSolomon;
   readonly io: SpreadIo;

@@ -35,6 +35,8 @@ export class Cleaner {
   private stuck = new Map<number, number>();
   /** Whether the last run saw segments it could empty (then the free pool paces writers). */
   private cleanable = false;
+  /** Segments the file may grow by, as of the last run (roomToGrow). */
+  private growRoom = 0;
   constructor(private fs: Filesystem) {}
 
   /** Runs on a frozen transaction group before it is committed; what it moves joins that commit. */
@@ -47,6 +49,9 @@ export class Cleaner {
     // commit to cover the next one of the same size, plus a reserve — and move no more than
     // half the pool (the other half is for the data; see dirtyLimit).
     const cons = (moved: number) => Math.ceil((frozenBytes + moved) / segSize);
+    const short = () => sp.freeSegments() - cons(0) < cons(0) + LIMITS.CLEAN_RESERVE_SEGMENTS;
+    // The room to grow is weighed only when the free segments alone fall short (it takes a statfs).
+    this.growRoom = short() ? await this.roomToGrow() : 0;
     const pool = this.pool();
     const ahead = (freed: number, moved: number) =>
       Math.max(0, pool - cons(moved)) + freed >= cons(moved) + LIMITS.CLEAN_RESERVE_SEGMENTS;
@@ -85,15 +90,22 @@ export class Cleaner {
   }
 
   /**
-   * Segments commits may take without cleaning: the free ones, and those the file may still grow
-   * by while its live bytes stay at least CLEAN_UTILIZATION of it (more room lets garbage gather
-   * first, so the segments cleaned later hold less that must move).
+   * Segments the file may still grow by without cleaning: while its live bytes stay at least
+   * CLEAN_UTILIZATION of it (more room lets garbage gather first, so the segments cleaned later
+   * hold less that must move), within what the layout can still take (its free space, less the
+   * reserve, and a spread layout's table).
    */
-  private pool(): number {
-    const sp = this.fs.ds.space, segSize = this.fs.ds.sb.segmentSize;
-    const grow = Math.floor(sp.usedBytes() / LIMITS.CLEAN_UTILIZATION / segSize) - sp.segCount;
-    return sp.freeSegments() + Math.max(0, grow);
+  private async roomToGrow(): Promise<number> {
+    const { ds } = this.fs, sp = ds.space, segSize = ds.sb.segmentSize;
+    await this.fs.refreshCapacity();
+    const byUse = Math.floor(sp.usedBytes() / LIMITS.CLEAN_UTILIZATION / segSize) - sp.segCount;
+    const bySpace = Math.floor((this.fs.capacity - LIMITS.HEADER_REGION) / segSize) - sp.segCount - LIMITS.CLEAN_RESERVE_SEGMENTS;
+    const byTable = (ds.layout.maxSegments ?? Infinity) - sp.segCount - LIMITS.CLEAN_RESERVE_SEGMENTS;
+    return Math.max(0, Math.min(byUse, bySpace, byTable));
   }
+
+  /** Segments commits may take without cleaning: the free ones and the room to grow (as of the last run). */
+  private pool(): number { return this.fs.ds.space.freeSegments() + this.growRoom; }
 
   /** Bytes of half the pool beyond the reserve. */
   private halfPool(): number {
@@ -161,6 +173,9 @@ export class Cleaner {
     // A block rewritten whole in this commit drops all its records; one written as sub-blocks, the ones it writes.
     const written = ff?.subs.get(lbn);
     if (ff?.blocks.has(lbn) && (!written || (sub !== null && written.includes(sub)))) return 'dies';
+    // A base whose every sub-block is there once this commit's are laid over it: the commit lets it go.
+    if (sub === null && written && this.fs.ds.maxSubs >= this.fs.ds.subsPerBlock
+      && new Set([...mv.subs.map((x) => x.index), ...written]).size === this.fs.ds.subsPerBlock) return 'dies';
     return sub === null && mv.subs.length ? 'fold' : 'move';
   }
 

@@ -18,7 +18,8 @@ export function subCandidates(ds: Datastore, set: DirtySet): Map<number, number[
   if (!ds.subBlocks) return out;
   for (const [lbn, p] of set.partial) {
     const subs = subsWritten(p, LIMITS.SUB_BYTES);
-    if (subs && subs.length <= ds.maxSubs) out.set(lbn, subs);
+    // All of them written (a reader's fill kept it partly written): one whole record, not eight.
+    if (subs && subs.length <= ds.maxSubs && subs.length < ds.subsPerBlock) out.set(lbn, subs);
   }
   return out;
 }

@@ -5,6 +5,7 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { block, DEFAULTS, digest, memDatastore, MiB, reopen, ROOT, rng, seedFromEnv } from '../helpers/mem.js';
 import { recountSpace } from '../helpers/space-check.js';
+import { LIMITS } from '../../src/limits.js';
 
 const SIZE = Number(process.env.SPACE_MIB ?? 256) * MiB;
 const PASSES = Number(process.env.SPACE_PASSES ?? 10);
@@ -61,4 +62,29 @@ t.test('after deleting every snapshot and overwriting, used space is the live da
   t.ok(used >= live && used - live <= files.length * ds.sb.segmentSize, `used ${used} within a segment per file of ${live}`);
   t.same((await recountSpace(ds)).mismatches, [], 'space recount exact');
   for (const fh of handles) fs.release(fh);
+});
+
+t.test('with segments to clean, the file grows instead while 70% of it is live, and cleans once its backing store has no room', async (t) => {
+  const { target, ds, fs } = await memDatastore(DEFAULTS);
+  const bs = ds.blockSize, blocks = (192 * MiB) / bs;
+  const fh = fs.addHandle(await fs.create('/v', 0o644, ROOT));
+  for (let lbn = 0; lbn < blocks; lbn++) await fs.write(fh, lbn * bs, block(bs, lbn, 0));
+  await fs.txg.sync();
+  // every other block of the first 16 MiB: its segments are left half live (cleaner candidates)
+  const halve = async (version: number) => {
+    for (let lbn = 0; lbn < blocks / 12; lbn += 2) await fs.write(fh, lbn * bs, block(bs, lbn, version));
+    await fs.txg.sync();
+  };
+  await halve(1);
+  // a commit that finds them: 2 MiB more in the second half
+  for (let lbn = blocks / 2; lbn < blocks / 2 + 64; lbn++) await fs.write(fh, lbn * bs, block(bs, lbn, 1));
+  await fs.txg.sync();
+  const grown = await target.size();
+  t.ok(ds.space.usedBytes() >= LIMITS.CLEAN_UTILIZATION * grown, `the file is still 70% live (${(ds.space.usedBytes() / MiB).toFixed(0)} of ${(grown / MiB).toFixed(0)} MiB)`);
+  t.equal(fs.cleaner.stats.runs, 0, 'so nothing was cleaned');
+  target.available = async () => 0; // the file system under the datastore is full
+  for (let v = 2; v < 10; v++) await halve(v);
+  t.ok(fs.cleaner.stats.segmentsCleaned > 0, `with no room to grow the cleaner ran (${fs.cleaner.stats.segmentsCleaned} segments)`);
+  t.same((await recountSpace(ds)).mismatches, [], 'space recount exact');
+  fs.release(fh);
 });

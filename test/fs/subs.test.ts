@@ -94,6 +94,10 @@ t.test('v6: a block with every sub-block written lets its base go, and never fol
   t.equal(mv.subs.length, bs / S, 'eight sub-blocks');
   t.equal(presentPtrs(mv).length, bs / S, 'the base is a zero extent');
   t.equal(ds.written.blocks, 2, 'no block was rewritten whole');
+  t.equal(v.attrs.logical, 2 * bs, 'logical bytes: the other block and eight sub-blocks');
+  let stored = 0;
+  for await (const [, x] of v.map.scan()) for (const p of presentPtrs(decodeMapValue(x, ds.subsPerBlock))) stored += p.len;
+  t.equal(v.attrs.stored, stored, 'stored bytes: the records the map names');
   t.ok((await fs.read(fh, 0, 2 * bs)).equals(model), 'content');
   t.ok((await fs.read(fh, bs + 3 * S, S)).equals(model.subarray(bs + 3 * S, bs + 4 * S)), 'a read of one sub-block');
   t.same((await recountSpace(ds)).mismatches, [], 'space recount exact');
