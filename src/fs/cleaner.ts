@@ -13,7 +13,9 @@
  * was sealed, even after encryption was turned off. A sub-block record (format/map-value.ts)
  * moves as a sub-block record. A block's base record with sub-blocks laid over it moves whole:
  * the block is read with them and rewritten as one record, which folds them in (their records,
- * wherever they are, are freed with the base).
+ * wherever they are, are freed with the base). So does a block that is all sub-blocks (its base
+ * let go, format v6) when one of them moves: eight 4 KiB records become one, and its map value
+ * 32 bytes instead of 288.
  */
 import { CODEC_SEALED, RecordKind } from '../codec/record.js';
 import { decodeMapValue, keyParts, presentPtrs } from '../format/map-value.js';
@@ -130,6 +132,7 @@ export class Cleaner {
     const ds = this.fs.ds;
     const bytes = await ds.layout.readSeg(s, 0, ds.sb.segmentSize);
     const out: Plan = { bytes: 0, data: [], touches: [] };
+    const folding = new Set<string>();
     for (const r of scanSegment(bytes)) {
       await slice.pause();
       // Nodes are opened to find their path (a sealed node needs the key); data only when it moves.
@@ -142,6 +145,8 @@ export class Cleaner {
       if (verdict === 'touch') out.touches.push({ tree: r.owner, key: key!, level: Number(r.key), seg: s, off: r.off });
       else if (verdict === 'fold') {
         const { lbn } = keyParts(r.key);
+        if (folding.has(`${r.owner}:${lbn}`)) continue; // another of its records here: read whole once
+        folding.add(`${r.owner}:${lbn}`);
         const whole = await this.whole(r.owner, lbn);
         if (whole === 'unreadable') return null;
         out.data.push({ ino: r.owner, lbn, sub: null, payload: whole.data, sealed: sealed || whole.sealed, fold: true });
@@ -153,7 +158,8 @@ export class Cleaner {
 
   /** A data record: dead, held by a snapshot, dying in this commit anyway, or to move (as it is, or its block folded whole). */
   private async dataVerdict(s: number, r: FoundRecord, files: Map<bigint, FrozenFile>): Promise<'dead' | 'held' | 'dies' | 'move' | 'fold'> {
-    // 'move': a whole block's record without sub-blocks, or a sub-block record; 'fold': a base with sub-blocks.
+    // 'move': a whole block's record without sub-blocks, or a sub-block record; 'fold': a base with
+    // sub-blocks, or a sub-block of a block that is all sub-blocks (one record instead of eight).
     const v = await this.fs.vnode(r.owner).catch(() => null);
     if (!v) return 'dead';
     const { lbn, sub } = keyParts(r.key);
@@ -176,7 +182,8 @@ export class Cleaner {
     // A base whose every sub-block is there once this commit's are laid over it: the commit lets it go.
     if (sub === null && written && this.fs.ds.maxSubs >= this.fs.ds.subsPerBlock
       && new Set([...mv.subs.map((x) => x.index), ...written]).size === this.fs.ds.subsPerBlock) return 'dies';
-    return sub === null && mv.subs.length ? 'fold' : 'move';
+    if (sub === null) return mv.subs.length ? 'fold' : 'move';
+    return mv.subs.length === this.fs.ds.subsPerBlock && !written ? 'fold' : 'move';
   }
 
   private async nodeVerdict(s: number, r: FoundRecord, key: Buffer): Promise<'dead' | 'held' | 'touch'> {

@@ -106,6 +106,35 @@ t.test('v6: a block with every sub-block written lets its base go, and never fol
   fs.release(fh);
 });
 
+t.test('the cleaner moves a sub-block record as one, and folds a block that is all sub-blocks into one record', async (t) => {
+  const { target, ds, fs } = await memDatastore({ blockSize: 32 * 1024, segmentSize: 256 * 1024 });
+  target.available = async () => 0; // no room to grow: the cleaner works whenever free segments run short
+  const bs = ds.blockSize, model = fill(64 * bs, 7);
+  const fh = fs.addHandle(await fs.create('/v', 0o644, ROOT));
+  const put = async (off: number, data: Buffer) => { await fs.write(fh, off, data); data.copy(model, off); };
+  await put(0, Buffer.from(model));
+  await fs.txg.sync();
+  for (let lbn = 0; lbn < 64; lbn++) await put(lbn * bs, fill(S, 100 + lbn)); // sub-block 0 of every block
+  await fs.txg.sync();
+  for (let lbn = 32; lbn < 48; lbn++) for (let i = 1; i < bs / S; i++) await put(lbn * bs + i * S, fill(S, lbn + i)); // blocks 32..47: all sub-blocks
+  await fs.txg.sync();
+  for (let lbn = 0; lbn < 32; lbn++) await put(lbn * bs, fill(S, 200 + lbn)); // half of the first sub-blocks again: their segment is half live
+  await fs.txg.sync();
+  const churn = fs.addHandle(await fs.create('/churn', 0o644, ROOT));
+  for (let round = 0; round < 60 && !(fs.cleaner.stats.subBlocksMoved && fs.cleaner.stats.blocksFolded); round++) {
+    await fs.write(churn, 0, fill(32 * bs, round));
+    await fs.txg.sync();
+  }
+  t.ok(fs.cleaner.stats.subBlocksMoved > 0, `sub-block records moved as such (${JSON.stringify(fs.cleaner.stats)})`);
+  t.ok(fs.cleaner.stats.blocksFolded > 0, 'blocks folded');
+  const o = await overlays(fs, '/v');
+  t.ok(o.most < bs / S, `no block is left all sub-blocks once its records moved (most ${o.most})`);
+  t.ok((await fs.read(fh, 0, 64 * bs)).equals(model), 'content');
+  t.same((await recountSpace(ds)).mismatches, [], 'space recount exact');
+  t.same((await verify(fs, null)).alarms, [], 'verify clean');
+  fs.release(fh); fs.release(churn);
+});
+
 t.test('a cut inside a block written as sub-blocks drops the stored bytes past the cut', async (t) => {
   const { ds, fs } = await memDatastore(DEFAULTS);
   const bs = ds.blockSize;
@@ -230,7 +259,8 @@ for (let round = 0; round < ROUNDS; round++) {
     await fs.txg.sync();
     t.ok(sawSubs, 'sub-block records were written');
     t.ok(most <= LIMITS.OVERLAY_MAX_SUBS, `at most ${most} sub-blocks on a block`);
-    t.ok(fs.cleaner.stats.segmentsCleaned > 0 && fs.cleaner.stats.subBlocksMoved > 0, `the cleaner ran and moved sub-block records (${JSON.stringify(fs.cleaner.stats)})`);
+    const { segmentsCleaned, subBlocksMoved, blocksFolded } = fs.cleaner.stats;
+    t.ok(segmentsCleaned > 0 && subBlocksMoved + blocksFolded > 0, `the cleaner ran and moved or folded sub-block records (${JSON.stringify(fs.cleaner.stats)})`);
     t.ok((await readWhole(fs, '/v')).equals(model), `content = the model (seed ${seed})`);
     for (const s of snaps) t.ok((await readWhole(fs, `/.snapshots/v/${s.name}`)).equals(s.data), `snapshot ${s.name} reads as taken`);
     t.same((await recountSpace(ds)).mismatches, [], 'space recount exact');
