@@ -368,12 +368,20 @@ export class SpreadLayout implements Layout {
     };
   }
 
+  /**
+   * What the usable targets hold and can still take. A target whose size or free space cannot be
+   * read (its directory removed: statfs names a path) is left out of the estimate and not marked
+   * down here: its I/O and the health check decide that. A commit asks (the cleaner's room to
+   * grow), and must not fail on it.
+   */
   async space(): Promise<{ size: number; available: number }> {
     let avail = Infinity, size = 0;
     for (const s of this.slots) {
       if (!s.usable) continue;
-      avail = Math.min(avail, await s.target!.available());
-      size += await s.target!.size();
+      const got = await Promise.all([s.target!.available(), s.target!.size()]).catch(() => null);
+      if (!got) continue;
+      avail = Math.min(avail, got[0]);
+      size += got[1];
     }
     const share = this.label.k / (this.label.k + this.label.m); // mirror:N is k = 1, m = N − 1
     return { size: Math.round(size * share), available: Number.isFinite(avail) ? Math.floor(avail * this.n * share) : 0 };

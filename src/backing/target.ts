@@ -142,7 +142,11 @@ export class MemTarget implements Target {
   }
   async sync(): Promise<void> { this.check(); this.syncs++; }
   async size(): Promise<number> { return this.len; }
-  async available(): Promise<number> { return 1 << 30; }
+  /** Throws once gone, as statfs of a removed directory's file does. */
+  async available(): Promise<number> {
+    if (this.gone) throw new VdfsError('IO', 'no such file or directory (target gone)');
+    return 1 << 30;
+  }
   async close(): Promise<void> {}
 }
 

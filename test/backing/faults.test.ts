@@ -204,6 +204,23 @@ t.test('ec:4+2 on 3: a target back with its old bytes is brought up to date and 
   await l.close();
 });
 
+t.test('ec:4+2 on 3: a target removed before the health check sees it: its free space cannot be read, commits go on', async (t) => {
+  const m = await layoutDatastore('ec:4+2', 3, MiB);
+  const { ds, fs } = m;
+  const l = m.layout as SpreadLayout;
+  const before = await l.space();
+  m.source.remove('t1'); // no probe: the slot is still usable, its statfs fails
+  await t.rejects(m.source.targets.get('t1')!.available(), { code: 'IO' }, 'the removed target cannot say its free space');
+  const after = await l.space();
+  t.ok(after.size < before.size, `space() leaves it out (size ${before.size} → ${after.size})`);
+  t.ok(after.available > 0, 'and still says what the others can take');
+  const d = await writeNew(fs, '/a', [[0, noise(rng(seed + 8), 2 * MiB)]]);
+  await fs.refreshCapacity();
+  await fs.fsync();
+  t.same(await readWhole(fs, '/a'), d, 'writes and commits go on');
+  await fs.close(); await ds.close();
+});
+
 t.test('ec:4+2 on 3: two targets lost → writes fail with UNAVAILABLE, data intact, reads back when one returns', async (t) => {
   const m = await layoutDatastore('ec:4+2', 3, MiB);
   const { ds, fs } = m;

@@ -22,6 +22,8 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 export const PROJECT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const VDFS = join(PROJECT, 'bin/vdfs.js');
 const MOUNT_WAIT_MS = 30_000;
+/** Lines of a failed test's daemon log shown. */
+const LOG_LINES = 40;
 
 /** Why FUSE tests cannot run here, or null when they can. */
 export async function fuseMissing(): Promise<string | null> {
@@ -38,7 +40,10 @@ export async function fuseDaemon(t: Test, prefix?: string, mkfsArgs: (base: stri
   const missing = await fuseMissing();
   if (missing) { t.comment(missing); t.plan(0, missing); return null; }
   const d = await Daemon.fresh(prefix, mkfsArgs);
-  t.teardown(() => d.remove());
+  t.teardown(async () => {
+    if (!t.passing()) await d.showLog();
+    await d.remove();
+  });
   return d;
 }
 
@@ -136,6 +141,13 @@ export class Daemon {
     const exited = new Promise((r) => c.once('exit', r));
     if (c.exitCode === null) { c.kill('SIGKILL'); await exited; }
     await clearMount(this.mnt);
+  }
+
+  /** After a failure: the daemon's warnings and errors (its last LOG_LINES), on stderr, before the log is removed. */
+  async showLog(): Promise<void> {
+    const log = await readFile(join(this.dir, '..', 'daemon.log'), 'utf8').catch(() => '');
+    const bad = log.split('\n').filter((l) => /"level":(4|5|6)\d/.test(l)).slice(-LOG_LINES);
+    process.stderr.write(`daemon log (${this.dir}): ${bad.length ? '\n' + bad.join('\n') : 'no warnings or errors'}\n`);
   }
 
   async remove(): Promise<void> {
