@@ -139,6 +139,12 @@ export const LIMITS = {
   PROGRESS_POLL_MS: 500,
   /** Bytes written to the backing target in one call while committing. */
   WRITE_CHUNK_BYTES: 4 * 1024 * 1024,
+  /** Staging buffers (WRITE_CHUNK_BYTES each) kept for direct writes of the log (backing/direct.ts); more are allocated while writes are in flight, and dropped. */
+  DIRECT_POOL_BYTES: 64 * 1024 * 1024,
+  /** Where a direct-write buffer's alignment is probed: in the header region, between the commit ring and the second superblock, where the format writes nothing (its bytes are written back unchanged). */
+  DIRECT_PROBE_AT: 512 * 1024,
+  /** Direct writes' file offsets, lengths and buffer addresses are multiples of this (a file-system block). */
+  DIRECT_ALIGN: 4096,
   /** Buffers in one vectored write (Linux's IOV_MAX). */
   IOV_MAX: 1024,
   /** format (spread layouts): data bytes of one fragment unit; a stripe is k units. */

@@ -20,6 +20,15 @@ export interface LayoutStatus {
 /** Progress of a long layout operation (scrub: segments; rebuild: fragments). */
 export type Progress = (done: number, total: number) => void;
 
+/** Direct writes of segment bytes (Target.direct, at offsets in segments). */
+export interface SegDirect {
+  /** Offsets and lengths written are multiples of this (known once take() has given a buffer). */
+  readonly align: number;
+  take(): Buffer | null;
+  give(b: Buffer): void;
+  writeSeg(seg: number, off: number, b: Buffer, len: number): Promise<void>;
+}
+
 export interface Layout {
   readonly name: string;
   /** Every txg's appends start on a multiple of this (a multiple of TXG_ALIGN). */
@@ -41,6 +50,8 @@ export interface Layout {
   writeSeg(seg: number, off: number, data: Buffer): Promise<void>;
   /** The same for the concatenation of `parts`, where the layout can write them without joining them first. */
   writeSegv?(seg: number, off: number, parts: Buffer[]): Promise<void>;
+  /** Log chunks written bypassing the page cache, where the layout can (the appender stages records into take()'s buffers). */
+  readonly direct?: SegDirect;
   sync(): Promise<void>;
   /** Writes segment bytes that are durable when it returns, syncing nothing else (where the layout can: Target.writeDurable). */
   writeSegDurable?(seg: number, off: number, data: Buffer): Promise<void>;
@@ -60,7 +71,17 @@ export class SingleLayout implements Layout {
   readonly name = 'single';
   readonly appendAlign = LIMITS.TXG_ALIGN;
   readonly syncDuringAppend = true;
-  constructor(readonly target: Target, private segmentSize: number, private path = '') {}
+  readonly direct?: SegDirect;
+  constructor(readonly target: Target, private segmentSize: number, private path = '') {
+    const d = target.direct;
+    if (d) {
+      this.direct = {
+        get align() { return d.align; },
+        take: () => d.take(), give: (b) => d.give(b),
+        writeSeg: (seg, off, b, len) => d.write(this.segBase(seg) + off, b, len),
+      };
+    }
+  }
   private segBase(seg: number): number { return LIMITS.HEADER_REGION + seg * this.segmentSize; }
   readHeader(off: number, len: number) { return this.target.read(off, len); }
   writeHeader(off: number, data: Buffer) { return this.target.write(off, data); }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
+import { DirectWrites, EmulatedDirect, FileDirect } from './direct.js';
 
 export interface Target {
   /** Reads len bytes at off; bytes past the end read as zeros. */
@@ -13,6 +14,12 @@ export interface Target {
   write(off: number, data: Buffer): Promise<void>;
   /** The concatenation of `parts` at off, in one call where the target can (no joined copy). */
   writev?(off: number, parts: Buffer[]): Promise<void>;
+  /**
+   * Writes that bypass the page cache, from aligned staging buffers (backing/direct.ts), where the
+   * target takes them. Only a single layout may use them: finding a buffer's alignment writes at
+   * DIRECT_PROBE_AT of the file, which only the single layout's header region leaves unused.
+   */
+  readonly direct?: DirectWrites;
   sync(): Promise<void>;
   /**
    * Writes data at off, durable when it returns, without making anything else durable (O_DSYNC:
@@ -31,7 +38,8 @@ export const DATASTORE_FILE = 'datastore.vdfs';
 
 export class FileTarget implements Target {
   /** `dsync`: the same file opened O_DSYNC, for writeDurable. */
-  private constructor(private fh: FileHandle, private dsync: FileHandle, readonly path: string, private ino: number) {}
+  private constructor(private fh: FileHandle, private dsync: FileHandle, readonly path: string, private ino: number,
+    readonly direct?: FileDirect) {}
 
   static async open(path: string, create: boolean): Promise<FileTarget> {
     try {
@@ -39,7 +47,8 @@ export class FileTarget implements Target {
       const ino = (await fh.stat()).ino;
       const dsync = await open(path, constants.O_RDWR | constants.O_DSYNC);
       if ((await dsync.stat()).ino !== ino) { await fh.close(); await dsync.close(); throw new VdfsError('IO', `${path} was replaced while it was opened`); }
-      return new FileTarget(fh, dsync, path, ino);
+      const direct = process.env.VDFS_DIRECT === '0' ? null : await FileDirect.open(path, fh.fd);
+      return new FileTarget(fh, dsync, path, ino, direct ?? undefined);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new VdfsError('NO_DATASTORE', `no datastore at ${path}`);
@@ -95,7 +104,7 @@ export class FileTarget implements Target {
     const s = await statfs(this.path);
     return s.bavail * s.bsize;
   }
-  async close(): Promise<void> { await this.dsync.close(); await this.fh.close(); }
+  async close(): Promise<void> { await this.direct?.close(); await this.dsync.close(); await this.fh.close(); }
   async present(): Promise<boolean> {
     try { return (await stat(this.path)).ino === this.ino; } catch { return false; }
   }
@@ -115,6 +124,8 @@ export class MemTarget implements Target {
   failing = false;
   /** Tests: the target reports itself gone (as a removed directory would). */
   gone = false;
+  /** Direct writes as a file target takes them (alignment checked), so the tests run the path a datastore file does. */
+  readonly direct = new EmulatedDirect((off, data) => this.write(off, data));
   private check(): void { if (this.failing) throw new VdfsError('IO', 'injected I/O error'); }
   async present(): Promise<boolean> { return !this.gone; }
   get bytes(): Buffer { return this.buf.subarray(0, this.len); }

@@ -5,6 +5,13 @@
  * lists its records, so a segment can be read without the trees. Every extent is hashed as it
  * is written; the commit record carries the hashes.
  *
+ * Where the layout takes direct writes (backing/direct.ts), an extent's records are copied into
+ * aligned staging buffers of WRITE_CHUNK_BYTES and each full one is written as it fills; the
+ * last is written padded with zeros to the alignment. The padding lies past the extent's end and
+ * before the next txg's start (a TXG_ALIGN multiple), in bytes nothing names. Should no staging
+ * buffer be had, the rest of the extent is written buffered, from its records (a full chunk
+ * ends on an aligned offset, so no page is written both ways).
+ *
  * Summary payload (format v1): u32 count, then per record: u32 off, u32 len, u8 kind,
  * u64 owner, u64 key (25 bytes each), then the trailer u32 'VDSE' — so an extent never ends in
  * zero bytes, and a log cut short anywhere inside it no longer hashes right.
@@ -13,7 +20,7 @@ import { CODEC_SEALED, encodeRecord, EncodedRecord, RECORD_HEADER, recordCodec, 
 import { StreamHash, streamXxh64 } from '../codec/checksum.js';
 import type { LogExtent } from '../format/commit.js';
 import { BlockPtr, ExtentState } from '../format/ptr.js';
-import type { Layout } from '../backing/layout.js';
+import type { Layout, SegDirect } from '../backing/layout.js';
 import { invariant, LIMITS } from '../limits.js';
 import { VdfsError } from '../errors.js';
 import type { SegmentSpace } from './space.js';
@@ -28,12 +35,16 @@ interface OpenExtent {
   seg: number; start: number; end: number; hash: StreamHash;
   entries: { off: number; len: number; kind: RecordKind; owner: bigint; key: bigint }[];
   pending: Buffer[]; pendingAt: number; pendingBytes: number;
+  /** Direct: the staging buffer being filled (its first `staged` bytes go at pendingAt), or null. */
+  stage: Buffer | null; staged: number;
 }
 
 export class Appender {
   readonly extents: LogExtent[] = [];
   private cur: OpenExtent | null = null;
   private writes: Promise<void>[] = [];
+  /** Direct writes not yet done (each holds a staging buffer). */
+  private inFlight = new Set<Promise<void>>();
   bytesWritten = 0;
 
   constructor(private layout: Layout, private space: SegmentSpace, private txg: bigint, public seg: number, public off: number) {}
@@ -66,26 +77,66 @@ export class Appender {
 
   private openExtent(seg: number, start: number): OpenExtent {
     invariant(this.extents.length < LIMITS.COMMIT_MAX_EXTENTS, 'txg within COMMIT_MAX_EXTENTS');
-    this.cur = { seg, start, end: start, hash: streamXxh64(), entries: [], pending: [], pendingAt: start, pendingBytes: 0 };
+    this.cur = { seg, start, end: start, hash: streamXxh64(), entries: [], pending: [], pendingAt: start, pendingBytes: 0, stage: null, staged: 0 };
+    this.stageNext(this.cur, this.layout.direct);
     return this.cur;
   }
 
+  /** Takes the extent's next staging buffer, if the layout has one for an offset it can write directly. */
+  private stageNext(ext: OpenExtent, d: SegDirect | undefined): void {
+    if (!d || ext.pendingBytes) return; // once buffered, the extent stays so
+    const b = d.take();
+    if (!b) return;
+    if (ext.pendingAt % d.align || this.space.segmentSize % d.align) { d.give(b); return; }
+    ext.stage = b;
+  }
+
   private push(ext: OpenExtent, bytes: Buffer): void {
-    ext.pending.push(bytes);
-    ext.pendingBytes += bytes.length;
     ext.end += bytes.length;
     ext.hash.update(bytes);
+    let from = 0;
+    while (ext.stage && from < bytes.length) {
+      const n = Math.min(bytes.length - from, ext.stage.length - ext.staged);
+      bytes.copy(ext.stage, ext.staged, from, from + n);
+      ext.staged += n; from += n;
+      if (ext.staged === ext.stage.length) { this.writeStage(ext); this.stageNext(ext, this.layout.direct); }
+    }
+    if (from === bytes.length) return;
+    if (from) bytes = bytes.subarray(from);
+    ext.pending.push(bytes);
+    ext.pendingBytes += bytes.length;
     if (ext.pendingBytes >= LIMITS.WRITE_CHUNK_BYTES) this.flush(ext);
   }
 
+  /** Writes the staging buffer: the extent's last one padded with zeros to the alignment. */
+  private writeStage(ext: OpenExtent): void {
+    const d = this.layout.direct!, b = ext.stage!;
+    ext.stage = null;
+    if (!ext.staged) { d.give(b); return; }
+    const len = Math.ceil(ext.staged / d.align) * d.align;
+    invariant(ext.pendingAt + len <= this.space.segmentSize, 'a padded direct write stays inside its segment');
+    b.fill(0, ext.staged, len);
+    const w = d.writeSeg(ext.seg, ext.pendingAt, b, len);
+    this.track(w, ext.staged);
+    this.inFlight.add(w);
+    void w.then(() => this.inFlight.delete(w), () => this.inFlight.delete(w));
+    ext.pendingAt += ext.staged;
+    ext.staged = 0;
+  }
+
+  private track(w: Promise<void>, bytes: number): void {
+    w.catch(() => undefined); // seen by finish(); not an unhandled rejection before it
+    this.writes.push(w);
+    this.bytesWritten += bytes;
+  }
+
   private flush(ext: OpenExtent): void {
+    if (ext.stage) return this.writeStage(ext);
     if (!ext.pendingBytes) return;
     // one vectored write of the records where the layout takes one (no joined copy of every byte)
     const w = this.layout.writeSegv ? this.layout.writeSegv(ext.seg, ext.pendingAt, ext.pending)
       : this.layout.writeSeg(ext.seg, ext.pendingAt, Buffer.concat(ext.pending, ext.pendingBytes));
-    w.catch(() => undefined); // seen by finish(); not an unhandled rejection before it
-    this.writes.push(w);
-    this.bytesWritten += ext.pendingBytes;
+    this.track(w, ext.pendingBytes);
     ext.pendingAt += ext.pendingBytes;
     ext.pending = []; ext.pendingBytes = 0;
   }
@@ -105,6 +156,15 @@ export class Appender {
     this.extents.push({ seg: ext.seg, start: ext.start, end: ext.end, hash: ext.hash.digest() });
     this.off = ext.end;
     this.cur = null;
+  }
+
+  /**
+   * Waits while the direct writes in flight hold as many staging buffers as the pool keeps
+   * (DIRECT_POOL_BYTES): a commit appends faster than the disk takes it, and each buffer more
+   * would be a fresh allocation (and alignment probe). Callers append between waits.
+   */
+  async ready(): Promise<void> {
+    while (this.inFlight.size >= LIMITS.DIRECT_POOL_BYTES / LIMITS.WRITE_CHUNK_BYTES) await Promise.race(this.inFlight).catch(() => undefined);
   }
 
   /** Closes the last extent and waits for every write; returns where the next txg continues. */

@@ -24,3 +24,31 @@ t.test('writev of 2.5 x IOV_MAX parts of random sizes equals their concatenation
   t.same(tail.subarray(10), Buffer.alloc(10), 'past the end reads zeros');
   await tg.close();
 });
+
+t.test('direct writes: aligned staging buffers land at their offsets, the probe leaves its bytes as they were', async (t) => {
+  const dir = await mkdtemp(join('/var/tmp', 'vdfs-direct-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const tg = await FileTarget.open(join(dir, 'f'), true);
+  t.teardown(() => tg.close());
+  const d = tg.direct;
+  if (!d) { t.pass('skipped: this file system refuses O_DIRECT'); return; }
+  const probe = Buffer.alloc(LIMITS.DIRECT_ALIGN, 0x5c);
+  await tg.write(0, Buffer.alloc(LIMITS.HEADER_REGION));
+  await tg.write(LIMITS.DIRECT_PROBE_AT, probe);
+  const r = rng(seed);
+  const want: Buffer[] = [];
+  for (let i = 0; i < 3; i++) {
+    const b = d.take();
+    t.ok(b, `staging buffer ${i}`);
+    if (!b) return;
+    const len = (1 + Math.floor(r() * (b.length / LIMITS.DIRECT_ALIGN - 1))) * LIMITS.DIRECT_ALIGN;
+    for (let j = 0; j < len; j++) b[j] = (j * 7 + i) & 255;
+    want.push(Buffer.from(b.subarray(0, len)));
+    await d.write(LIMITS.HEADER_REGION + i * LIMITS.WRITE_CHUNK_BYTES, b, len);
+  }
+  for (const [i, w] of want.entries()) t.ok((await tg.read(LIMITS.HEADER_REGION + i * LIMITS.WRITE_CHUNK_BYTES, w.length)).equals(w), `write ${i} reads back (seed ${seed})`);
+  t.same(await tg.read(LIMITS.DIRECT_PROBE_AT, probe.length), probe, 'the probed bytes are unchanged');
+  const b = d.take()!;
+  await t.rejects(d.write(LIMITS.HEADER_REGION + 512, b, LIMITS.DIRECT_ALIGN), 'a misaligned offset is refused');
+  d.give(b);
+});

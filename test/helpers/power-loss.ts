@@ -5,6 +5,7 @@
  */
 import type { Target } from '../../src/backing/target.js';
 import { MemTarget } from '../../src/backing/target.js';
+import { EmulatedDirect } from '../../src/backing/direct.js';
 
 export interface PendingWrite { off: number; data: Buffer }
 
@@ -13,6 +14,8 @@ export class PowerLossTarget implements Target {
   pending: PendingWrite[] = [];
   syncs = 0;
   lost = false;
+  /** Direct writes are pending writes like any other (torn, dropped or applied by a crash). */
+  readonly direct = new EmulatedDirect((off, data) => this.write(off, data));
   constructor(private failAtSync: number | null = null) {}
 
   async read(off: number, len: number): Promise<Buffer> {
