@@ -85,6 +85,8 @@ export const LIMITS = {
    * (2425–2911 IOPS, against 2772–2915 with 0).
    */
   SG_GATHER_TURNS: 1,
+  /** fallocate's zeroing (punch hole, zero range): bytes of zeros per write it sends through the write path. */
+  FALLOCATE_ZERO_RUN_BYTES: 1024 * 1024,
   /** Open handles of each kind (files; /.control; /.snapshots): each kind has its own range of this many numbers. */
   FH_SPAN: 1 << 28,
   /** Bytes of a refused command repeated in last-error, the log and error messages. */

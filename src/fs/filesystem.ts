@@ -17,6 +17,7 @@ import { fail } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { emptyDirty, Vnode } from './vnode.js';
 import { DirtyCounter, readData, truncateData, txnFile } from './data.js';
+import { fallocate, type FallocateMode, type FallocateResult } from './fallocate.js';
 import { Journal } from './journal.js';
 import { replayOplog } from './replay.js';
 import { OPLOG_VERSION } from '../format/superblock.js';
@@ -80,7 +81,7 @@ export class Filesystem implements TxgSource {
   direntFreedSince: Node[] = [];
   /** @internal (fs/namespace.ts) */
   nsDirty = false;
-  readonly counters = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0 };
+  readonly counters = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, fallocates: 0, bytesZeroed: 0 };
 
   constructor(readonly ds: Datastore, onCommitError: (e: unknown) => void = () => {}, readonly opts: FsOptions = {}) {
     this.txg = new TxgManager(ds, this, onCommitError);
@@ -317,6 +318,24 @@ export class Filesystem implements TxgSource {
     if (!v.isFile) fail('INVALID', 'not a regular file');
     this.refuseIfFailed();
     await v.lock.run(() => truncateData(this.ds, v, size, this.dirtyCounter));
+  }
+
+  /** fallocate(2) through an open handle (fs/fallocate.ts: vdfs reserves nothing; zeroing is a write of zeros). */
+  async fallocate(fh: number, off: number, len: number, mode: FallocateMode): Promise<FallocateResult> {
+    if (hiddenForFh(this.hidden, fh)) fail('NOT_SUPPORTED', 'fallocate of a hidden file');
+    const { v } = this.handles.get(fh);
+    if (!v.isFile) fail('INVALID', 'not a regular file');
+    if (off < 0 || len <= 0) fail('INVALID', 'fallocate wants off >= 0 and len > 0');
+    if (off + len > LIMITS.FILE_MAX_BYTES) fail('TOO_BIG', 'fallocate past the largest file size');
+    const file = this.txnOf(v);
+    const r = await fallocate({
+      ds: this.ds, v,
+      write: async (at, data) => { await this.txg.admit(); await this.writes.write(file, at, data); },
+      grow: (size) => v.lock.run(() => truncateData(this.ds, v, Math.max(size, v.attrs.size), this.dirtyCounter)),
+    }, off, len, mode);
+    this.counters.fallocates++;
+    this.counters.bytesZeroed += r.zeroedBytes;
+    return r;
   }
 
   async fsync(): Promise<void> { await this.journal.sync(); }

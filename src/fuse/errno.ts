@@ -12,6 +12,7 @@ export const EPERM = -1;
 export const EEXIST = -17;
 export const EINVAL = -22;
 export const ENOSYS = -38;
+export const EOPNOTSUPP = -95;
 
 /** A negative errno for any thrown value; unknown errors are EIO. */
 export function toErrno(e: unknown): number {

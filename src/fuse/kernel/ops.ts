@@ -11,7 +11,7 @@ import { constants } from 'node:fs';
 import type { Filesystem, Stat } from '../../fs/filesystem.js';
 import { fail, isVdfsError } from '../../errors.js';
 import { LIMITS } from '../../limits.js';
-import { ENOSYS, EINVAL, EEXIST, EPERM } from '../errno.js';
+import { ENOSYS, EINVAL, EEXIST, EOPNOTSUPP, EPERM } from '../errno.js';
 import { NodeTable, type Node } from './nodes.js';
 import * as P from './proto.js';
 
@@ -118,6 +118,16 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
     return 0;
   }
 
+  /** FALLOCATE: size and zeroing modes (fs/fallocate.ts); COLLAPSE_RANGE, INSERT_RANGE, UNSHARE_RANGE are not offered. */
+  async function fallocate(_h: P.InHeader, b: Buffer): Promise<Reply> {
+    const { KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE } = P.FALLOC;
+    const fh = Number(b.readBigUInt64LE(0)), off = Number(b.readBigUInt64LE(8)), len = Number(b.readBigUInt64LE(16)), mode = b.readUInt32LE(24);
+    if (mode & ~(KEEP_SIZE | PUNCH_HOLE | ZERO_RANGE)) return EOPNOTSUPP;
+    if (mode & PUNCH_HOLE && (!(mode & KEEP_SIZE) || mode & ZERO_RANGE)) return EOPNOTSUPP; // as the VFS answers
+    await fs.fallocate(fh, off, len, { keepSize: !!(mode & KEEP_SIZE), zero: !!(mode & (PUNCH_HOLE | ZERO_RANGE)) });
+    return 0;
+  }
+
   const handlers: [number, Handler][] = [
     [P.OP.INIT, (_h, b) => {
       const k = P.readInit(b);
@@ -142,6 +152,7 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
     }],
     [P.OP.GETATTR, (h) => attr(node(h))],
     [P.OP.SETATTR, setattr],
+    [P.OP.FALLOCATE, fallocate],
     [P.OP.READLINK, async (h) => Buffer.from(await fs.readlink(nodes.path(node(h))))],
     [P.OP.SYMLINK, async (h, b) => {
       const nm = P.cstring(b, 0), target = name(b, nm.next), dir = node(h);
@@ -218,8 +229,8 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
     [P.OP.RELEASEDIR, (_h, b) => { listings.delete(Number(b.readBigUInt64LE(0))); return 0; }],
     [P.OP.INTERRUPT, () => null], // requests run to the end; the kernel drops replies it no longer waits for
     // Not provided (the kernel then stops asking, or falls back to its own generic code):
-    // xattrs, ACCESS (default_permissions checks in the kernel), FALLOCATE, LSEEK.
-    ...[P.OP.SETXATTR, P.OP.GETXATTR, P.OP.LISTXATTR, P.OP.REMOVEXATTR, P.OP.ACCESS, P.OP.FALLOCATE, P.OP.LSEEK].map((op): [number, Handler] => [op, () => ENOSYS]),
+    // xattrs, ACCESS (default_permissions checks in the kernel), LSEEK.
+    ...[P.OP.SETXATTR, P.OP.GETXATTR, P.OP.LISTXATTR, P.OP.REMOVEXATTR, P.OP.ACCESS, P.OP.LSEEK].map((op): [number, Handler] => [op, () => ENOSYS]),
   ];
   return new Map(handlers);
 }

@@ -112,6 +112,28 @@ if (d) {
     await unlink(m('one.raw')); await unlink(m('two.raw'));
   });
 
+  t.test('fallocate: -l grows the size, -p punches a hole (zeros, kept after a remount), -z zeros, -c is refused', async (t) => {
+    const f = m('alloc.raw'), MiB = 1 << 20;
+    await run('fallocate', ['-l', '64M', f]);
+    t.equal((await stat(f)).size, 64 * MiB, 'fallocate -l: the size');
+    const data = randomBytes(4 * MiB);
+    const fh = await open(f, 'r+');
+    try { await fh.write(data, 0, data.length, 0); await fh.sync(); } finally { await fh.close(); }
+    await run('fallocate', ['-p', '-o', '100000', '-l', String(2 * MiB), f]);
+    data.fill(0, 100000, 100000 + 2 * MiB);
+    t.ok((await readFile(f)).subarray(0, 4 * MiB).equals(data), 'the hole reads zeros, the rest is kept');
+    await run('fallocate', ['-z', '-o', String(63 * MiB), '-l', String(2 * MiB), f]);
+    t.equal((await stat(f)).size, 65 * MiB, 'fallocate -z past the end grows the size');
+    await t.rejects(run('fallocate', ['-c', '-o', '0', '-l', String(MiB), f]), /not supported/, 'collapse range: EOPNOTSUPP');
+    const st = await status();
+    t.ok(st.io.fallocates >= 3 && st.io.bytesZeroed >= 2 * MiB, `status counts them (${st.io.fallocates} calls, ${st.io.bytesZeroed} bytes zeroed)`);
+    const want = await sha256(f);
+    await d.stop();
+    await d.start(['--fuse', 'kernel']);
+    t.equal(await sha256(f), want, 'the same content after a remount');
+    await unlink(f);
+  });
+
   t.test('a killed daemon: the watchdog unmounts, and fuse-native serves the same datastore', async (t) => {
     const want = await sha256(m('big.raw'));
     await run('sync', []);
