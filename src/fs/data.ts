@@ -148,13 +148,6 @@ export async function readData(ds: Datastore, v: Vnode, off: number, len: number
       .catch(() => { /* a demand read, if it comes, reads and reports for itself */ });
   }
   if (v.prefetching && Math.floor(off / bs) < v.readAhead.ahead) await v.prefetching;
-  else if (!ahead) {
-    // Not covered by a read-ahead window (a random read, or one of a stream's parallel requests
-    // that arrived out of its order): a read of more than one block fetches its own records in
-    // runs, as read-ahead would, instead of one read of the layout per block.
-    const first = Math.floor(off / bs), last = Math.ceil(Math.min(off + len, v.attrs.size) / bs);
-    if (last - first > 1) await prefetchBlocks(ds, v, first, last).catch(() => { /* the demand reads below report it */ });
-  }
   return readBlocks(bs, v.attrs.size, off, len, (lbn, want) => blockContent(ds, v, lbn, want));
 }
 

@@ -1,8 +1,7 @@
 // Sequential read-ahead: the window plan on its own, then through an in-memory filesystem:
 // sequential reads are served from records fetched ahead and read the written bytes; a block
 // rewritten after it was fetched ahead reads its new content (committed or still dirty); random
-// reads fetch nothing; large reads two at a time are read from the layout in runs, not by block,
-// and so is a large read outside any window (random order).
+// reads fetch nothing; large reads two at a time are read from the layout in runs, not by block.
 import t from 'tap';
 import { noReadAhead, planReadAhead } from '../../src/fs/read-ahead.js';
 import { LIMITS } from '../../src/limits.js';
@@ -89,27 +88,4 @@ t.test('large sequential reads, two in flight (as the kernel sends them), read t
   const segs = new Set<number>();
   for await (const [, val] of (await fs.resolve('/v')).map.scan()) segs.add(decodePtr(val).seg);
   t.ok(dataReads <= 2 * segs.size, `${dataReads} layout reads of records for ${blocks} blocks in ${segs.size} segments, not one per block`);
-});
-
-t.test('a large read outside any read-ahead window (random order) reads its own records in runs, not one per block', async (t) => {
-  const bs = SMALL.blockSize, req = 256 * 1024, blocks = (8 * W) / bs;
-  const m = await memDatastore();
-  const fh = m.fs.addHandle(await m.fs.create('/v', 0o644, ROOT));
-  for (let i = 0; i < blocks; i++) { await m.fs.write(fh, i * bs, block(bs, i, 1)); if ((i + 1) % (W / bs) === 0) await m.fs.fsync(); }
-  await m.fs.fsync();
-  const { ds, fs } = await reopen(m.target);
-  const h = await fs.open('/v', true);
-  let dataReads = 0;
-  const readSeg = ds.layout.readSeg.bind(ds.layout);
-  ds.layout.readSeg = (seg, off, len, verify) => { if (verify === false) dataReads++; return readSeg(seg, off, len, verify); };
-  const order = [20, 3, 27, 11, 0, 16, 7, 24]; // requests of 256 KiB, each far from the one before
-  let wrong = 0;
-  for (const r of order) {
-    const b = await fs.read(h, r * req, req);
-    for (let i = 0; i < req / bs; i++) if (!b.subarray(i * bs, (i + 1) * bs).equals(block(bs, (r * req) / bs + i, 1))) wrong++;
-  }
-  t.equal(wrong, 0, 'every block reads as written');
-  // records carry headers and each segment a summary, so a request spans a few more segments than req / segmentSize
-  const read = order.length * (req / bs), perReq = 2 * (req / SMALL.segmentSize + 1);
-  t.ok(dataReads <= order.length * perReq, `${dataReads} layout reads of records for ${read} blocks (at most ${perReq} a request)`);
 });
