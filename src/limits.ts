@@ -87,6 +87,8 @@ export const LIMITS = {
   SG_GATHER_TURNS: 1,
   /** fallocate's zeroing (punch hole, zero range): bytes of zeros per write it sends through the write path. */
   FALLOCATE_ZERO_RUN_BYTES: 1024 * 1024,
+  /** fallocate's walk of a file's map yields to the event loop after this many entries. */
+  FALLOCATE_SCAN_YIELD: 4096,
   /** Open handles of each kind (files; /.control; /.snapshots): each kind has its own range of this many numbers. */
   FH_SPAN: 1 << 28,
   /** Bytes of a refused command repeated in last-error, the log and error messages. */

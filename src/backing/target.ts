@@ -125,8 +125,11 @@ export class MemTarget implements Target {
   failing = false;
   /** Tests: the target reports itself gone (as a removed directory would). */
   gone = false;
-  /** Direct writes as a file target takes them (alignment checked), so the tests run the path a datastore file does. */
-  readonly direct = new EmulatedDirect((off, data) => this.write(off, data));
+  /** With `direct`: direct writes as a file target takes them with VDFS_DIRECT=1 (alignment checked). */
+  readonly direct?: EmulatedDirect;
+  constructor(opts: { direct?: boolean } = {}) {
+    if (opts.direct) this.direct = new EmulatedDirect((off, data) => this.write(off, data));
+  }
   private check(): void { if (this.failing) throw new VdfsError('IO', 'injected I/O error'); }
   async present(): Promise<boolean> { return !this.gone; }
   get bytes(): Buffer { return this.buf.subarray(0, this.len); }

@@ -13,8 +13,9 @@
  * Zeroing goes through the write path as writes of zeros, so it is ordered, journaled and made
  * durable like any write: a block zeroed whole is stored by its commit as a zero extent (no data)
  * and the record it had is freed (txn/commit.ts), one zeroed in part is a partial write. Blocks
- * that already read as zeros (never written, trimmed, or zero extents) are skipped, so
- * discarding a mostly empty vdisk — mkfs.ext4 discards its whole device — writes little.
+ * that already read as zeros (never written, or zero extents) are skipped: the map is walked
+ * for the blocks it holds, so discarding a mostly empty vdisk — mkfs.ext4 discards its whole
+ * device — writes little and reads little.
  * Writes that run at the same time as a punch over the same bytes land before or after it, as
  * two overlapping writes would.
  */
@@ -23,6 +24,7 @@ import { ExtentState } from '../format/ptr.js';
 import { keyOfBlock } from '../txn/commit.js';
 import type { Datastore } from '../txn/datastore.js';
 import { invariant, LIMITS } from '../limits.js';
+import { isVdfsError } from '../errors.js';
 import type { Vnode } from './vnode.js';
 
 export interface FallocateMode {
@@ -56,20 +58,28 @@ export async function fallocate(f: FallocateFile, off: number, len: number, mode
   return result;
 }
 
-/** Writes zeros over [from, to), block by block, skipping blocks that read as zeros already; runs of at most FALLOCATE_ZERO_RUN_BYTES per write. */
+/**
+ * Writes zeros over [from, to) where a block may hold data, in runs of at most
+ * FALLOCATE_ZERO_RUN_BYTES per write; each run is cut at the file's size when it is written (a
+ * truncation meanwhile is not undone).
+ */
 async function zeroRange(f: FallocateFile, from: number, to: number, result: FallocateResult): Promise<void> {
   if (from >= to) return;
   const bs = f.ds.blockSize;
+  const first = Math.floor(from / bs), end = Math.ceil(to / bs);
+  const lbns = await candidates(f, first, end);
+  result.skippedBlocks += end - first - lbns.length;
   zeros ??= Buffer.alloc(LIMITS.FALLOCATE_ZERO_RUN_BYTES);
   let runAt = -1, runEnd = -1;
   const flush = async () => {
-    if (runAt < 0) return;
-    await f.write(runAt, zeros!.subarray(0, runEnd - runAt));
-    result.zeroedBytes += runEnd - runAt;
+    const stop = Math.min(runEnd, f.v.attrs.size);
+    if (runAt >= 0 && runAt < stop) {
+      await f.write(runAt, zeros!.subarray(0, stop - runAt));
+      result.zeroedBytes += stop - runAt;
+    }
     runAt = runEnd = -1;
   };
-  for (let lbn = Math.floor(from / bs); lbn * bs < to; lbn++) {
-    if (await readsAsZeros(f.ds, f.v, lbn)) { result.skippedBlocks++; await flush(); continue; }
+  for (const lbn of lbns) {
     const a = Math.max(from, lbn * bs), b = Math.min(to, (lbn + 1) * bs);
     if (runAt >= 0 && runEnd === a && b - runAt <= LIMITS.FALLOCATE_ZERO_RUN_BYTES) { runEnd = b; continue; }
     await flush();
@@ -79,19 +89,31 @@ async function zeroRange(f: FallocateFile, from: number, to: number, result: Fal
 }
 
 /**
- * True when block lbn certainly reads as zeros: no dirty copy in the open or committing txg, and
- * in the map no entry, or one with no present record. Decided in one synchronous step up to the
- * map lookup, which starts from the root of that moment (a commit publishes its map before it
- * stops holding its blocks as `syncing`).
+ * The blocks of [first, end) that may hold data, in order: those dirty in the open or the
+ * committing txg, and those the map gives a present record. Every other block reads as zeros
+ * (never written, or a zero extent). The dirty sets and the map root are taken in one
+ * synchronous step (a commit publishes its map before it stops holding its blocks as
+ * `syncing`); the map is then walked from that root, again from the new one should a commit
+ * reuse a segment under the walk. Yields to the event loop now and then, so a discard of a
+ * large vdisk does not hold it.
  */
-async function readsAsZeros(ds: Datastore, v: Vnode, lbn: number): Promise<boolean> {
-  for (const set of [v.open, v.syncing]) {
-    if (!set) continue;
-    if (set.blocks.has(lbn)) return false;
-    if (set.trimFrom !== null && lbn >= set.trimFrom) return true;
+async function candidates(f: FallocateFile, first: number, end: number): Promise<number[]> {
+  const { ds, v } = f;
+  for (let attempt = 0; ; attempt++) {
+    const found = new Set<number>();
+    for (const set of [v.open, v.syncing]) for (const lbn of set?.blocks.keys() ?? []) if (lbn >= first && lbn < end) found.add(lbn);
+    const root = v.map.root;
+    try {
+      let n = 0;
+      for await (const [k, val] of v.map.scan(keyOfBlock(first), keyOfBlock(end), root)) {
+        const mv = decodeMapValue(val, ds.subsPerBlock);
+        if (mv.base.state === ExtentState.Present || mv.subs.some((x) => x.ptr.state === ExtentState.Present)) found.add(Number(k.readBigUInt64BE(0)));
+        if (++n % LIMITS.FALLOCATE_SCAN_YIELD === 0) await new Promise((r) => setImmediate(r));
+      }
+      return [...found].sort((a, b) => a - b);
+    } catch (e) {
+      if (attempt === 0 && v.map.root !== root && isVdfsError(e)) continue;
+      throw e;
+    }
   }
-  const val = await v.map.get(keyOfBlock(lbn), v.map.root);
-  if (!val) return true;
-  const mv = decodeMapValue(val, ds.subsPerBlock);
-  return mv.base.state !== ExtentState.Present && mv.subs.every((s) => s.ptr.state !== ExtentState.Present);
 }

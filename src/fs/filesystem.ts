@@ -330,7 +330,7 @@ export class Filesystem implements TxgSource {
     const file = this.txnOf(v);
     const r = await fallocate({
       ds: this.ds, v,
-      write: async (at, data) => { await this.txg.admit(); await this.writes.write(file, at, data); },
+      write: async (at, data) => { this.refuseIfFailed(); await this.txg.admit(); await this.writes.write(file, at, data); },
       grow: (size) => v.lock.run(() => truncateData(this.ds, v, Math.max(size, v.attrs.size), this.dirtyCounter)),
     }, off, len, mode);
     this.counters.fallocates++;

@@ -93,6 +93,30 @@ t.test('zero range without KEEP_SIZE zeros what is inside and grows the size', a
   fs.release(fh);
 });
 
+t.test('a punch of a large, mostly empty vdisk walks only what the map holds; after a failed commit it is refused; a truncation during it stands', async (t) => {
+  const { ds, fs } = await memDatastore(DEFAULTS);
+  const bs = ds.blockSize, r = rng(3);
+  const fh = fs.addHandle(await fs.create('/v', 0o644, ROOT));
+  await fs.fallocate(fh, 0, 64 * 1024 * MiB, GROW);
+  const data = noise(r, 3 * bs);
+  await fs.write(fh, 40 * 1024 * MiB, data); // three blocks written in 64 GiB
+  await fs.fsync();
+  const res = await fs.fallocate(fh, 0, 64 * 1024 * MiB, PUNCH);
+  t.same(res, { zeroedBytes: 3 * bs, skippedBlocks: (64 * 1024 * MiB) / bs - 3 }, 'only the three stored blocks are written');
+  t.ok((await fs.read(fh, 40 * 1024 * MiB, 3 * bs)).equals(Buffer.alloc(3 * bs)), 'they read zeros');
+
+  await fs.write(fh, 0, noise(r, 64 * bs));
+  const punch = fs.fallocate(fh, 0, 64 * bs, PUNCH);
+  await fs.truncate(null, fh, 10 * bs); // lands while the punch is under way
+  await punch;
+  t.equal((await fs.getattr('/v')).size, 10 * bs, 'the punch does not grow the file back past a truncation');
+
+  fs.txg.failure = new Error('injected commit failure');
+  await t.rejects(fs.fallocate(fh, 0, bs, PUNCH), { code: 'READ_ONLY' }, 'refused after a failed commit');
+  fs.txg.failure = null;
+  fs.release(fh);
+});
+
 t.test('seeded writes, punches, zero ranges, growth and truncation match a byte model, and after a reopen', async (t) => {
   for (let round = 0; round < ROUNDS; round++) {
     const seed = seedFromEnv() + round;

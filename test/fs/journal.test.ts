@@ -55,7 +55,7 @@ async function workload(fs: Filesystem, changed: () => Promise<void>, acked: () 
 
 async function run(failAtSync: number | null) {
   await initChecksum();
-  const target = new PowerLossTarget(failAtSync);
+  const target = new PowerLossTarget(failAtSync, failAtSync !== null && failAtSync % 2 === 1); // odd sync points: the direct-write path
   const states: string[] = [];
   let acked = -1;
   let fs: Filesystem | null = null;

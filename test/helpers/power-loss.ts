@@ -14,9 +14,11 @@ export class PowerLossTarget implements Target {
   pending: PendingWrite[] = [];
   syncs = 0;
   lost = false;
-  /** Direct writes are pending writes like any other (torn, dropped or applied by a crash). */
-  readonly direct = new EmulatedDirect((off, data) => this.write(off, data));
-  constructor(private failAtSync: number | null = null) {}
+  /** With `direct` (VDFS_DIRECT=1's path): direct writes are pending writes like any other (torn, dropped or applied by a crash). */
+  readonly direct?: EmulatedDirect;
+  constructor(private failAtSync: number | null = null, direct = false) {
+    if (direct) this.direct = new EmulatedDirect((off, data) => this.write(off, data));
+  }
 
   async read(off: number, len: number): Promise<Buffer> {
     const out = await this.durable.read(off, len);

@@ -19,7 +19,7 @@ const base = (seg: number) => LIMITS.HEADER_REGION + seg * SEG;
 /** A target whose segment area starts as 0xee everywhere, so bytes written are told from bytes left alone. */
 async function fresh(): Promise<{ target: MemTarget; layout: SingleLayout; space: SegmentSpace }> {
   await initChecksum();
-  const target = new MemTarget();
+  const target = new MemTarget({ direct: true });
   await target.write(0, Buffer.alloc(base(SEGS), 0xee));
   const space = new SegmentSpace(1, SEG);
   return { target, layout: new SingleLayout(target, SEG), space };
@@ -45,7 +45,7 @@ t.test('staged records land where their pointers say; padding is zeros up to the
   const recs = records(rng(seed), 1200);
   const app = new Appender(layout, space, 1n, 0, 5000); // a txg continuing in segment 0 at an unaligned end
   const ptrs = await appendAll(app, recs);
-  t.ok(target.direct.writes > 3, `direct writes (${target.direct.writes})`);
+  t.ok(target.direct!.writes > 3, `direct writes (${target.direct!.writes})`);
   for (const [i, p] of ptrs.entries()) {
     if (!(await target.read(base(p.seg) + p.off, p.len)).equals(recs[i])) { t.fail(`record ${i} (seed ${seed})`); return; }
   }
@@ -61,7 +61,7 @@ t.test('staged records land where their pointers say; padding is zeros up to the
 
 t.test('with no staging buffer to be had, the rest of an extent is written buffered', async (t) => {
   const { target, layout, space } = await fresh();
-  const d = target.direct, take = d.take.bind(d);
+  const d = target.direct!, take = d.take.bind(d);
   let takes = 0;
   d.take = () => (++takes === 3 ? null : take()); // the third buffer cannot be had
   const recs = records(rng(seed + 1), 1200);
@@ -76,7 +76,7 @@ t.test('with no staging buffer to be had, the rest of an extent is written buffe
 
 t.test('ready() holds a commit back while the staging pool is all in flight', async (t) => {
   const { target, layout, space } = await fresh();
-  const d = target.direct, write = d.write.bind(d);
+  const d = target.direct!, write = d.write.bind(d);
   let inFlight = 0, most = 0;
   const gates: (() => void)[] = [];
   d.write = async (off, b, len) => {

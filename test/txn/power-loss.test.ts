@@ -45,7 +45,7 @@ async function workload(fs: Filesystem, onDurable: (txg: bigint) => Promise<void
 
 async function run(failAtSync: number | null) {
   await initChecksum();
-  const target = new PowerLossTarget(failAtSync);
+  const target = new PowerLossTarget(failAtSync, failAtSync !== null && failAtSync % 2 === 1); // odd sync points: the direct-write path
   const states = new Map<bigint, string>();
   let acked = -1n;
   try {
