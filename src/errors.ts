@@ -3,7 +3,7 @@ export type ErrorCode =
   | 'NOT_FOUND' | 'EXISTS' | 'NOT_EMPTY' | 'NOT_DIR' | 'IS_DIR' | 'INVALID'
   | 'NAME_TOO_LONG' | 'CHECKSUM' | 'CORRUPT' | 'NO_DATASTORE' | 'BAD_SUPERBLOCK'
   | 'READ_ONLY' | 'NO_SPACE' | 'TOO_BIG' | 'IO' | 'BUSY' | 'NOT_SUPPORTED' | 'BAD_HANDLE'
-  | 'AUTH' | 'KEY' | 'UNAVAILABLE';
+  | 'AUTH' | 'KEY' | 'UNAVAILABLE' | 'PAST_END';
 
 export class VdfsError extends Error {
   constructor(readonly code: ErrorCode, message: string) {

@@ -89,6 +89,8 @@ export const LIMITS = {
   FALLOCATE_ZERO_RUN_BYTES: 1024 * 1024,
   /** fallocate's walk of a file's map yields to the event loop after this many entries. */
   FALLOCATE_SCAN_YIELD: 4096,
+  /** lseek's SEEK_DATA / SEEK_HOLE walk the block map this many blocks at a time. */
+  LSEEK_WINDOW_BLOCKS: 32768,
   /** Open handles of each kind (files; /.control; /.snapshots): each kind has its own range of this many numbers. */
   FH_SPAN: 1 << 28,
   /** Bytes of a refused command repeated in last-error, the log and error messages. */

@@ -18,6 +18,7 @@ import { LIMITS } from '../limits.js';
 import { emptyDirty, Vnode } from './vnode.js';
 import { DirtyCounter, readData, truncateData, txnFile } from './data.js';
 import { fallocate, type FallocateMode, type FallocateResult } from './fallocate.js';
+import { seekData } from './lseek.js';
 import { Journal } from './journal.js';
 import { replayOplog } from './replay.js';
 import { OPLOG_VERSION } from '../format/superblock.js';
@@ -336,6 +337,14 @@ export class Filesystem implements TxgSource {
     this.counters.fallocates++;
     this.counters.bytesZeroed += r.zeroedBytes;
     return r;
+  }
+
+  /** lseek's SEEK_DATA / SEEK_HOLE through an open handle (fs/lseek.ts). */
+  async seek(fh: number, off: number, what: 'data' | 'hole'): Promise<number> {
+    if (hiddenForFh(this.hidden, fh)) fail('NOT_SUPPORTED', 'seek in a hidden file');
+    const { v } = this.handles.get(fh);
+    if (!v.isFile) fail('INVALID', 'not a regular file');
+    return seekData(this.ds, v, off, what);
   }
 
   async fsync(): Promise<void> { await this.journal.sync(); }

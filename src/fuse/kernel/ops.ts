@@ -153,6 +153,14 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
     [P.OP.GETATTR, (h) => attr(node(h))],
     [P.OP.SETATTR, setattr],
     [P.OP.FALLOCATE, fallocate],
+    [P.OP.LSEEK, async (_h, b) => {
+      // fuse_lseek_in: 0 fh u64, 8 offset u64, 16 whence u32; the kernel answers SEEK_SET/CUR/END itself
+      const whence = b.readUInt32LE(16);
+      if (whence !== P.SEEK_DATA && whence !== P.SEEK_HOLE) return EINVAL;
+      const at = await fs.seek(Number(b.readBigUInt64LE(0)), Number(b.readBigUInt64LE(8)), whence === P.SEEK_DATA ? 'data' : 'hole');
+      const out = Buffer.alloc(8); out.writeBigUInt64LE(BigInt(at)); // fuse_lseek_out: 0 offset u64
+      return out;
+    }],
     [P.OP.READLINK, async (h) => Buffer.from(await fs.readlink(nodes.path(node(h))))],
     [P.OP.SYMLINK, async (h, b) => {
       const nm = P.cstring(b, 0), target = name(b, nm.next), dir = node(h);
@@ -229,8 +237,8 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
     [P.OP.RELEASEDIR, (_h, b) => { listings.delete(Number(b.readBigUInt64LE(0))); return 0; }],
     [P.OP.INTERRUPT, () => null], // requests run to the end; the kernel drops replies it no longer waits for
     // Not provided (the kernel then stops asking, or falls back to its own generic code):
-    // xattrs, ACCESS (default_permissions checks in the kernel), LSEEK.
-    ...[P.OP.SETXATTR, P.OP.GETXATTR, P.OP.LISTXATTR, P.OP.REMOVEXATTR, P.OP.ACCESS, P.OP.LSEEK].map((op): [number, Handler] => [op, () => ENOSYS]),
+    // xattrs, ACCESS (default_permissions checks in the kernel).
+    ...[P.OP.SETXATTR, P.OP.GETXATTR, P.OP.LISTXATTR, P.OP.REMOVEXATTR, P.OP.ACCESS].map((op): [number, Handler] => [op, () => ENOSYS]),
   ];
   return new Map(handlers);
 }

@@ -45,6 +45,8 @@ export const FOPEN_PARALLEL_DIRECT_WRITES = 1 << 6;
 export const RENAME_NOREPLACE = 1;
 /** fallocate(2) mode bits (linux/falloc.h); the request body is fuse_fallocate_in: 0 fh, 8 offset, 16 length (u64), 24 mode u32. */
 export const FALLOC = { KEEP_SIZE: 0x01, PUNCH_HOLE: 0x02, ZERO_RANGE: 0x10 } as const;
+/** lseek(2) whence values the kernel passes to FUSE_LSEEK. */
+export const SEEK_DATA = 3, SEEK_HOLE = 4;
 
 export const KERNEL_MAJOR = 7;
 /** The newest minor version whose structures this file knows (fuse_init_out at 64 bytes from 23 on). */

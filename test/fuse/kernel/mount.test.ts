@@ -134,6 +134,15 @@ if (d) {
     await unlink(f);
   });
 
+  t.test('lseek SEEK_DATA / SEEK_HOLE: holes where never written, data where written', async (t) => {
+    const f = m('sparse.raw');
+    await run('fallocate', ['-l', '8M', f]);
+    await run('dd', ['if=/dev/urandom', `of=${f}`, 'bs=1M', 'seek=4', 'count=1', 'conv=notrunc,fsync', 'status=none']);
+    const py = 'import os,sys; fd=os.open(sys.argv[1],os.O_RDONLY); print(os.lseek(fd,0,os.SEEK_DATA), os.lseek(fd,4<<20,os.SEEK_HOLE), os.lseek(fd,6<<20,os.SEEK_HOLE))';
+    t.equal((await run('python3', ['-c', py, f])).stdout.trim(), `${4 << 20} ${5 << 20} ${6 << 20}`, 'first data at 4 MiB, a hole from 5 MiB, 6 MiB in a hole');
+    await unlink(f);
+  });
+
   t.test('a killed daemon: the watchdog unmounts, and fuse-native serves the same datastore', async (t) => {
     const want = await sha256(m('big.raw'));
     await run('sync', []);
