@@ -13,7 +13,9 @@ import type { Vnode } from './vnode.js';
 /**
  * The blocks of [first, end) that may hold data, in order: those dirty in the open or the
  * committing txg, and those the map gives a present record. Every other block reads as zeros
- * (never written, or a zero extent). The dirty sets and the map root are taken in one
+ * (never written, a zero extent, or past a truncation not yet committed: blocks at or past a
+ * dirty set's trimFrom read as zeros unless a later set holds them, as in blockContent). The
+ * dirty sets and the map root are taken in one
  * synchronous step (a commit publishes its map before it stops holding its blocks as
  * `syncing`); the map is then walked from that root, again from the new one should a commit
  * reuse a segment under the walk. Yields to the event loop now and then, so a walk of a large
@@ -22,11 +24,13 @@ import type { Vnode } from './vnode.js';
 export async function blocksWithData(ds: Datastore, v: Vnode, first: number, end: number): Promise<number[]> {
   for (let attempt = 0; ; attempt++) {
     const found = new Set<number>();
-    for (const set of [v.open, v.syncing]) for (const lbn of set?.blocks.keys() ?? []) if (lbn >= first && lbn < end) found.add(lbn);
-    const root = v.map.root;
+    const openTrim = v.open.trimFrom ?? Infinity, trim = Math.min(openTrim, v.syncing?.trimFrom ?? Infinity);
+    for (const lbn of v.open.blocks.keys()) if (lbn >= first && lbn < end) found.add(lbn);
+    for (const lbn of v.syncing?.blocks.keys() ?? []) if (lbn >= first && lbn < Math.min(end, openTrim)) found.add(lbn);
+    const root = v.map.root, stop = Math.min(end, trim);
     try {
       let n = 0;
-      for await (const [k, val] of v.map.scan(keyOfBlock(first), keyOfBlock(end), root)) {
+      if (first < stop) for await (const [k, val] of v.map.scan(keyOfBlock(first), keyOfBlock(stop), root)) {
         const mv = decodeMapValue(val, ds.subsPerBlock);
         if (mv.base.state === ExtentState.Present || mv.subs.some((x) => x.ptr.state === ExtentState.Present)) found.add(Number(k.readBigUInt64BE(0)));
         if (++n % LIMITS.FALLOCATE_SCAN_YIELD === 0) await new Promise((r) => setImmediate(r));

@@ -18,7 +18,7 @@ import { LIMITS } from '../limits.js';
 import { emptyDirty, Vnode } from './vnode.js';
 import { DirtyCounter, readData, truncateData, txnFile } from './data.js';
 import { fallocate, type FallocateMode, type FallocateResult } from './fallocate.js';
-import { seekData } from './lseek.js';
+import { seekData, seekWhole } from './lseek.js';
 import { Journal } from './journal.js';
 import { replayOplog } from './replay.js';
 import { OPLOG_VERSION } from '../format/superblock.js';
@@ -339,9 +339,10 @@ export class Filesystem implements TxgSource {
     return r;
   }
 
-  /** lseek's SEEK_DATA / SEEK_HOLE through an open handle (fs/lseek.ts). */
-  async seek(fh: number, off: number, what: 'data' | 'hole'): Promise<number> {
-    if (hiddenForFh(this.hidden, fh)) fail('NOT_SUPPORTED', 'seek in a hidden file');
+  /** lseek's SEEK_DATA / SEEK_HOLE through an open handle of `path` (fs/lseek.ts); a hidden tree's file is data to its end. */
+  async seek(fh: number, path: string, off: number, what: 'data' | 'hole'): Promise<number> {
+    const h = hiddenForFh(this.hidden, fh);
+    if (h) return seekWhole((await h.stat(path)).size, off, what);
     const { v } = this.handles.get(fh);
     if (!v.isFile) fail('INVALID', 'not a regular file');
     return seekData(this.ds, v, off, what);

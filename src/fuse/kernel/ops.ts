@@ -153,11 +153,11 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
     [P.OP.GETATTR, (h) => attr(node(h))],
     [P.OP.SETATTR, setattr],
     [P.OP.FALLOCATE, fallocate],
-    [P.OP.LSEEK, async (_h, b) => {
+    [P.OP.LSEEK, async (h, b) => {
       // fuse_lseek_in: 0 fh u64, 8 offset u64, 16 whence u32; the kernel answers SEEK_SET/CUR/END itself
       const whence = b.readUInt32LE(16);
       if (whence !== P.SEEK_DATA && whence !== P.SEEK_HOLE) return EINVAL;
-      const at = await fs.seek(Number(b.readBigUInt64LE(0)), Number(b.readBigUInt64LE(8)), whence === P.SEEK_DATA ? 'data' : 'hole');
+      const at = await fs.seek(Number(b.readBigUInt64LE(0)), nodes.path(node(h)), Number(b.readBigUInt64LE(8)), whence === P.SEEK_DATA ? 'data' : 'hole');
       const out = Buffer.alloc(8); out.writeBigUInt64LE(BigInt(at)); // fuse_lseek_out: 0 offset u64
       return out;
     }],

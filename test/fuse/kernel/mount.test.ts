@@ -140,6 +140,10 @@ if (d) {
     await run('dd', ['if=/dev/urandom', `of=${f}`, 'bs=1M', 'seek=4', 'count=1', 'conv=notrunc,fsync', 'status=none']);
     const py = 'import os,sys; fd=os.open(sys.argv[1],os.O_RDONLY); print(os.lseek(fd,0,os.SEEK_DATA), os.lseek(fd,4<<20,os.SEEK_HOLE), os.lseek(fd,6<<20,os.SEEK_HOLE))';
     t.equal((await run('python3', ['-c', py, f])).stdout.trim(), `${4 << 20} ${5 << 20} ${6 << 20}`, 'first data at 4 MiB, a hole from 5 MiB, 6 MiB in a hole');
+    await run('sh', ['-c', `echo 'snapshot create sparse.raw s1' > ${m('.control/command')}`]);
+    const snap = 'import os,sys; fd=os.open(sys.argv[1],os.O_RDONLY); print(os.lseek(fd,0,os.SEEK_DATA), os.lseek(fd,0,os.SEEK_HOLE))';
+    t.equal((await run('python3', ['-c', snap, m('.snapshots/sparse.raw/s1')])).stdout.trim(), `0 ${8 << 20}`, 'a snapshot file is data to its end (the generic answer)');
+    await run('sh', ['-c', `echo 'snapshot delete sparse.raw s1' > ${m('.control/command')}`]);
     await unlink(f);
   });
 
