@@ -87,8 +87,8 @@ export const LIMITS = {
   SG_GATHER_TURNS: 1,
   /** fallocate's zeroing (punch hole, zero range): bytes of zeros per write it sends through the write path. */
   FALLOCATE_ZERO_RUN_BYTES: 1024 * 1024,
-  /** fallocate's walk of a file's map yields to the event loop after this many entries. */
-  FALLOCATE_SCAN_YIELD: 4096,
+  /** A walk of a file's map for where its data lies (fallocate's zeroing, lseek) yields to the event loop after this many entries. */
+  DATA_MAP_YIELD_ENTRIES: 4096,
   /** lseek's SEEK_DATA / SEEK_HOLE walk the block map this many blocks at a time. */
   LSEEK_WINDOW_BLOCKS: 32768,
   /** Open handles of each kind (files; /.control; /.snapshots): each kind has its own range of this many numbers. */

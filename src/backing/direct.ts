@@ -46,6 +46,8 @@ export class FileDirect implements DirectWrites {
   private pool: Buffer[] = [];
   /** Buffers handed out and not yet back. */
   out = 0;
+  /** Set when no start of a buffer took a direct write: every later take() gives null without allocating and probing again. */
+  private refused = false;
   readonly align = LIMITS.DIRECT_ALIGN;
   private constructor(private fh: FileHandle, private plainFd: number) {}
 
@@ -57,6 +59,7 @@ export class FileDirect implements DirectWrites {
   }
 
   take(): Buffer | null {
+    if (this.refused) return null;
     const b = this.pool.pop() ?? this.allocate();
     if (b) this.out++;
     return b;
@@ -69,6 +72,7 @@ export class FileDirect implements DirectWrites {
       if (r === 'short') return null;
       if (r === 'ok') return raw.subarray(k, k + LIMITS.WRITE_CHUNK_BYTES);
     }
+    this.refused = true; // the file system takes no direct write of a block from any address
     return null;
   }
 
@@ -117,6 +121,6 @@ export class EmulatedDirect implements DirectWrites {
     this.writes++;
     try { await this.put(off, Buffer.from(b.subarray(0, len))); } finally { this.give(b); }
   }
-  give(b: Buffer): void { if (this.pool.length < 8) this.pool.push(b); }
+  give(b: Buffer): void { if (this.pool.length * LIMITS.WRITE_CHUNK_BYTES < LIMITS.DIRECT_POOL_BYTES) this.pool.push(b); }
   async close(): Promise<void> {}
 }

@@ -2,8 +2,7 @@
  * Where a vdisk's data lies, from its dirty sets and its block map without reading any record:
  * what fallocate's zeroing skips and what lseek's SEEK_DATA / SEEK_HOLE answer.
  */
-import { decodeMapValue } from '../format/map-value.js';
-import { ExtentState } from '../format/ptr.js';
+import { decodeMapValue, presentPtrs } from '../format/map-value.js';
 import { keyOfBlock } from '../txn/commit.js';
 import type { Datastore } from '../txn/datastore.js';
 import { isVdfsError } from '../errors.js';
@@ -15,10 +14,9 @@ import type { Vnode } from './vnode.js';
  * committing txg, and those the map gives a present record. Every other block reads as zeros
  * (never written, a zero extent, or past a truncation not yet committed: blocks at or past a
  * dirty set's trimFrom read as zeros unless a later set holds them, as in blockContent). The
- * dirty sets and the map root are taken in one
- * synchronous step (a commit publishes its map before it stops holding its blocks as
- * `syncing`); the map is then walked from that root, again from the new one should a commit
- * reuse a segment under the walk. Yields to the event loop now and then, so a walk of a large
+ * dirty sets and the map root are taken in one synchronous step (a commit publishes its map
+ * before it stops holding its blocks as `syncing`); the map is then walked from that root, again
+ * from the new one should a commit reuse a segment under the walk. Yields to the event loop now and then, so a walk of a large
  * vdisk does not hold it.
  */
 export async function blocksWithData(ds: Datastore, v: Vnode, first: number, end: number): Promise<number[]> {
@@ -31,9 +29,8 @@ export async function blocksWithData(ds: Datastore, v: Vnode, first: number, end
     try {
       let n = 0;
       if (first < stop) for await (const [k, val] of v.map.scan(keyOfBlock(first), keyOfBlock(stop), root)) {
-        const mv = decodeMapValue(val, ds.subsPerBlock);
-        if (mv.base.state === ExtentState.Present || mv.subs.some((x) => x.ptr.state === ExtentState.Present)) found.add(Number(k.readBigUInt64BE(0)));
-        if (++n % LIMITS.FALLOCATE_SCAN_YIELD === 0) await new Promise((r) => setImmediate(r));
+        if (presentPtrs(decodeMapValue(val, ds.subsPerBlock)).length) found.add(Number(k.readBigUInt64BE(0)));
+        if (++n % LIMITS.DATA_MAP_YIELD_ENTRIES === 0) await new Promise((r) => setImmediate(r));
       }
       return [...found].sort((a, b) => a - b);
     } catch (e) {

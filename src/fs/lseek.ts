@@ -13,18 +13,22 @@ import type { Datastore } from '../txn/datastore.js';
 import { blocksWithData } from './data-map.js';
 import type { Vnode } from './vnode.js';
 
-/** A file whose map is not walked (a hidden tree's: snapshots, /.control) is data to its end, as the kernel's generic lseek says. */
-export function seekWhole(size: number, off: number, what: 'data' | 'hole'): number {
+/** lseek(2) refuses an offset at or past the end (ENXIO) for both kinds. */
+function inside(size: number, off: number): void {
   if (off < 0) fail('INVALID', 'negative offset');
   if (off >= size) fail('PAST_END', 'offset at or past the end of the file');
+}
+
+/** A file whose map is not walked (a hidden tree's: snapshots, /.control) is data to its end, as the kernel's generic lseek says. */
+export function seekWhole(size: number, off: number, what: 'data' | 'hole'): number {
+  inside(size, off);
   return what === 'data' ? off : size;
 }
 
 /** The first offset at or after `off` in data ('data') or in a hole ('hole'); PAST_END (ENXIO) where there is none or off is at or past the end. */
 export async function seekData(ds: Datastore, v: Vnode, off: number, what: 'data' | 'hole'): Promise<number> {
   const size = v.attrs.size, bs = ds.blockSize;
-  if (off < 0) fail('INVALID', 'negative offset');
-  if (off >= size) fail('PAST_END', 'offset at or past the end of the file');
+  inside(size, off);
   const last = Math.ceil(size / bs);
   for (let from = Math.floor(off / bs); from < last; from += LIMITS.LSEEK_WINDOW_BLOCKS) {
     const to = Math.min(last, from + LIMITS.LSEEK_WINDOW_BLOCKS);

@@ -30,6 +30,8 @@ const SUMMARY_TRAILER = 0x45534456; // 'VDSE'
 /** A summary payload's fixed bytes: the u32 count and the u32 trailer. */
 const SUMMARY_FIXED = 8;
 const summaryBytes = (n: number) => RECORD_HEADER + SUMMARY_FIXED + n * SUMMARY_ENTRY;
+/** Staging buffers the pool keeps: direct writes in flight beyond this make a commit wait. */
+const DIRECT_POOL_CHUNKS = LIMITS.DIRECT_POOL_BYTES / LIMITS.WRITE_CHUNK_BYTES;
 
 interface OpenExtent {
   seg: number; start: number; end: number; hash: StreamHash;
@@ -164,8 +166,11 @@ export class Appender {
    * would be a fresh allocation (and alignment probe). Callers append between waits.
    */
   async ready(): Promise<void> {
-    while (this.inFlight.size >= LIMITS.DIRECT_POOL_BYTES / LIMITS.WRITE_CHUNK_BYTES) await Promise.race(this.inFlight).catch(() => undefined);
+    while (this.full) await Promise.race(this.inFlight).catch(() => undefined);
   }
+
+  /** True while ready() would wait (never without direct writes): the commit checks it per block without an await. */
+  get full(): boolean { return this.inFlight.size >= DIRECT_POOL_CHUNKS; }
 
   /** Closes the last extent and waits for every write; returns where the next txg continues. */
   async finish(): Promise<{ seg: number; off: number }> {

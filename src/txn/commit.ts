@@ -196,7 +196,7 @@ async function applyBlocks(file: FrozenFile, txg: bigint, app: Appender, drop: (
     }
     for (const lbn of [...file.blocks.keys()].sort((a, b) => a - b)) {
       await slice.pause();
-      await app.ready();
+      if (app.full) await app.ready();
       const key = keyOfBlock(lbn);
       const raw = await file.map.get(key, file.map.current);
       const old = raw ? decodeMapValue(raw, ds.subsPerBlock) : null;

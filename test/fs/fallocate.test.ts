@@ -23,6 +23,16 @@ const noise = (r: () => number, len: number): Buffer => {
   return b;
 };
 
+/** A fresh datastore whose /v holds `blocks` blocks of noise (seeded), written and not yet committed. */
+async function vdisk(seed: number, blocks: number) {
+  const { ds, fs } = await memDatastore(DEFAULTS);
+  const bs = ds.blockSize;
+  const fh = fs.addHandle(await fs.create('/v', 0o644, ROOT));
+  const data = noise(rng(seed), blocks * bs);
+  await fs.write(fh, 0, data);
+  return { ds, fs, bs, fh, data };
+}
+
 /** Blocks of the file whose map value names a present record. */
 async function presentBlocks(fs: Filesystem, path: string): Promise<number> {
   const v = await fs.resolve(path);
@@ -49,11 +59,7 @@ t.test('mode 0 grows the size (reads zeros), KEEP_SIZE changes nothing, neither 
 });
 
 t.test('a punched hole reads zeros; whole blocks become zero extents and free their records; the edges are written in part', async (t) => {
-  const { ds, fs } = await memDatastore(DEFAULTS);
-  const bs = ds.blockSize, r = rng(1);
-  const fh = fs.addHandle(await fs.create('/v', 0o644, ROOT));
-  const model = noise(r, 32 * bs);
-  await fs.write(fh, 0, model);
+  const { ds, fs, bs, fh, data: model } = await vdisk(1, 32);
   await fs.fsync();
   const used = ds.space.usedBytes();
   const from = 3 * bs + 100, to = 20 * bs - 7; // blocks 4..18 whole, 3 and 19 in part
@@ -79,11 +85,7 @@ t.test('a punched hole reads zeros; whole blocks become zero extents and free th
 });
 
 t.test('zero range without KEEP_SIZE zeros what is inside and grows the size', async (t) => {
-  const { ds, fs } = await memDatastore(DEFAULTS);
-  const bs = ds.blockSize, r = rng(2);
-  const fh = fs.addHandle(await fs.create('/v', 0o644, ROOT));
-  const data = noise(r, 4 * bs);
-  await fs.write(fh, 0, data);
+  const { fs, bs, fh, data } = await vdisk(2, 4);
   await fs.fallocate(fh, 2 * bs + 5, 6 * bs, ZERO); // dirty blocks zeroed before any commit
   const want = Buffer.concat([data.subarray(0, 2 * bs + 5), Buffer.alloc(6 * bs)]);
   t.equal((await fs.getattr('/v')).size, 8 * bs + 5, 'the size grew to the range\'s end');
@@ -113,6 +115,17 @@ t.test('a punch of a large, mostly empty vdisk walks only what the map holds; af
 
   fs.txg.failure = new Error('injected commit failure');
   await t.rejects(fs.fallocate(fh, 0, bs, PUNCH), { code: 'READ_ONLY' }, 'refused after a failed commit');
+  fs.txg.failure = null;
+  fs.release(fh);
+});
+
+t.test('a commit that fails during a punch stops its zero writes (READ_ONLY), instead of piling up blocks no commit can take', async (t) => {
+  const { fs, bs, fh } = await vdisk(4, 256); // 8 MiB: eight zero runs of 1 MiB
+  let runs = 0;
+  const write = fs.writes.write.bind(fs.writes);
+  fs.writes.write = (file, off, data) => { if (++runs === 2) fs.txg.failure = new Error('injected commit failure'); return write(file, off, data); };
+  await t.rejects(fs.fallocate(fh, 0, 256 * bs, PUNCH), { code: 'READ_ONLY' }, 'the punch fails with READ_ONLY');
+  t.equal(runs, 2, 'no zero write after the failure');
   fs.txg.failure = null;
   fs.release(fh);
 });
