@@ -77,7 +77,10 @@ async function apply(fs: Filesystem, v: Vnode, diff: MapDiff, size: number, prog
     at += batch.length;
     const blocks = await Promise.all(batch.map(async ({ lbn, to }) => {
       for (const p of to ? presentPtrs(to) : []) bytes += p.len;
-      return { lbn, data: (to && await valueContent(fs.ds, v.ino, lbn, to)) || Buffer.alloc(bs) };
+      // A copy: the block joins the open txg, where later writes change it in place, and the
+      // record read may be the one the read-ahead cache holds for other readers.
+      const b = to && await valueContent(fs.ds, v.ino, lbn, to);
+      return { lbn, data: b ? Buffer.from(b) : Buffer.alloc(bs) };
     }));
     await fs.txg.admit();
     await v.lock.run(() => { for (const b of blocks) file.addBlock(b.lbn, b.data); v.touch(); });
