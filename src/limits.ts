@@ -65,6 +65,8 @@ export const LIMITS = {
   FUSE_MAX_BACKGROUND: 64,
   /** Kernel binding: threads that wait in read(2) on /dev/fuse and pass requests to the main thread. */
   FUSE_READERS: 2,
+  /** A reply at least this long is written on libuv's pool, off the event loop (fuse/kernel/session.ts). */
+  FUSE_ASYNC_REPLY_BYTES: 64 * 1024,
   /** Kernel binding: longest wait for INIT after mounting, and for the connection to end after unmounting (then it is aborted). */
   FUSE_CLOSE_WAIT_MS: 10_000,
   /** Kernel binding: the kernel's read-ahead for the mount (KiB; its default is 128). */
@@ -190,7 +192,7 @@ export const LIMITS = {
   /** Longest single read of back-to-back records that read-ahead makes. */
   READ_AHEAD_RUN_BYTES: 1024 * 1024,
   /** Bytes of records fetched ahead that the datastore keeps (divided by the block size: records). */
-  READ_AHEAD_CACHE_BYTES: 16 * 1024 * 1024,
+  READ_AHEAD_CACHE_BYTES: 64 * 1024 * 1024,
   /** Milliseconds between checks that each target is still the file that was opened. */
   HEALTH_PROBE_MS: 1000,
   /** First and longest wait before a failing or missing target is tried again (doubling). */

@@ -135,20 +135,28 @@ export async function valueContent(ds: Datastore, ino: bigint, lbn: number, mv: 
 }
 
 /**
- * Reads up to len bytes at off (fewer only at end of file); a sequential read fetches ahead.
+ * Reads up to len bytes at off (fewer only at end of file) as pieces in order that never change
+ * (a piece of a block dirty in the open txg is a copy; the others are slices of stored records
+ * or of shared zeros), so the kernel binding writes them out while later requests run. A
+ * sequential read fetches ahead; a read of several blocks fetches its own in runs.
  * A sequential read's own blocks join its read-ahead's first run, and the read waits for the
  * read-ahead's map lookups (not its reads) before reading: otherwise its blocks were each read
  * on their own, racing the lookups that would have read them in one long run.
  */
-export async function readData(ds: Datastore, v: Vnode, off: number, len: number): Promise<Buffer> {
+export async function readData(ds: Datastore, v: Vnode, off: number, len: number): Promise<Buffer[]> {
   const bs = ds.blockSize;
   const ahead = planReadAhead(v.readAhead, off, len, v.attrs.size, bs);
+  const first = Math.floor(off / bs), end = Math.ceil(Math.min(off + len, v.attrs.size) / bs);
   if (ahead) {
-    v.prefetching = prefetchBlocks(ds, v, Math.min(Math.floor(off / bs), ahead[0]), ahead[1])
-      .catch(() => { /* a demand read, if it comes, reads and reports for itself */ });
+    v.prefetching = prefetchBlocks(ds, v, Math.min(first, ahead[0]), ahead[1]).catch(ignore);
+  } else if (end - first > 1) {
+    // Not (yet) part of a stream, or arrived out of its order: its own blocks still come in
+    // long runs rather than one read each.
+    await prefetchBlocks(ds, v, first, end).catch(ignore);
   }
-  if (v.prefetching && Math.floor(off / bs) < v.readAhead.ahead) await v.prefetching;
-  return readBlocks(bs, v.attrs.size, off, len, (lbn, want) => blockContent(ds, v, lbn, want));
+  if (v.prefetching && first < v.readAhead.ahead) await v.prefetching;
+  // The open txg's blocks change under later writes (and truncation): those pieces are copies.
+  return readPieces(bs, v.attrs.size, off, len, (lbn, want) => blockContent(ds, v, lbn, want), (lbn, b) => b === v.open.blocks.get(lbn));
 }
 
 /**
@@ -173,22 +181,40 @@ async function prefetchBlocks(ds: Datastore, v: Vnode, from: number, to: number)
 
 /** Reads up to len bytes at off of a file of `size` bytes whose blocks `block` gives (fewer only at end of file). */
 export async function readBlocks(bs: number, size: number, off: number, len: number, block: (lbn: number, want: Want) => Promise<Buffer | null>): Promise<Buffer> {
+  return Buffer.concat(await readPieces(bs, size, off, len, block, () => false)); // a copy: the caller's own
+}
+
+/**
+ * Reads up to len bytes at off as pieces in order (fewer bytes only at end of file): slices of
+ * the blocks `block` gives, copied when `mutable` says the buffer may change after it is
+ * returned, and slices of a shared zero buffer where a block reads as zeros.
+ */
+export async function readPieces(bs: number, size: number, off: number, len: number,
+  block: (lbn: number, want: Want) => Promise<Buffer | null>, mutable: (lbn: number, b: Buffer) => boolean): Promise<Buffer[]> {
   const end = Math.min(size, off + len);
-  if (end <= off) return Buffer.alloc(0);
-  // Not zeroed first: each block's range is either copied or filled with zeros below.
-  const out = Buffer.allocUnsafe(end - off);
+  if (end <= off) return [];
   const first = Math.floor(off / bs), last = Math.floor((end - 1) / bs);
-  const jobs: Promise<void>[] = [];
+  const jobs: Promise<Buffer[]>[] = [];
   for (let lbn = first; lbn <= last; lbn++) {
     const bStart = lbn * bs;
-    const from = Math.max(off, bStart), to = Math.min(end, bStart + bs);
-    jobs.push(block(lbn, { from: from - bStart, to: to - bStart }).then((b) => {
-      const copied = b ? b.copy(out, from - off, from - bStart, to - bStart) : 0;
-      if (from + copied < to) out.fill(0, from + copied - off, to - off);
+    const from = Math.max(off, bStart) - bStart, to = Math.min(end, bStart + bs) - bStart;
+    jobs.push(block(lbn, { from, to }).then((b) => {
+      const got = b ? b.subarray(from, Math.min(to, Math.max(from, b.length))) : EMPTY;
+      const piece = got.length && mutable(lbn, b!) ? Buffer.from(got) : got;
+      return got.length < to - from ? [piece, zeros(to - from - got.length)] : [piece];
     }));
   }
-  await Promise.all(jobs);
-  return out;
+  return (await Promise.all(jobs)).flat().filter((p) => p.length > 0);
+}
+
+/** A prefetch that failed: the demand read, if it comes, reads and reports for itself. */
+const ignore = (): void => undefined;
+const EMPTY = Buffer.alloc(0);
+/** A zero buffer shared by every read (never written), grown to the largest run asked for. */
+let ZEROS = Buffer.alloc(LIMITS.BLOCK_SIZE);
+function zeros(n: number): Buffer {
+  if (n > ZEROS.length) ZEROS = Buffer.alloc(n);
+  return ZEROS.subarray(0, n);
 }
 
 /** The write path's view of a vnode (see txn/write-path.ts). */

@@ -276,13 +276,19 @@ export class Filesystem implements TxgSource {
   /** Whether fh is a /.control handle (its writes are commands that may run long). */
   isControlHandle(fh: number): boolean { return hiddenForFh(this.hidden, fh) === this.control; }
 
+  /** Up to len bytes at off (fewer only at end of file), a buffer of the caller's own. */
   async read(fh: number, off: number, len: number): Promise<Buffer> {
+    return Buffer.concat(await this.readv(fh, off, len));
+  }
+
+  /** The same bytes as pieces in order that never change (readData): the kernel binding's reply, written as they are. */
+  async readv(fh: number, off: number, len: number): Promise<Buffer[]> {
     const h = hiddenForFh(this.hidden, fh);
-    if (h) return h.read(fh, off, len);
-    const b = await readData(this.ds, this.handles.get(fh).v, off, len);
+    if (h) return [await h.read(fh, off, len)];
+    const pieces = await readData(this.ds, this.handles.get(fh).v, off, len);
     this.counters.reads++;
-    this.counters.bytesRead += b.length;
-    return b;
+    for (const p of pieces) this.counters.bytesRead += p.length;
+    return pieces;
   }
 
   /** Buffered writes are durable at the next commit; O_SYNC/O_DSYNC ones when this returns. */

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Layout } from '../backing/layout.js';
-import { RecordKind } from '../codec/record.js';
+import { RECORD_HEADER, RecordKind } from '../codec/record.js';
 import { BlockCodec, Policy, POLICY_OFF } from '../codec/block-codec.js';
 import { KeyRing, keyMatches, macHolds } from '../codec/seal.js';
 import { defaultWorkers } from '../codec/pool.js';
@@ -243,8 +243,9 @@ export class Datastore {
     for (let i = 0; i < todo.length;) {
       let j = i + 1;
       const first = todo[i].ptr;
+      // The bound counts payloads: a run of READ_AHEAD_RUN_BYTES of blocks is one read, headers and all.
       while (j < todo.length && todo[j].ptr.seg === first.seg && todo[j].ptr.off === todo[j - 1].ptr.off + todo[j - 1].ptr.len
-        && todo[j].ptr.off + todo[j].ptr.len - first.off <= LIMITS.READ_AHEAD_RUN_BYTES) j++;
+        && todo[j].ptr.off + todo[j].ptr.len - first.off - (j - i + 1) * RECORD_HEADER <= LIMITS.READ_AHEAD_RUN_BYTES) j++;
       const run = todo.slice(i, j);
       const last = run[run.length - 1].ptr;
       const whole = this.readSpan(first.seg, first.off, last.off + last.len - first.off, false);

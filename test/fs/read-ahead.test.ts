@@ -89,3 +89,36 @@ t.test('large sequential reads, two in flight (as the kernel sends them), read t
   for await (const [, val] of (await fs.resolve('/v')).map.scan()) segs.add(decodePtr(val).seg);
   t.ok(dataReads <= 2 * segs.size, `${dataReads} layout reads of records for ${blocks} blocks in ${segs.size} segments, not one per block`);
 });
+
+t.test('sixteen large reads in flight in any order (libaio at depth 16) read every record once, in runs', async (t) => {
+  const seed = Number(process.env.SEED ?? Date.now() % 100000);
+  t.comment(`seed ${seed}`);
+  let x = seed || 1;
+  const rand = (n: number) => { x = (x * 48271) % 2147483647; return x % n; };
+  const bs = SMALL.blockSize, req = 256 * 1024, depth = 16, blocks = (4 * depth * req) / bs;
+  const m = await memDatastore();
+  const fh = m.fs.addHandle(await m.fs.create('/v', 0o644, ROOT));
+  for (let i = 0; i < blocks; i++) { await m.fs.write(fh, i * bs, block(bs, i, 1)); if ((i + 1) % (W / bs) === 0) await m.fs.fsync(); }
+  await m.fs.fsync();
+  const { ds, fs } = await reopen(m.target);
+  const h = await fs.open('/v', true);
+  let dataReads = 0;
+  const readSeg = ds.layout.readSeg.bind(ds.layout);
+  ds.layout.readSeg = (seg, off, len, verify) => { if (verify === false) dataReads++; return readSeg(seg, off, len, verify); };
+  let wrong = 0;
+  for (let off = 0; off < blocks * bs; off += depth * req) {
+    const order = Array.from({ length: depth }, (_, i) => i);
+    for (let i = depth - 1; i > 0; i--) { const j = rand(i + 1); [order[i], order[j]] = [order[j], order[i]]; }
+    await Promise.all(order.map(async (j) => {
+      const at = off + j * req, b = await fs.read(h, at, req);
+      for (let i = 0; i < req / bs; i++) if (!b.subarray(i * bs, (i + 1) * bs).equals(block(bs, at / bs + i, 1))) wrong++;
+    }));
+  }
+  t.equal(wrong, 0, `every block reads as written (seed ${seed})`);
+  t.equal(ds.readAhead.dropped, 0, 'no record fetched ahead is dropped before its reader takes it');
+  t.equal(ds.readAhead.hits, blocks, 'every block is served from a fetch (none read on its own)');
+  t.ok(ds.readAhead.fetches <= blocks + W / bs, `each record fetched once (${ds.readAhead.fetches} for ${blocks}, plus at most a window past the end)`);
+  const segs = new Set<number>();
+  for await (const [, val] of (await fs.resolve('/v')).map.scan()) segs.add(decodePtr(val).seg);
+  t.ok(dataReads <= 2 * segs.size + blocks / (req / bs) / depth, `${dataReads} layout reads of records for ${blocks} blocks in ${segs.size} segments, seed ${seed}`);
+});

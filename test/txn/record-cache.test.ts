@@ -1,6 +1,7 @@
 // The record cache behind read-ahead: a fetch runs once per key; take joins it; a failed fetch
 // is forgotten (take gives null, so the reader reads for itself); the oldest go past capacity;
-// the key separates pointers, owners and blocks.
+// past capacity records already taken go before those still waiting for their reader; the key
+// separates pointers, owners and blocks.
 import t from 'tap';
 import { RecordCache } from '../../src/txn/record-cache.js';
 import { ExtentState } from '../../src/format/ptr.js';
@@ -24,6 +25,29 @@ t.test('fetch once, take joins, failures forgotten, capacity kept', async (t) =>
   t.equal(c.hits, 1);
   t.equal(c.fetches, 4);
   t.throws(() => new RecordCache(0), RangeError);
+});
+
+t.test('past capacity, taken records go first; untaken ones only when nothing taken is left', async (t) => {
+  const c = new RecordCache(3);
+  const read = (v: number) => async () => Buffer.from([v]);
+  c.fetch('a', read(1));
+  c.fetch('b', read(2));
+  c.fetch('c', read(3));
+  await c.take('b');
+  c.fetch('d', read(4));
+  t.notOk(c.has('b'), 'the taken record went');
+  t.ok(c.has('a') && c.has('c') && c.has('d'), 'the older untaken ones stay');
+  t.equal(c.dropped, 0);
+  t.same(await c.take('a'), Buffer.from([1]), 'a taken record may be taken again (another part of its block)');
+  t.same(await c.take('a'), Buffer.from([1]));
+  await c.take('c');
+  c.fetch('e', read(5));
+  t.notOk(c.has('a'), 'the one taken longest ago goes first');
+  t.ok(c.has('c'), 'the one taken since stays');
+  c.fetch('f', read(6));
+  c.fetch('g', read(7));
+  t.notOk(c.has('d'), 'with nothing taken left, the oldest fetched goes');
+  t.equal(c.dropped, 1, 'and is counted as dropped');
 });
 
 t.test('the key names pointer, owner and block', async (t) => {

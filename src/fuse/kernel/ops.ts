@@ -203,7 +203,7 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
       const fh = await openVia(dir.children.get(nm)!, async () => fs.addHandle(v, (flags & O_DSYNC) !== 0));
       return [e, P.openOut(fh, openFlags(false, flags))];
     }],
-    [P.OP.READ, (_h, b) => fs.read(Number(b.readBigUInt64LE(0)), Number(b.readBigUInt64LE(8)), b.readUInt32LE(16))],
+    [P.OP.READ, (_h, b) => fs.readv(Number(b.readBigUInt64LE(0)), Number(b.readBigUInt64LE(8)), b.readUInt32LE(16))],
     [P.OP.WRITE, async (_h, b) => {
       const size = b.readUInt32LE(16);
       await fs.write(Number(b.readBigUInt64LE(0)), Number(b.readBigUInt64LE(8)), b.subarray(40, 40 + size));
