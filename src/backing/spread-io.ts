@@ -8,7 +8,9 @@
  */
 import { invariant, LIMITS } from '../limits.js';
 import { VdfsError } from '../errors.js';
-import { Entry, holds, markMissing, Mode, Ref, SpreadKind, unitHolds, unitPresent, writeUnit } from './spread-format.js';
+import { Entry, holds, markMissing, Mode, Ref, SpreadKind, unitHolds, writeUnit } from './spread-format.js';
+import { placeRoles, unitsPresent, type Placement } from './spread-place.js';
+import { Gatherer, type GatherSource } from './gather.js';
 import { tolerance, type SpreadLayout } from './spread.js';
 import { ReadAhead } from './spread-readahead.js';
 import { BufferPool } from './buffer-pool.js';
@@ -26,6 +28,8 @@ export class SpreadIo {
   private durable = new Map<number, number>();
   private ahead = new ReadAhead();
   private pool = new BufferPool();
+  /** Large fast reads off the event loop (gather.ts). */
+  readonly gatherer = new Gatherer();
 
   constructor(private l: SpreadLayout) {}
 
@@ -200,40 +204,69 @@ export class SpreadIo {
    */
   async read(seg: number, off: number, len: number, verify = true): Promise<Buffer> {
     const { l } = this;
-    const out = Buffer.alloc(len);
     const e = l.table.get(seg);
-    if (!e || e.mode === Mode.Free || !len) return out;
-    const SW = l.g.stripeData, u = l.label.unitBytes, k = l.label.k;
+    if (!e || e.mode === Mode.Free || !len) return Buffer.alloc(len);
+    const SW = l.g.stripeData, u = l.label.unitBytes, us = l.g.unitStored;
     const a = Math.floor(off / SW), b = Math.ceil((off + len) / SW);
     if (b > e.stripes && (this.issued.get(seg) ?? 0) > e.stripes) await l.lock(seg).run(() => undefined);
     const hi = Math.min(b, e.stripes);
-    if (a < hi) {
-      if (verify) this.ahead.drop(seg); // what it keeps was checked only as far as a fast read checks
-      // a large fast read reads into pooled buffers and keeps nothing (it is about as large as a read-ahead)
-      const lease: Buffer[] = [], roles = this.rolesOf(a, hi, off, len);
-      const tried = !verify && hi - a >= LIMITS.SPREAD_DIRECT_STRIPES;
-      const direct = tried ? await this.gatherFast(seg, e, a, hi, roles, lease) : null;
-      try {
-        const kept = direct || verify ? null : this.ahead.get(seg, a, hi);
-        if (kept) this.counters.readAheadHits++;
-        // a direct read that found a unit not there as it should be is not tried fast again
-        const units = direct ? this.byRole(direct, roles) : kept ?? (await this.fetchData(seg, e, a, hi, off, len, verify || tried));
-        units.forEach((unitsOfRole, r) => unitsOfRole?.forEach((unit, i) => {
-          const at = (a + i) * SW + r * u;
-          const from = Math.max(off, at), to = Math.min(off + len, at + u);
-          if (to > from) unit.copy(out, from - off, from - at, to - at);
-        }));
-      } finally {
-        for (const buf of lease) this.pool.give(buf);
-      }
+    const roles = a < hi ? this.rolesOf(a, hi, off, len) : [];
+    const p: Placement = { a, hi, stripeData: SW, unitBytes: u, unitStored: us, off, len, roles };
+    // a large fast read keeps nothing (it is about as large as a read-ahead): the gather worker
+    // makes it, else it reads into pooled buffers here
+    const tried = a < hi && !verify && hi - a >= LIMITS.SPREAD_DIRECT_STRIPES;
+    const sources = tried ? this.sourcesOf(e, roles, a, hi) : null;
+    let out = sources && (await this.gatherer.gather(sources, e.gen, p));
+    if (!out) {
+      // Every byte below stripe hi is copied from a unit of a role it lies in; the rest reads zeros.
+      out = Buffer.allocUnsafe(len);
+      out.fill(0, Math.max(0, Math.min(len, hi * SW - off)));
+      if (a < hi) await this.readHere(seg, e, p, out, verify, tried);
     }
-    const p = this.pending.get(seg);
-    if (p && p.stripe >= a && p.stripe < b) {
-      const at = p.stripe * SW, from = Math.max(off, at), to = Math.min(off + len, at + SW);
-      if (to > from) p.buf.copy(out, from - off, from - at, to - at);
+    const pend = this.pending.get(seg);
+    if (pend && pend.stripe >= a && pend.stripe < b) {
+      const at = pend.stripe * SW, from = Math.max(off, at), to = Math.min(off + len, at + SW);
+      if (to > from) pend.buf.copy(out, from - off, from - at, to - at);
     }
     return out;
   }
+
+  /** Where the units of `roles` for stripes [a, hi) are stored, each from its first ref that holds them all; null when one has none. */
+  private sourcesOf(e: Entry, roles: number[], a: number, hi: number): GatherSource[] | null {
+    const { l } = this;
+    const out: GatherSource[] = [];
+    for (const role of roles) {
+      const ref = e.refs.find((r) => r.role === role && l.usable(r.target));
+      if (!ref) return null;
+      for (let s = a; s < hi; s++) if (!holds(ref, s)) return null;
+      out.push({ target: l.slots[ref.target].target!, at: l.g.chunkAt(ref.chunk, a), n: (hi - a) * l.g.unitStored });
+    }
+    return out;
+  }
+
+  /** Reads the units of p on the event loop and places them in out (`tried`: a fast read of many stripes). */
+  private async readHere(seg: number, e: Entry, p: Placement, out: Buffer, verify: boolean, tried: boolean): Promise<void> {
+    const { a, hi, off, len, roles } = p;
+    if (verify) this.ahead.drop(seg); // what it keeps was checked only as far as a fast read checks
+    const lease: Buffer[] = [];
+    try {
+      const direct = tried ? await this.readRoles(seg, e, a, hi, roles, lease) : null;
+      // straight from the role buffers: no unit slices made for the 256 units of a MiB
+      if (direct) { placeRoles(out, direct, p); return; }
+      const kept = verify ? null : this.ahead.get(seg, a, hi);
+      if (kept) this.counters.readAheadHits++;
+      // a direct read that found a unit not there as it should be is not tried fast again
+      const units = kept ?? (await this.fetchData(seg, e, a, hi, off, len, verify || tried));
+      const SW = p.stripeData, u = p.unitBytes;
+      units.forEach((unitsOfRole, r) => unitsOfRole?.forEach((unit, i) => {
+        const at = (a + i) * SW + r * u, from = Math.max(off, at), to = Math.min(off + len, at + u);
+        if (to > from) unit.copy(out, from - off, from - at, to - at);
+      }));
+    } finally {
+      for (const buf of lease) this.pool.give(buf);
+    }
+  }
+
 
   /**
    * Data units of stripes [a, hi) by role (null for a role the byte range does not touch); a
@@ -287,12 +320,20 @@ export class SpreadIo {
     return Array.from({ length: this.l.label.k }, (_, r) => (roles.includes(r) ? got[roles.indexOf(r)] : null));
   }
 
+  /** Units of `roles` for stripes [a, b) from their first refs, trailers checked; null unless every one is there. */
+  private async gatherFast(seg: number, e: Entry, a: number, b: number, roles: number[]): Promise<Buffer[][] | null> {
+    const raw = await this.readRoles(seg, e, a, b, roles);
+    const us = this.l.g.unitStored, u = this.l.label.unitBytes;
+    return raw && raw.map((buf) => Array.from({ length: b - a }, (_, i) => buf.subarray(i * us, i * us + u)));
+  }
+
   /**
-   * Units of `roles` for stripes [a, b) from their first refs, trailers checked; null unless
-   * every one is there. With `lease`, read into pooled buffers (pushed there for the caller to
-   * give back once it no longer needs the units).
+   * The stored units (data and trailer, back to back) of `roles` for stripes [a, b), one buffer
+   * per role read with one read of its first ref, trailers checked; null unless every one is there.
+   * With `lease`, read into pooled buffers (pushed there for the caller to give back once it no
+   * longer needs them).
    */
-  private async gatherFast(seg: number, e: Entry, a: number, b: number, roles: number[], lease?: Buffer[]): Promise<Buffer[][] | null> {
+  private async readRoles(seg: number, e: Entry, a: number, b: number, roles: number[], lease?: Buffer[]): Promise<Buffer[] | null> {
     const { l } = this;
     const us = l.g.unitStored, u = l.label.unitBytes;
     const out = await Promise.all(roles.map(async (role) => {
@@ -311,14 +352,9 @@ export class SpreadIo {
           buf = await t.read(at, n);
         }
       } catch { return null; } // the verified read reports it
-      const units: Buffer[] = [];
-      for (let i = 0; i < b - a; i++) {
-        if (!unitPresent(buf, i * us, u, e.gen)) return null;
-        units.push(buf.subarray(i * us, i * us + u));
-      }
-      return units;
+      return unitsPresent(buf, b - a, u, us, e.gen) ? buf : null;
     }));
-    return out.every((x) => x) ? (out as Buffer[][]) : null;
+    return out.every((x) => x) ? (out as Buffer[]) : null;
   }
 
   /**

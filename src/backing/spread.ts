@@ -364,7 +364,7 @@ export class SpreadLayout implements Layout {
       segments: { ec, replicated, missingFragments: missing },
       replicaBytes: replicaChunks * this.g.chunkStored,
       freeChunks: this.table.alloc.reduce((n, a) => n + a.freeCount, 0),
-      ...this.io.counters, ...this.repair.view(),
+      ...this.io.counters, ...this.io.gatherer.counters, ...this.repair.view(),
     };
   }
 
@@ -394,6 +394,7 @@ export class SpreadLayout implements Layout {
     this.closed = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
     await this.repair.stop();
+    await this.io.gatherer.close();
     for (const s of this.slots) await s.target?.close().catch(() => undefined);
   }
 

@@ -32,6 +32,11 @@ export interface Target {
   close(): Promise<void>;
   /** False once the storage behind the target is no longer what was opened (its file removed or replaced). */
   present?(): Promise<boolean>;
+  /**
+   * The file descriptor, for a read made by another thread (backing/gather.ts); null once the
+   * target is closing. The target does not close until `done` is called.
+   */
+  lend?(): { fd: number; done(): void } | null;
 }
 
 export const DATASTORE_FILE = 'datastore.vdfs';
@@ -105,7 +110,24 @@ export class FileTarget implements Target {
     const s = await statfs(this.path);
     return s.bavail * s.bsize;
   }
-  async close(): Promise<void> { await this.direct?.close(); await this.dsync.close(); await this.fh.close(); }
+  private lent = 0;
+  private closing = false;
+  private returned: (() => void) | null = null;
+  lend(): { fd: number; done(): void } | null {
+    if (this.closing) return null;
+    this.lent++;
+    let once = false;
+    return {
+      fd: this.fh.fd,
+      done: () => { if (once) return; once = true; if (--this.lent === 0) this.returned?.(); },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.lent) await new Promise<void>((r) => { this.returned = r; });
+    await this.direct?.close(); await this.dsync.close(); await this.fh.close();
+  }
   async present(): Promise<boolean> {
     try { return (await stat(this.path)).ino === this.ino; } catch { return false; }
   }

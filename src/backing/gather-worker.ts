@@ -1,0 +1,61 @@
+/**
+ * The gather worker (gather.ts): reads the stored units of a spread layout's fast read from the
+ * target files' descriptors (lent by their FileTargets for the read), checks their trailers and
+ * places their data into a buffer of the read's range, which it transfers back. The event loop
+ * then makes one message each way instead of one read per role and a copy per 4 KiB unit.
+ *
+ * Message: { id, reads: [{ fd, at, n }] (one per role, in p.roles order), gen, p: Placement }.
+ * Reply: { id, out } (an ArrayBuffer of p.len bytes: the units' data in place, zeros past the
+ * stripes read), or { id, out: null } when a unit is not there as it should be or a read fails
+ * (the event loop then reads for itself, and reports).
+ */
+import { read } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import { placeRoles, unitsPresent, type Placement } from './spread-place.js';
+
+export interface GatherRead { fd: number; at: number; n: number }
+export interface GatherJob { id: number; reads: GatherRead[]; gen: number; p: Placement }
+export interface GatherReply { id: number; out: ArrayBuffer | null }
+
+/** Role buffers by size, reused from one job to the next (a worker runs a few jobs at a time). */
+const free = new Map<number, Buffer[]>();
+const take = (n: number): Buffer => free.get(n)?.pop() ?? Buffer.allocUnsafeSlow(n);
+const give = (b: Buffer): void => { const l = free.get(b.length) ?? []; if (l.length < 16) l.push(b); free.set(b.length, l); };
+
+/** Reads n bytes at `at` of fd into a pooled buffer; bytes past the end read as zeros. */
+function readAll({ fd, at, n }: GatherRead): Promise<Buffer> {
+  const buf = take(n);
+  return new Promise((resolve, reject) => {
+    const step = (done: number): void => {
+      if (done >= n) { resolve(buf); return; }
+      read(fd, buf, done, n - done, at + done, (e, got) => {
+        if (e) { give(buf); reject(e); return; }
+        if (got === 0) { buf.fill(0, done); resolve(buf); return; }
+        step(done + got);
+      });
+    };
+    step(0);
+  });
+}
+
+async function run(job: GatherJob): Promise<ArrayBuffer | null> {
+  const { p } = job;
+  const got = await Promise.allSettled(job.reads.map(readAll));
+  const bufs = got.flatMap((g) => (g.status === 'fulfilled' ? [g.value] : []));
+  try {
+    if (bufs.length < got.length || !bufs.every((b) => unitsPresent(b, p.hi - p.a, p.unitBytes, p.unitStored, job.gen))) return null;
+    const out = Buffer.allocUnsafeSlow(p.len);
+    out.fill(0, Math.max(0, Math.min(p.len, p.hi * p.stripeData - p.off)));
+    placeRoles(out, bufs, p);
+    return out.buffer as ArrayBuffer;
+  } finally {
+    for (const b of bufs) give(b);
+  }
+}
+
+parentPort!.on('message', (job: GatherJob) => {
+  run(job).then((out) => {
+    const reply: GatherReply = { id: job.id, out };
+    parentPort!.postMessage(reply, out ? [out] : []);
+  }, () => parentPort!.postMessage({ id: job.id, out: null } satisfies GatherReply));
+});
