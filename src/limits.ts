@@ -70,7 +70,7 @@ export const LIMITS = {
   /** Kernel binding: longest wait for INIT after mounting, and for the connection to end after unmounting (then it is aborted). */
   FUSE_CLOSE_WAIT_MS: 10_000,
   /** Kernel binding: the kernel's read-ahead for the mount (KiB; its default is 128). */
-  FUSE_READ_AHEAD_KB: 1024,
+  FUSE_READ_AHEAD_KB: 4096,
   /** Kernel binding: how long the kernel may cache a name or attributes (ms); /.control's are never cached. */
   FUSE_ATTR_VALID_MS: 1000,
   /** A FUSE request not answered by then is answered ETIMEDOUT (fuse-native's own 15 s timer is off). */
