@@ -78,7 +78,9 @@ export class Session {
     const parts = typeof r === 'number' ? [] : Array.isArray(r) ? r : [r];
     let len = P.OUT_HEADER;
     for (const p of parts) len += p.length;
-    const iov = [P.outHeader(len, typeof r === 'number' ? r : 0, h.unique), ...parts];
+    // One write per reply: past IOV_MAX buffers, libuv would split it in two, which the kernel refuses.
+    const body = parts.length < LIMITS.IOV_MAX ? parts : [Buffer.concat(parts)];
+    const iov = [P.outHeader(len, typeof r === 'number' ? r : 0, h.unique), ...body];
     if (len >= LIMITS.FUSE_ASYNC_REPLY_BYTES) {
       this.writing++;
       writev(this.fd, iov, (e) => {
