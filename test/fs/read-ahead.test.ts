@@ -10,6 +10,20 @@ import { decodePtr } from '../../src/format/ptr.js';
 
 const W = LIMITS.READ_AHEAD_BYTES;
 
+/** A file of `blocks` blocks written and committed a window at a time, reopened: its handle, and a count of the layout's reads of records. */
+async function storedFile(bs: number, blocks: number) {
+  const m = await memDatastore();
+  const fh = m.fs.addHandle(await m.fs.create('/v', 0o644, ROOT));
+  for (let i = 0; i < blocks; i++) { await m.fs.write(fh, i * bs, block(bs, i, 1)); if ((i + 1) % (W / bs) === 0) await m.fs.fsync(); }
+  await m.fs.fsync();
+  const { ds, fs } = await reopen(m.target);
+  const h = await fs.open('/v', true);
+  let reads = 0;
+  const readSeg = ds.layout.readSeg.bind(ds.layout);
+  ds.layout.readSeg = (seg, off, len, verify) => { if (verify === false) reads++; return readSeg(seg, off, len, verify); };
+  return { ds, fs, h, dataReads: () => reads };
+}
+
 t.test('the plan: first read none, continuing reads extend the window, a jump resets it', async (t) => {
   const bs = 4096, size = 64 * W;
   const s = noReadAhead();
@@ -69,15 +83,7 @@ t.test('through a filesystem: hits, the written bytes, rewritten blocks read new
 
 t.test('large sequential reads, two in flight (as the kernel sends them), read the layout in long runs', async (t) => {
   const bs = SMALL.blockSize, req = 256 * 1024, blocks = (8 * W) / bs;
-  const m = await memDatastore();
-  const fh = m.fs.addHandle(await m.fs.create('/v', 0o644, ROOT));
-  for (let i = 0; i < blocks; i++) { await m.fs.write(fh, i * bs, block(bs, i, 1)); if ((i + 1) % (W / bs) === 0) await m.fs.fsync(); }
-  await m.fs.fsync();
-  const { ds, fs } = await reopen(m.target);
-  const h = await fs.open('/v', true);
-  let dataReads = 0;
-  const readSeg = ds.layout.readSeg.bind(ds.layout);
-  ds.layout.readSeg = (seg, off, len, verify) => { if (verify === false) dataReads++; return readSeg(seg, off, len, verify); };
+  const { ds, fs, h, dataReads } = await storedFile(bs, blocks);
   let wrong = 0;
   for (let off = 0; off < blocks * bs; off += 2 * req) {
     const got = await Promise.all([fs.read(h, off, req), fs.read(h, off + req, req)]);
@@ -87,7 +93,7 @@ t.test('large sequential reads, two in flight (as the kernel sends them), read t
   // a run of records stays inside a segment: the fewest reads there can be is one per segment the file spans
   const segs = new Set<number>();
   for await (const [, val] of (await fs.resolve('/v')).map.scan()) segs.add(decodePtr(val).seg);
-  t.ok(dataReads <= 2 * segs.size, `${dataReads} layout reads of records for ${blocks} blocks in ${segs.size} segments, not one per block`);
+  t.ok(dataReads() <= 2 * segs.size, `${dataReads()} layout reads of records for ${blocks} blocks in ${segs.size} segments, not one per block`);
 });
 
 t.test('sixteen large reads in flight in any order (libaio at depth 16) read every record once, in runs', async (t) => {
@@ -96,15 +102,7 @@ t.test('sixteen large reads in flight in any order (libaio at depth 16) read eve
   let x = seed || 1;
   const rand = (n: number) => { x = (x * 48271) % 2147483647; return x % n; };
   const bs = SMALL.blockSize, req = 256 * 1024, depth = 16, blocks = (4 * depth * req) / bs;
-  const m = await memDatastore();
-  const fh = m.fs.addHandle(await m.fs.create('/v', 0o644, ROOT));
-  for (let i = 0; i < blocks; i++) { await m.fs.write(fh, i * bs, block(bs, i, 1)); if ((i + 1) % (W / bs) === 0) await m.fs.fsync(); }
-  await m.fs.fsync();
-  const { ds, fs } = await reopen(m.target);
-  const h = await fs.open('/v', true);
-  let dataReads = 0;
-  const readSeg = ds.layout.readSeg.bind(ds.layout);
-  ds.layout.readSeg = (seg, off, len, verify) => { if (verify === false) dataReads++; return readSeg(seg, off, len, verify); };
+  const { ds, fs, h, dataReads } = await storedFile(bs, blocks);
   let wrong = 0;
   for (let off = 0; off < blocks * bs; off += depth * req) {
     const order = Array.from({ length: depth }, (_, i) => i);
@@ -120,5 +118,5 @@ t.test('sixteen large reads in flight in any order (libaio at depth 16) read eve
   t.ok(ds.readAhead.fetches <= blocks + W / bs, `each record fetched once (${ds.readAhead.fetches} for ${blocks}, plus at most a window past the end)`);
   const segs = new Set<number>();
   for await (const [, val] of (await fs.resolve('/v')).map.scan()) segs.add(decodePtr(val).seg);
-  t.ok(dataReads <= 2 * segs.size + blocks / (req / bs) / depth, `${dataReads} layout reads of records for ${blocks} blocks in ${segs.size} segments, seed ${seed}`);
+  t.ok(dataReads() <= 2 * segs.size + blocks / (req / bs) / depth, `${dataReads()} layout reads of records for ${blocks} blocks in ${segs.size} segments, seed ${seed}`);
 });
