@@ -16,14 +16,12 @@ import { TxgManager, TxgSource } from '../txn/txg.js';
 import { fail } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { emptyDirty, Vnode } from './vnode.js';
-import { DirtyCounter, readData, truncateData, txnFile } from './data.js';
-import { fallocate, type FallocateMode, type FallocateResult } from './fallocate.js';
-import { seekData, seekWhole } from './lseek.js';
+import type { DirtyCounter } from './data.js';
 import { Journal } from './journal.js';
 import { replayOplog } from './replay.js';
 import { OPLOG_VERSION } from '../format/superblock.js';
 import { HandleTable } from './handles.js';
-import { TxnFile, WritePath } from '../txn/write-path.js';
+import { WritePath } from '../txn/write-path.js';
 import { ControlTree } from './control.js';
 import { HiddenTree, hiddenFor, hiddenForFh, hiddenName } from './hidden.js';
 import { SnapView } from './snapview.js';
@@ -32,6 +30,7 @@ import { checkName, splitPath } from './names.js';
 import { Snapshots } from './snapshots.js';
 import { Cleaner } from './cleaner.js';
 import { Namespace } from './namespace.js';
+import { FileIo } from './file-io.js';
 
 export interface Stat {
   ino: number; mode: number; nlink: number; uid: number; gid: number; size: number;
@@ -62,7 +61,7 @@ export class Filesystem implements TxgSource {
   readonly snapshots: Snapshots;
   readonly cleaner = new Cleaner(this);
   private direntTouches: Touch[] = [];
-  private readonly hidden: HiddenTree[];
+  readonly hidden: HiddenTree[];
   readonly log: FsLog;
   readonly alarms = { count: 0, recent: [] as (Alarm & { time: string })[] };
   readonly operations = new Map<number, Operation>();
@@ -70,11 +69,10 @@ export class Filesystem implements TxgSource {
   /** @internal (fs/namespace.ts) */
   vnodes = new Map<bigint, Vnode>();
   private ns = new Mutex();
-  private handles = new HandleTable();
+  readonly handles = new HandleTable();
   readonly writes: WritePath;
   /** fsyncs of small writes go to the oplog (fs/journal.ts). */
   readonly journal: Journal;
-  private perWrite = new Mutex();
   /** @internal (fs/namespace.ts) */
   openBytes = 0;
   private syncingBytes = 0;
@@ -204,7 +202,7 @@ export class Filesystem implements TxgSource {
   }
 
   /** After a failed commit nothing more can become durable: changes get READ_ONLY (EROFS). */
-  private refuseIfFailed(): void {
+  refuseIfFailed(): void {
     if (this.txg.failure) fail('READ_ONLY', 'a commit failed; the datastore is read-only until remounted');
   }
 
@@ -276,83 +274,14 @@ export class Filesystem implements TxgSource {
   /** Whether fh is a /.control handle (its writes are commands that may run long). */
   isControlHandle(fh: number): boolean { return hiddenForFh(this.hidden, fh) === this.control; }
 
-  /** Up to len bytes at off (fewer only at end of file), a buffer of the caller's own. */
-  async read(fh: number, off: number, len: number): Promise<Buffer> {
-    return Buffer.concat(await this.readv(fh, off, len));
-  }
-
-  /** The same bytes as pieces in order that never change (readData): the kernel binding's reply, written as they are. */
-  async readv(fh: number, off: number, len: number): Promise<Buffer[]> {
-    const h = hiddenForFh(this.hidden, fh);
-    if (h) return [await h.read(fh, off, len)];
-    const pieces = await readData(this.ds, this.handles.get(fh).v, off, len);
-    this.counters.reads++;
-    for (const p of pieces) this.counters.bytesRead += p.length;
-    return pieces;
-  }
-
-  /** Buffered writes are durable at the next commit; O_SYNC/O_DSYNC ones when this returns. */
-  async write(fh: number, off: number, data: Buffer): Promise<void> {
-    const h = hiddenForFh(this.hidden, fh);
-    if (h) return h.write(fh, off, data);
-    const { v, sync } = this.handles.get(fh);
-    if (!v.isFile) fail('INVALID', 'not a regular file');
-    if (off + data.length > LIMITS.FILE_MAX_BYTES) fail('TOO_BIG', 'write past the largest file size');
-    const file = this.txnOf(v);
-    if (this.opts.commitPerWrite) {
-      // The measuring switch: each write is applied and committed on its own.
-      await this.perWrite.run(async () => { await this.writes.write(file, off, data); await this.txg.sync(); });
-    } else {
-      await this.txg.admit();
-      await this.writes.write(file, off, data);
-      if (sync) await this.journal.sync();
-    }
-    this.counters.writes++;
-    this.counters.bytesWritten += data.length;
-  }
-
-  /** The write path's view of a file (made once per vnode); refused after a failed commit. */
-  txnOf(v: Vnode): TxnFile {
-    this.refuseIfFailed();
-    return (v.txn ??= txnFile(this.ds, v, this.dirtyCounter));
-  }
-
-  async truncate(path: string | null, fh: number | null, size: number): Promise<void> {
-    const h = path === null ? undefined : hiddenFor(this.hidden, path);
-    if (h) return h.truncate(path!);
-    const v = fh !== null && this.handles.has(fh) ? this.handles.get(fh).v : await this.resolve(path ?? '/');
-    if (v.isDir) fail('IS_DIR', 'is a directory');
-    if (!v.isFile) fail('INVALID', 'not a regular file');
-    this.refuseIfFailed();
-    await v.lock.run(() => truncateData(this.ds, v, size, this.dirtyCounter));
-  }
-
-  /** fallocate(2) through an open handle (fs/fallocate.ts: vdfs reserves nothing; zeroing is a write of zeros). */
-  async fallocate(fh: number, off: number, len: number, mode: FallocateMode): Promise<FallocateResult> {
-    if (hiddenForFh(this.hidden, fh)) fail('NOT_SUPPORTED', 'fallocate of a hidden file');
-    const { v } = this.handles.get(fh);
-    if (!v.isFile) fail('INVALID', 'not a regular file');
-    if (off < 0 || len <= 0) fail('INVALID', 'fallocate wants off >= 0 and len > 0');
-    if (off + len > LIMITS.FILE_MAX_BYTES) fail('TOO_BIG', 'fallocate past the largest file size');
-    const file = this.txnOf(v);
-    const r = await fallocate({
-      ds: this.ds, v,
-      write: async (at, data) => { this.refuseIfFailed(); await this.txg.admit(); await this.writes.write(file, at, data); },
-      grow: (size) => v.lock.run(() => truncateData(this.ds, v, Math.max(size, v.attrs.size), this.dirtyCounter)),
-    }, off, len, mode);
-    this.counters.fallocates++;
-    this.counters.bytesZeroed += r.zeroedBytes;
-    return r;
-  }
-
-  /** lseek's SEEK_DATA / SEEK_HOLE through an open handle of `path` (fs/lseek.ts); a hidden tree's file is data to its end. */
-  async seek(fh: number, path: string, off: number, what: 'data' | 'hole'): Promise<number> {
-    const h = hiddenForFh(this.hidden, fh);
-    if (h) return seekWhole((await h.stat(path)).size, off, what);
-    const { v } = this.handles.get(fh);
-    if (!v.isFile) fail('INVALID', 'not a regular file');
-    return seekData(this.ds, v, off, what);
-  }
+  readonly io = new FileIo(this);
+  read: FileIo['read'] = (...a) => this.io.read(...a);
+  readv: FileIo['readv'] = (...a) => this.io.readv(...a);
+  write: FileIo['write'] = (...a) => this.io.write(...a);
+  txnOf: FileIo['txnOf'] = (...a) => this.io.txnOf(...a);
+  truncate: FileIo['truncate'] = (...a) => this.io.truncate(...a);
+  fallocate: FileIo['fallocate'] = (...a) => this.io.fallocate(...a);
+  seek: FileIo['seek'] = (...a) => this.io.seek(...a);
 
   async fsync(): Promise<void> { await this.journal.sync(); }
 
