@@ -1,4 +1,5 @@
-// Power loss at every sync of a fixed workload: the writes not yet synced are dropped, applied,
+// Power loss at every sync of a fixed workload (writes, truncation, fallocate's punches, zeroed
+// ranges and growth, renames, unlinks): the writes not yet synced are dropped, applied,
 // or torn at 512 B and 4 KiB; every reopen must give the state of a committed transaction group
 // at or after the last acknowledged one (here: the acknowledged one or the one being committed),
 // and the datastore must take writes again.
@@ -16,8 +17,9 @@ const STEPS = Number(process.env.POWER_LOSS_STEPS ?? 24);
 t.comment(`seed ${SEED}, ${STEPS} steps (set SEED, POWER_LOSS_STEPS to change)`);
 
 /** The fixed workload: each step changes something and ends with an fsync (one commit). */
-async function workload(fs: Filesystem, onDurable: (txg: bigint) => Promise<void>): Promise<void> {
+async function workload(fs: Filesystem, onDurable: (txg: bigint) => Promise<void>): Promise<number> {
   const r = rng(SEED);
+  let fallocates = 0;
   await fs.mkdir('/vm', 0o755, ROOT);
   const names = ['/vm/a.raw', '/vm/b.raw', '/c.raw'];
   for (let step = 0; step < STEPS; step++) {
@@ -28,7 +30,14 @@ async function workload(fs: Filesystem, onDurable: (txg: bigint) => Promise<void
     if (exists && what < 0.08) await fs.unlink(path);
     else if (exists && what < 0.16) await fs.rename(path, names.find((n) => n !== path)!);
     else if (exists && what < 0.26) await fs.truncate(path, null, Math.floor(r() * 150_000));
-    else {
+    else if (exists && what < 0.36) {
+      // fallocate: a punched hole, a zeroed range (which may grow the file), or room made (grows only)
+      const fh = await fs.open(path, true), kind = Math.floor(r() * 3);
+      const off = Math.floor(r() * 120_000), len = 1 + Math.floor(r() * 60_000);
+      await fs.fallocate(fh, off, len, { keepSize: kind === 0, zero: kind < 2 });
+      fs.release(fh);
+      fallocates++;
+    } else {
       const fh = await fs.open(path, true);
       for (let w = 0, n = 1 + Math.floor(r() * 6); w < n; w++) {
         const len = 1 + Math.floor(r() * 40_000), off = Math.floor(r() * 120_000);
@@ -41,29 +50,31 @@ async function workload(fs: Filesystem, onDurable: (txg: bigint) => Promise<void
     await fs.fsync();
     await onDurable(fs.ds.txg);
   }
+  return fallocates;
 }
 
 async function run(failAtSync: number | null) {
   await initChecksum();
   const target = new PowerLossTarget(failAtSync, failAtSync !== null && failAtSync % 2 === 1); // odd sync points: the direct-write path
   const states = new Map<bigint, string>();
-  let acked = -1n;
+  let acked = -1n, fallocates = 0;
   try {
     const ds = await Datastore.mkfs(new SingleLayout(target, SMALL.segmentSize), SMALL);
     const fs = new Filesystem(ds);
     acked = ds.txg;
     states.set(ds.txg, await contentOf(fs));
-    await workload(fs, async (txg) => { acked = txg; states.set(txg, await contentOf(fs)); });
+    fallocates = await workload(fs, async (txg) => { acked = txg; states.set(txg, await contentOf(fs)); });
   } catch (e) {
     if (!target.lost) throw e;
   }
-  return { target, states, acked };
+  return { target, states, acked, fallocates };
 }
 
 t.test('power loss at every sync: each image opens at a committed txg at or after the last acknowledged', async (t) => {
   const full = await run(null);
   const syncs = full.target.syncs;
   t.ok(syncs >= STEPS, `the workload makes ${syncs} syncs`);
+  t.ok(full.fallocates > 0, `and ${full.fallocates} fallocates`);
   const r = rng(SEED + 1);
   const n = { images: 0, failures: 0, acked: 0, next: 0 };
   for (let k = 1; k <= syncs; k++) {
