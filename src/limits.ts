@@ -193,6 +193,8 @@ export const LIMITS = {
   READ_AHEAD_RUN_BYTES: 1024 * 1024,
   /** Bytes of records fetched ahead that the datastore keeps (divided by the block size: records). */
   READ_AHEAD_CACHE_BYTES: 64 * 1024 * 1024,
+  /** Bytes of the runs those records were read in that they may keep in memory (a record is a slice of its run). */
+  READ_AHEAD_PINNED_BYTES: 128 * 1024 * 1024,
   /** Milliseconds between checks that each target is still the file that was opened. */
   HEALTH_PROBE_MS: 1000,
   /** First and longest wait before a failing or missing target is tried again (doubling). */

@@ -11,25 +11,26 @@
  */
 import { read } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import { BufferPool } from './buffer-pool.js';
 import { placeRoles, unitsPresent, type Placement } from './spread-place.js';
 
 export interface GatherRead { fd: number; at: number; n: number }
 export interface GatherJob { id: number; reads: GatherRead[]; gen: number; p: Placement }
 export interface GatherReply { id: number; out: ArrayBuffer | null }
 
-/** Role buffers by size, reused from one job to the next (a worker runs a few jobs at a time). */
-const free = new Map<number, Buffer[]>();
-const take = (n: number): Buffer => free.get(n)?.pop() ?? Buffer.allocUnsafeSlow(n);
-const give = (b: Buffer): void => { const l = free.get(b.length) ?? []; if (l.length < 16) l.push(b); free.set(b.length, l); };
+/** Role buffers, reused from one job to the next within the spread pool's bounds (buffer-pool.ts). */
+const pool = new BufferPool();
 
-/** Reads n bytes at `at` of fd into a pooled buffer; bytes past the end read as zeros. */
-function readAll({ fd, at, n }: GatherRead): Promise<Buffer> {
-  const buf = take(n);
+/** Reads n bytes at `at` of fd into a pooled buffer (its first n bytes); bytes past the end read as zeros. */
+function readAll({ fd, at, n }: GatherRead, held: Buffer[]): Promise<Buffer> {
+  const whole = pool.take(n);
+  held.push(whole);
+  const buf = whole.subarray(0, n);
   return new Promise((resolve, reject) => {
     const step = (done: number): void => {
       if (done >= n) { resolve(buf); return; }
       read(fd, buf, done, n - done, at + done, (e, got) => {
-        if (e) { give(buf); reject(e); return; }
+        if (e) { reject(e); return; }
         if (got === 0) { buf.fill(0, done); resolve(buf); return; }
         step(done + got);
       });
@@ -40,7 +41,8 @@ function readAll({ fd, at, n }: GatherRead): Promise<Buffer> {
 
 async function run(job: GatherJob): Promise<ArrayBuffer | null> {
   const { p } = job;
-  const got = await Promise.allSettled(job.reads.map(readAll));
+  const held: Buffer[] = [];
+  const got = await Promise.allSettled(job.reads.map((r) => readAll(r, held)));
   const bufs = got.flatMap((g) => (g.status === 'fulfilled' ? [g.value] : []));
   try {
     if (bufs.length < got.length || !bufs.every((b) => unitsPresent(b, p.hi - p.a, p.unitBytes, p.unitStored, job.gen))) return null;
@@ -49,7 +51,7 @@ async function run(job: GatherJob): Promise<ArrayBuffer | null> {
     placeRoles(out, bufs, p);
     return out.buffer as ArrayBuffer;
   } finally {
-    for (const b of bufs) give(b);
+    for (const b of held) pool.give(b); // every read has settled: nothing writes into them any more
   }
 }
 

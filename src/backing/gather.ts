@@ -36,7 +36,7 @@ export class Gatherer {
       const out = await new Promise<Buffer | null>((resolve) => {
         this.pending.set(id, resolve);
         if (this.pending.size === 1) w.ref();
-        w.postMessage(job);
+        try { w.postMessage(job); } catch { this.pending.delete(id); resolve(null); }
       });
       if (out) this.counters.gathered++; else this.counters.declined++;
       return out;
@@ -56,9 +56,10 @@ export class Gatherer {
         if (!this.pending.size) w.unref();
         resolve(m.out ? Buffer.from(m.out) : null);
       });
-      const gone = () => { this.broken = true; this.worker = null; this.settleAll(); };
-      w.on('error', gone);
-      w.on('exit', gone);
+      // Pending reads are settled (and their descriptors given back) only once the thread is
+      // gone: after an error its reads may still be running.
+      w.on('error', () => { this.broken = true; this.worker = null; void w.terminate(); });
+      w.on('exit', () => { this.broken = true; this.worker = null; this.settleAll(); });
       w.unref(); // keeps the process alive only while it has reads (after the listeners: adding one refs it again)
       this.worker = w;
       return w;
@@ -73,11 +74,12 @@ export class Gatherer {
     this.pending.clear();
   }
 
+  /** Stops the worker; its pending reads give null, after the thread has ended. */
   async close(): Promise<void> {
     const w = this.worker;
     this.broken = true;
     this.worker = null;
-    this.settleAll();
     if (w) await w.terminate();
+    this.settleAll();
   }
 }

@@ -228,6 +228,9 @@ export class SpreadIo {
       out.fill(0, Math.max(0, Math.min(len, hi * SW - off)));
       if (a < hi) await this.readHere(seg, e, p, out, verify, tried);
     }
+    // The partial stripe still in memory (a flush during the read above moved it to the target,
+    // where this read did not look: those bytes read as zeros, the record's checksum fails and
+    // the datastore reads again, verified).
     const pend = this.pending.get(seg);
     if (pend && pend.stripe >= a && pend.stripe < b) {
       const at = pend.stripe * SW, from = Math.max(off, at), to = Math.min(off + len, at + SW);

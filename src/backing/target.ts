@@ -111,7 +111,7 @@ export class FileTarget implements Target {
     return s.bavail * s.bsize;
   }
   private lent = 0;
-  private closing = false;
+  private closing: Promise<void> | null = null;
   private returned: (() => void) | null = null;
   lend(): { fd: number; done(): void } | null {
     if (this.closing) return null;
@@ -123,10 +123,13 @@ export class FileTarget implements Target {
     };
   }
 
-  async close(): Promise<void> {
-    this.closing = true;
-    if (this.lent) await new Promise<void>((r) => { this.returned = r; });
-    await this.direct?.close(); await this.dsync.close(); await this.fh.close();
+  /** Closes once every lent descriptor is back (a second call waits for the same close). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.lent) await new Promise<void>((r) => { this.returned = r; });
+      await this.direct?.close(); await this.dsync.close(); await this.fh.close();
+    })();
+    return this.closing;
   }
   async present(): Promise<boolean> {
     try { return (await stat(this.path)).ino === this.ino; } catch { return false; }

@@ -5,6 +5,7 @@
  * into the live file, in batches of RESTORE_BATCH_BYTES read ahead and then applied under the
  * file's lock. The live file then descends from the restored snapshot in the snapshot tree.
  */
+import { framedBuffer } from '../codec/record.js';
 import { fail } from '../errors.js';
 import { presentPtrs } from '../format/map-value.js';
 import { LIMITS } from '../limits.js';
@@ -78,9 +79,12 @@ async function apply(fs: Filesystem, v: Vnode, diff: MapDiff, size: number, prog
     const blocks = await Promise.all(batch.map(async ({ lbn, to }) => {
       for (const p of to ? presentPtrs(to) : []) bytes += p.len;
       // A copy: the block joins the open txg, where later writes change it in place, and the
-      // record read may be the one the read-ahead cache holds for other readers.
+      // record read may be the one the read-ahead cache holds for other readers. Framed, as the
+      // write path's blocks are, so the commit encodes it without copying it again.
       const b = to && await valueContent(fs.ds, v.ino, lbn, to);
-      return { lbn, data: b ? Buffer.from(b) : Buffer.alloc(bs) };
+      const data = framedBuffer(bs, !b);
+      if (b) data.fill(0, b.copy(data));
+      return { lbn, data };
     }));
     await fs.txg.admit();
     await v.lock.run(() => { for (const b of blocks) file.addBlock(b.lbn, b.data); v.touch(); });

@@ -22,7 +22,7 @@ import { ErrorCode, isVdfsError, VdfsError } from '../errors.js';
 import { streamXxh64 } from '../codec/checksum.js';
 import { commitTxg, Frozen } from './commit.js';
 import { SnapCatalog } from '../snap/catalog.js';
-import { RecordCache } from './record-cache.js';
+import { RecordCache, type Run } from './record-cache.js';
 import { OplogChain } from '../oplog/chain.js';
 
 /** A record that fails its own checks this way is read again with the layout's fragment checks on (readStored). */
@@ -74,7 +74,7 @@ export class Datastore {
     if (sb.keyCheck && !o.key) throw new VdfsError('KEY', 'the datastore is encrypted: give its key (--key-file)');
     if (o.key) checkKey(o.key, sb);
     this.codec = new BlockCodec(sb.policy, sb.uuid, ring ?? (o.key ? new KeyRing(o.key, sb.uuid) : null), o.workers ?? defaultWorkers());
-    this.readAhead = new RecordCache(Math.max(1, Math.floor(LIMITS.READ_AHEAD_CACHE_BYTES / sb.blockSize)));
+    this.readAhead = new RecordCache(Math.max(1, Math.floor(LIMITS.READ_AHEAD_CACHE_BYTES / sb.blockSize)), LIMITS.READ_AHEAD_PINNED_BYTES);
   }
 
   /** Longest slice of a commit's work before requests get a turn (txn/slicer.ts; tests set 0). */
@@ -248,14 +248,16 @@ export class Datastore {
         && todo[j].ptr.off + todo[j].ptr.len - first.off - (j - i + 1) * RECORD_HEADER <= LIMITS.READ_AHEAD_RUN_BYTES) j++;
       const run = todo.slice(i, j);
       const last = run[run.length - 1].ptr;
-      const whole = this.readSpan(first.seg, first.off, last.off + last.len - first.off, false);
+      const span = last.off + last.len - first.off;
+      const whole = this.readSpan(first.seg, first.off, span, false);
       whole.catch(() => { /* each record's fetch fails with it; a demand read then reads for itself */ });
+      const held: Run = { bytes: span, held: 0 };
       for (const b of run) {
         const p = b.ptr;
         this.readAhead.fetch(RecordCache.key(p, owner, b.key), async () => {
           const bytes = (await whole).subarray(p.off - first.off, p.off - first.off + p.len);
           return this.codec.decode(bytes, { kind: RecordKind.Data, owner, key: b.key, birth: p.birth, checksum: p.checksum }, !!p.sealed);
-        });
+        }, held);
       }
       i = j;
     }

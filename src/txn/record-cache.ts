@@ -4,24 +4,34 @@
  * immutable, so a pointer names its content: a block rewritten since has a new pointer and
  * misses, and a segment freed and written again holds records of another birth. A demand read
  * takes what is here or joins what is in flight; a failed fetch is forgotten, and the demand
- * read then reads (and reports) for itself. At most `capacity` records. Past it, records already
- * taken go first (oldest taken first): a taken record is kept only for a reader of another part
- * of its block (4 KiB reads of a 32 KiB block), while one not yet taken was fetched for a reader
- * on its way — dropping it would read it again. Only when every record is untaken does the
- * oldest fetched go.
+ * read then reads (and reports) for itself.
+ *
+ * Bounds: at most `capacity` records, and at most `pinnedBytes` of the runs they were read in
+ * (a record is a slice of its run's buffer, which stays in memory while any record of it is
+ * here). Past a bound, records already taken go first (oldest taken first): a taken record is
+ * kept only for a reader of another part of its block (4 KiB reads of a 32 KiB block), while one
+ * not yet taken was fetched for a reader on its way — dropping it would read it again. A record
+ * not taken while twice `capacity` later ones were fetched is not waited for any more (a block
+ * rewritten, or a reader that stopped) and goes before any taken one.
  */
 import type { BlockPtr } from '../format/ptr.js';
 
+/** The buffer a run of records was read into, shared by the records fetched from it. */
+export interface Run { bytes: number; held: number }
+
+interface Entry { p: Promise<Buffer>; seq: number; run?: Run }
+
 export class RecordCache {
   /** Fetched, not yet taken; insertion order is age. */
-  private readonly fresh = new Map<string, Promise<Buffer>>();
+  private readonly fresh = new Map<string, Entry>();
   /** Taken at least once; insertion order is when last taken. */
-  private readonly taken = new Map<string, Promise<Buffer>>();
+  private readonly taken = new Map<string, Entry>();
+  private pinned = 0;
   /** Demand reads served from here, fetches started, and fetched records dropped before any reader took them. */
   hits = 0;
   fetches = 0;
   dropped = 0;
-  constructor(readonly capacity: number) {
+  constructor(readonly capacity: number, readonly pinnedBytes = Infinity) {
     if (!(capacity >= 1)) throw new RangeError(`record cache capacity ${capacity}`);
   }
 
@@ -31,29 +41,44 @@ export class RecordCache {
 
   has(k: string): boolean { return this.fresh.has(k) || this.taken.has(k); }
 
-  /** Starts `read` for k unless k is here already. */
-  fetch(k: string, read: () => Promise<Buffer>): void {
+  /** Bytes of runs held by the records here. */
+  get pinnedNow(): number { return this.pinned; }
+  get size(): number { return this.fresh.size + this.taken.size; }
+
+  /** Starts `read` for k unless k is here already; `run` is the buffer it is a slice of, when shared. */
+  fetch(k: string, read: () => Promise<Buffer>, run?: Run): void {
     if (this.has(k)) return;
-    this.fetches++;
-    const p = read();
-    this.fresh.set(k, p);
-    p.catch(() => { if (this.fresh.get(k) === p) this.fresh.delete(k); if (this.taken.get(k) === p) this.taken.delete(k); });
-    while (this.fresh.size + this.taken.size > this.capacity) {
-      if (this.taken.size) { this.taken.delete(this.taken.keys().next().value as string); continue; }
-      this.fresh.delete(this.fresh.keys().next().value as string);
-      this.dropped++;
-    }
+    const e: Entry = { p: read(), seq: ++this.fetches, run };
+    this.fresh.set(k, e);
+    if (run && run.held++ === 0) this.pinned += run.bytes;
+    e.p.catch(() => { if (this.fresh.get(k) === e) this.remove(this.fresh, k); if (this.taken.get(k) === e) this.remove(this.taken, k); });
+    while (this.size > this.capacity || (this.pinned > this.pinnedBytes && this.size > 1)) this.evictOne();
+  }
+
+  private evictOne(): void {
+    const [oldFresh, e] = this.fresh.entries().next().value ?? [];
+    const stale = e && e.seq <= this.fetches - 2 * this.capacity;
+    if (this.taken.size && !stale) { this.remove(this.taken, this.taken.keys().next().value as string); return; }
+    this.remove(this.fresh, oldFresh as string);
+    this.dropped++;
+  }
+
+  private remove(m: Map<string, Entry>, k: string): void {
+    const e = m.get(k);
+    if (!e) return;
+    m.delete(k);
+    if (e.run && --e.run.held === 0) this.pinned -= e.run.bytes;
   }
 
   /** The record fetched for k, or null when there is none or its fetch failed. */
   async take(k: string): Promise<Buffer | null> {
-    const p = this.fresh.get(k) ?? this.taken.get(k);
-    if (!p) return null;
+    const e = this.fresh.get(k) ?? this.taken.get(k);
+    if (!e) return null;
     this.fresh.delete(k);
     this.taken.delete(k);
-    this.taken.set(k, p);
+    this.taken.set(k, e);
     try {
-      const b = await p;
+      const b = await e.p;
       this.hits++;
       return b;
     } catch {

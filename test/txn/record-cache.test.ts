@@ -50,6 +50,31 @@ t.test('past capacity, taken records go first; untaken ones only when nothing ta
   t.equal(c.dropped, 1, 'and is counted as dropped');
 });
 
+t.test('a record never taken is not kept for ever, and the runs held stay within their bound', async (t) => {
+  const c = new RecordCache(2);
+  const read = (v: number) => async () => Buffer.from([v]);
+  c.fetch('old', read(0));
+  for (let i = 1; i <= 3; i++) { c.fetch(`x${i}`, read(i)); await c.take(`x${i}`); }
+  t.ok(c.has('old'), 'while fewer than twice the capacity came after it, the untaken record stays');
+  c.fetch('x4', read(4));
+  t.notOk(c.has('old'), 'then it goes, before the taken ones');
+  t.ok(c.has('x3') && c.has('x4'));
+  t.equal(c.dropped, 1);
+
+  const p = new RecordCache(10, 100);
+  const r1 = { bytes: 60, held: 0 }, r2 = { bytes: 60, held: 0 };
+  for (const k of ['a', 'b', 'c']) p.fetch(k, read(1), r1);
+  t.equal(p.pinnedNow, 60, 'three records of one run hold it once');
+  p.fetch('d', read(2), r2);
+  t.equal(p.pinnedNow, 60, 'a second run past the bound: the first run\'s records go');
+  t.ok(!p.has('a') && !p.has('b') && !p.has('c') && p.has('d'));
+  t.equal(r1.held, 0);
+  const q = new RecordCache(10, 1000), r3 = { bytes: 60, held: 0 };
+  q.fetch('bad', async () => { throw new Error('EIO'); }, r3);
+  await q.take('bad');
+  t.equal(q.pinnedNow, 0, 'a failed fetch lets go of its run');
+});
+
 t.test('the key names pointer, owner and block', async (t) => {
   const p = { state: ExtentState.Present, seg: 3, off: 4096, len: 4200, checksum: 77n, birth: 5n };
   const k = RecordCache.key(p, 16n, 2n);
