@@ -11,10 +11,11 @@
  * here). Past a bound, records already taken go first (oldest taken first): a taken record is
  * kept only for a reader of another part of its block (4 KiB reads of a 32 KiB block), while one
  * not yet taken was fetched for a reader on its way — dropping it would read it again. A record
- * not taken while twice `capacity` later ones were fetched is not waited for any more (a block
+ * not taken while READ_AHEAD_UNTAKEN_CAPACITIES × `capacity` later ones were fetched is not waited for any more (a block
  * rewritten, or a reader that stopped) and goes before any taken one.
  */
 import type { BlockPtr } from '../format/ptr.js';
+import { LIMITS } from '../limits.js';
 
 /** The buffer a run of records was read into, shared by the records fetched from it. */
 export interface Run { bytes: number; held: number }
@@ -57,7 +58,7 @@ export class RecordCache {
 
   private evictOne(): void {
     const [oldFresh, e] = this.fresh.entries().next().value ?? [];
-    const stale = e && e.seq <= this.fetches - 2 * this.capacity;
+    const stale = e && e.seq <= this.fetches - LIMITS.READ_AHEAD_UNTAKEN_CAPACITIES * this.capacity;
     if (this.taken.size && !stale) { this.remove(this.taken, this.taken.keys().next().value as string); return; }
     this.remove(this.fresh, oldFresh as string);
     this.dropped++;
