@@ -6,9 +6,10 @@
  * one message and takes back the range's bytes, transferred.
  *
  * The worker reads the targets' descriptors, lent for the read (FileTarget.lend): a target does
- * not close while one is lent, so the number never names another file meanwhile. Anything off —
- * a target without a descriptor (memory), a unit not there, a read that fails, a worker that
- * died — gives null, and the caller reads on the event loop as before (which reports failures).
+ * not close while one is lent, so the number never names another file meanwhile. A unit not
+ * there or a read that fails gives 'absent': the caller reads verified (which rebuilds and
+ * reports) without trying the fast read again. A target without a descriptor (memory) or a
+ * worker that died gives null, and the caller reads on the event loop as before.
  */
 import { Worker } from 'node:worker_threads';
 import type { Target } from './target.js';
@@ -21,24 +22,28 @@ export class Gatherer {
   private worker: Worker | null = null;
   private broken = false;
   private nextId = 1;
-  private pending = new Map<number, (out: Buffer | null) => void>();
+  private pending = new Map<number, (out: Buffer | 'absent' | null) => void>();
   /** Reads made by the worker, and those it gave back to the event loop. */
   readonly counters = { gathered: 0, declined: 0 };
 
-  /** The range p describes, read from `sources` (one per role of p.roles), or null (read it yourself). */
-  async gather(sources: GatherSource[], gen: number, p: Placement): Promise<Buffer | null> {
+  /**
+   * The range p describes, read from `sources` (one per role of p.roles); null when the worker
+   * cannot make the read, 'absent' when it found a unit not there or a read failed (read it
+   * yourself, verified).
+   */
+  async gather(sources: GatherSource[], gen: number, p: Placement): Promise<Buffer | 'absent' | null> {
     const leases = sources.map((s) => s.target.lend?.() ?? null);
     try {
       const w = this.broken ? null : this.start();
       if (!w || leases.some((x) => !x)) return null;
       const id = this.nextId++;
       const job: GatherJob = { id, gen, p, reads: sources.map((s, i) => ({ fd: leases[i]!.fd, at: s.at, n: s.n })) };
-      const out = await new Promise<Buffer | null>((resolve) => {
+      const out = await new Promise<Buffer | 'absent' | null>((resolve) => {
         this.pending.set(id, resolve);
         if (this.pending.size === 1) w.ref();
         try { w.postMessage(job); } catch { this.pending.delete(id); resolve(null); }
       });
-      if (out) this.counters.gathered++; else this.counters.declined++;
+      if (out instanceof Buffer) this.counters.gathered++; else if (out) this.counters.declined++;
       return out;
     } finally {
       for (const x of leases) x?.done();
@@ -54,7 +59,7 @@ export class Gatherer {
         if (!resolve) return;
         this.pending.delete(m.id);
         if (!this.pending.size) w.unref();
-        resolve(m.out ? Buffer.from(m.out) : null);
+        resolve(m.out ? Buffer.from(m.out) : 'absent');
       });
       // Pending reads are settled (and their descriptors given back) only once the thread is
       // gone: after an error its reads may still be running.

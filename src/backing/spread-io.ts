@@ -10,7 +10,7 @@
 import { invariant, LIMITS } from '../limits.js';
 import { VdfsError } from '../errors.js';
 import { Entry, holds, markMissing, Mode, Ref, SpreadKind, writeUnit } from './spread-format.js';
-import { placeRoles, unitsPresent, type Placement } from './spread-place.js';
+import { placeRoles, placeUnit, unitsPresent, type Placement } from './spread-place.js';
 import { Gatherer, type GatherSource } from './gather.js';
 import { VerifiedReads } from './spread-verified.js';
 import { tolerance, type SpreadLayout } from './spread.js';
@@ -221,12 +221,15 @@ export class SpreadIo {
     // makes it, else it reads into pooled buffers here
     const tried = a < hi && !verify && hi - a >= LIMITS.SPREAD_DIRECT_STRIPES;
     const sources = tried ? this.sourcesOf(e, roles, a, hi) : null;
-    let out = sources && (await this.gatherer.gather(sources, e.gen, p));
-    if (!out) {
+    const gathered = sources && (await this.gatherer.gather(sources, e.gen, p));
+    let out: Buffer;
+    if (gathered instanceof Buffer) {
+      out = gathered;
+    } else {
       // Every byte below stripe hi is copied from a unit of a role it lies in; the rest reads zeros.
       out = Buffer.allocUnsafe(len);
       out.fill(0, Math.max(0, Math.min(len, hi * SW - off)));
-      if (a < hi) await this.readHere(seg, e, p, out, verify, tried);
+      if (a < hi) await this.readHere(seg, e, p, out, verify, tried, gathered === 'absent');
     }
     // The partial stripe still in memory (a flush during the read above moved it to the target,
     // where this read did not look: those bytes read as zeros, the record's checksum fails and
@@ -252,29 +255,27 @@ export class SpreadIo {
     return out;
   }
 
-  /** Reads the units of p on the event loop and places them in out (`tried`: a fast read of many stripes). */
-  private async readHere(seg: number, e: Entry, p: Placement, out: Buffer, verify: boolean, tried: boolean): Promise<void> {
+  /**
+   * Reads the units of p on the event loop and places them in out (`tried`: a fast read of many
+   * stripes; `absent`: the gather worker made it and found a unit not there, so it goes verified).
+   */
+  private async readHere(seg: number, e: Entry, p: Placement, out: Buffer, verify: boolean, tried: boolean, absent: boolean): Promise<void> {
     const { a, hi, off, len, roles } = p;
     if (verify) this.ahead.drop(seg); // what it keeps was checked only as far as a fast read checks
     const lease: Buffer[] = [];
     try {
-      const direct = tried ? await this.readRoles(seg, e, a, hi, roles, lease) : null;
+      const direct = tried && !absent ? await this.readRoles(seg, e, a, hi, roles, lease) : null;
       // straight from the role buffers: no unit slices made for the 256 units of a MiB
       if (direct) { placeRoles(out, direct, p); return; }
       const kept = verify ? null : this.ahead.get(seg, a, hi);
       if (kept) this.counters.readAheadHits++;
       // a direct read that found a unit not there as it should be is not tried fast again
       const units = kept ?? (await this.fetchData(seg, e, a, hi, off, len, verify || tried));
-      const SW = p.stripeData, u = p.unitBytes;
-      units.forEach((unitsOfRole, r) => unitsOfRole?.forEach((unit, i) => {
-        const at = (a + i) * SW + r * u, from = Math.max(off, at), to = Math.min(off + len, at + u);
-        if (to > from) unit.copy(out, from - off, from - at, to - at);
-      }));
+      units.forEach((unitsOfRole, r) => unitsOfRole?.forEach((unit, i) => placeUnit(out, p, r, i, unit, 0)));
     } finally {
       for (const buf of lease) this.pool.give(buf);
     }
   }
-
 
   /**
    * Data units of stripes [a, hi) by role (null for a role the byte range does not touch); a
@@ -342,13 +343,10 @@ export class SpreadIo {
    * longer needs them).
    */
   private async readRoles(seg: number, e: Entry, a: number, b: number, roles: number[], lease?: Buffer[]): Promise<Buffer[] | null> {
-    const { l } = this;
-    const us = l.g.unitStored, u = l.label.unitBytes;
-    const out = await Promise.all(roles.map(async (role) => {
-      const ref = e.refs.find((r) => r.role === role && l.usable(r.target));
-      if (!ref) return null;
-      for (let s = a; s < b; s++) if (!holds(ref, s)) return null;
-      const t = l.slots[ref.target].target!, at = l.g.chunkAt(ref.chunk, a), n = (b - a) * us;
+    const sources = this.sourcesOf(e, roles, a, b);
+    if (!sources) return null;
+    const us = this.l.g.unitStored, u = this.l.label.unitBytes;
+    const out = await Promise.all(sources.map(async ({ target: t, at, n }) => {
       let buf: Buffer;
       try {
         if (lease && t.readInto) {

@@ -14,14 +14,14 @@ export function unitsPresent(buf: Buffer, n: number, unitBytes: number, unitStor
   return true;
 }
 
-/** Copies the data of every unit in bufs (one per role of p.roles, stripes p.a..p.hi) that lies in the range to its place in out. */
+/** Copies what lies in the range of the data of role r's unit of stripe p.a + i (at `start` of src) to its place in out. */
+export function placeUnit(out: Buffer, p: Placement, r: number, i: number, src: Buffer, start: number): void {
+  const at = (p.a + i) * p.stripeData + r * p.unitBytes;
+  const from = Math.max(p.off, at), to = Math.min(p.off + p.len, at + p.unitBytes);
+  if (to > from) src.copy(out, from - p.off, start + from - at, start + to - at);
+}
+
+/** Copies the data of every unit in bufs (one per role of p.roles, stripes p.a..p.hi, stored back to back) that lies in the range to its place in out. */
 export function placeRoles(out: Buffer, bufs: Buffer[], p: Placement): void {
-  const { a, hi, stripeData: SW, unitBytes: u, unitStored: us, off, len } = p;
-  bufs.forEach((buf, j) => {
-    const r = p.roles[j];
-    for (let i = 0; i < hi - a; i++) {
-      const at = (a + i) * SW + r * u, from = Math.max(off, at), to = Math.min(off + len, at + u);
-      if (to > from) buf.copy(out, from - off, i * us + from - at, i * us + to - at);
-    }
-  });
+  bufs.forEach((buf, j) => { for (let i = 0; i < p.hi - p.a; i++) placeUnit(out, p, p.roles[j], i, buf, i * p.unitStored); });
 }

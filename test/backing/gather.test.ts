@@ -1,8 +1,9 @@
 // The gather worker: a fast read of every role of many stripes, made by the worker from two file
 // targets, gives the same bytes as placing the units on the event loop (the range starting and
 // ending inside units, zeros past the stripes read); a unit whose trailer is not this
-// generation's, a target without a descriptor, or a read past what is lent give null (the caller
-// reads for itself); a target does not close while its descriptor is lent.
+// generation's or past the end of the file give 'absent' (the caller reads verified), a target
+// without a descriptor null (the caller reads for itself); a target does not close while its
+// descriptor is lent.
 import t from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -45,11 +46,12 @@ t.test('the worker places what the event loop would, and declines what it cannot
   const want = Buffer.alloc(len);
   placeRoles(want, chunks.map((c) => c.subarray(0, hi * us)), p);
   const got = await g.gather(sources, gen, p);
-  t.ok(got && got.equals(want), `the worker's bytes equal the event loop's placement (seed ${seed})`);
-  t.ok(got!.subarray(hi * SW - off).equals(Buffer.alloc(len - (hi * SW - off))), 'past the stripes read: zeros');
-  t.equal(await g.gather(sources, gen + 1, p), null, 'units of another generation: declined');
-  t.equal(await g.gather([{ target: new MemTarget(), at: 0, n: hi * us }, sources[1]], gen, p), null, 'a target without a descriptor: declined');
-  t.equal(await g.gather(targets.map((target) => ({ target, at: base + 3 * us, n: hi * us })), gen, p), null, 'units past the end of the file (zeros): declined');
+  if (!(got instanceof Buffer)) { t.fail(`the worker gave ${got}`); return; }
+  t.ok(got.equals(want), `the worker's bytes equal the event loop's placement (seed ${seed})`);
+  t.ok(got.subarray(hi * SW - off).equals(Buffer.alloc(len - (hi * SW - off))), 'past the stripes read: zeros');
+  t.equal(await g.gather(sources, gen + 1, p), 'absent', 'units of another generation: not there (read verified)');
+  t.equal(await g.gather([{ target: new MemTarget(), at: 0, n: hi * us }, sources[1]], gen, p), null, 'a target without a descriptor: not tried');
+  t.equal(await g.gather(targets.map((target) => ({ target, at: base + 3 * us, n: hi * us })), gen, p), 'absent', 'units past the end of the file (zeros): not there');
   t.same(g.counters, { gathered: 1, declined: 2 }, 'counted: the read without a descriptor never reached the worker');
 
   const lease = targets[0].lend()!;
