@@ -197,6 +197,8 @@ export const LIMITS = {
   READ_AHEAD_UNTAKEN_CAPACITIES: 2,
   /** Bytes of the runs those records were read in that they may keep in memory (a record is a slice of its run). */
   READ_AHEAD_PINNED_BYTES: 128 * 1024 * 1024,
+  /** Bytes of read buffers given back that the datastore keeps for later reads (txn/read-loans.ts): 32 runs. */
+  READ_POOL_BYTES: 32 * 1024 * 1024,
   /** Milliseconds between checks that each target is still the file that was opened. */
   HEALTH_PROBE_MS: 1000,
   /** First and longest wait before a failing or missing target is tried again (doubling). */

@@ -6,7 +6,8 @@
  *
  * Message: { id, reads: [{ fd, at, n }] (one per role, in p.roles order), gen, p: Placement }.
  * Reply: { id, out } (an ArrayBuffer of p.len bytes: the units' data in place, zeros past the
- * stripes read), or { id, out: null } when a unit is not there as it should be or a read fails
+ * stripes read; 'placed' when the job gave `into`, a SharedArrayBuffer and offset of the
+ * event loop's to place them in), or { id, out: null } when a unit is not there as it should be or a read fails
  * (the event loop then reads for itself, and reports).
  */
 import { read } from 'node:fs';
@@ -15,8 +16,8 @@ import { BufferPool } from './buffer-pool.js';
 import { placeRoles, unitsPresent, type Placement } from './spread-place.js';
 
 export interface GatherRead { fd: number; at: number; n: number }
-export interface GatherJob { id: number; reads: GatherRead[]; gen: number; p: Placement }
-export interface GatherReply { id: number; out: ArrayBuffer | null }
+export interface GatherJob { id: number; reads: GatherRead[]; gen: number; p: Placement; into?: { sab: SharedArrayBuffer; at: number } }
+export interface GatherReply { id: number; out: ArrayBuffer | 'placed' | null }
 
 /** Role buffers, reused from one job to the next within the spread pool's bounds (buffer-pool.ts). */
 const pool = new BufferPool();
@@ -39,17 +40,17 @@ function readAll({ fd, at, n }: GatherRead, held: Buffer[]): Promise<Buffer> {
   });
 }
 
-async function run(job: GatherJob): Promise<ArrayBuffer | null> {
+async function run(job: GatherJob): Promise<ArrayBuffer | 'placed' | null> {
   const { p } = job;
   const held: Buffer[] = [];
   const got = await Promise.allSettled(job.reads.map((r) => readAll(r, held)));
   const bufs = got.flatMap((g) => (g.status === 'fulfilled' ? [g.value] : []));
   try {
     if (bufs.length < got.length || !bufs.every((b) => unitsPresent(b, p.hi - p.a, p.unitBytes, p.unitStored, job.gen))) return null;
-    const out = Buffer.allocUnsafeSlow(p.len);
+    const out = job.into ? Buffer.from(job.into.sab, job.into.at, p.len) : Buffer.allocUnsafeSlow(p.len);
     out.fill(0, Math.max(0, Math.min(p.len, p.hi * p.stripeData - p.off)));
     placeRoles(out, bufs, p);
-    return out.buffer as ArrayBuffer;
+    return job.into ? 'placed' : out.buffer as ArrayBuffer;
   } finally {
     for (const b of held) pool.give(b); // every read has settled: nothing writes into them any more
   }
@@ -58,6 +59,6 @@ async function run(job: GatherJob): Promise<ArrayBuffer | null> {
 parentPort!.on('message', (job: GatherJob) => {
   run(job).then((out) => {
     const reply: GatherReply = { id: job.id, out };
-    parentPort!.postMessage(reply, out ? [out] : []);
+    parentPort!.postMessage(reply, out instanceof ArrayBuffer ? [out] : []);
   }, () => parentPort!.postMessage({ id: job.id, out: null } satisfies GatherReply));
 });

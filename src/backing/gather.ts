@@ -23,22 +23,27 @@ export class Gatherer {
   private broken = false;
   private nextId = 1;
   private pending = new Map<number, (out: Buffer | 'absent' | null) => void>();
+  /** The shared buffer each pending read is placed in (null: the worker sends its own). */
+  private into = new Map<number, Buffer | null>();
   /** Reads made by the worker, and those it gave back to the event loop. */
   readonly counters = { gathered: 0, declined: 0 };
 
   /**
    * The range p describes, read from `sources` (one per role of p.roles); null when the worker
    * cannot make the read, 'absent' when it found a unit not there or a read failed (read it
-   * yourself, verified).
+   * yourself, verified). `into` (p.len bytes over a SharedArrayBuffer): the worker places the
+   * range there, and it is what is returned; another buffer is not written.
    */
-  async gather(sources: GatherSource[], gen: number, p: Placement): Promise<Buffer | 'absent' | null> {
+  async gather(sources: GatherSource[], gen: number, p: Placement, into?: Buffer): Promise<Buffer | 'absent' | null> {
     const leases = sources.map((s) => s.target.lend?.() ?? null);
     try {
       const w = this.broken ? null : this.start();
       if (!w || leases.some((x) => !x)) return null;
       const id = this.nextId++;
-      const job: GatherJob = { id, gen, p, reads: sources.map((s, i) => ({ fd: leases[i]!.fd, at: s.at, n: s.n })) };
+      const shared = into?.buffer instanceof SharedArrayBuffer ? { sab: into.buffer, at: into.byteOffset } : undefined;
+      const job: GatherJob = { id, gen, p, into: shared, reads: sources.map((s, i) => ({ fd: leases[i]!.fd, at: s.at, n: s.n })) };
       const out = await new Promise<Buffer | 'absent' | null>((resolve) => {
+        this.into.set(id, shared ? into! : null);
         this.pending.set(id, resolve);
         if (this.pending.size === 1) w.ref();
         try { w.postMessage(job); } catch { this.pending.delete(id); resolve(null); }
@@ -57,9 +62,11 @@ export class Gatherer {
       w.on('message', (m: GatherReply) => {
         const resolve = this.pending.get(m.id);
         if (!resolve) return;
+        const into = this.into.get(m.id);
         this.pending.delete(m.id);
+        this.into.delete(m.id);
         if (!this.pending.size) w.unref();
-        resolve(m.out ? Buffer.from(m.out) : 'absent');
+        resolve(m.out === 'placed' && into ? into : m.out instanceof ArrayBuffer ? Buffer.from(m.out) : 'absent');
       });
       // Pending reads are settled (and their descriptors given back) only once the thread is
       // gone: after an error its reads may still be running.
@@ -77,6 +84,7 @@ export class Gatherer {
   private settleAll(): void {
     for (const resolve of this.pending.values()) resolve(null);
     this.pending.clear();
+    this.into.clear();
   }
 
   /** Stops the worker; its pending reads give null, after the thread has ended. */

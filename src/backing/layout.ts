@@ -46,6 +46,10 @@ export interface Layout {
    * what it reads (records carry checksums) and reads again with verify on when that fails.
    */
   readSeg(seg: number, off: number, len: number, verify?: boolean): Promise<Buffer>;
+  /** The same into `buf` (buf.length bytes), where the layout can: reused read buffers (txn/read-loans.ts). */
+  readonly readSegInto?: (seg: number, off: number, buf: Buffer, verify?: boolean) => Promise<void>;
+  /** readSegInto fills buffers over a SharedArrayBuffer in place from a worker thread (others it fills with a copy). */
+  readonly readsShared?: boolean;
   /** Appends: within a segment, offsets only grow until the segment is started again at 0. */
   writeSeg(seg: number, off: number, data: Buffer): Promise<void>;
   /** The same for the concatenation of `parts`, where the layout can write them without joining them first. */
@@ -86,6 +90,10 @@ export class SingleLayout implements Layout {
   readHeader(off: number, len: number) { return this.target.read(off, len); }
   writeHeader(off: number, data: Buffer) { return this.target.write(off, data); }
   readSeg(seg: number, off: number, len: number) { return this.target.read(this.segBase(seg) + off, len); }
+  get readSegInto(): ((seg: number, off: number, buf: Buffer) => Promise<void>) | undefined {
+    const t = this.target;
+    return t.readInto ? (seg, off, buf) => t.readInto!(this.segBase(seg) + off, buf) : undefined;
+  }
   writeSeg(seg: number, off: number, data: Buffer) { return this.target.write(this.segBase(seg) + off, data); }
   writeSegv(seg: number, off: number, parts: Buffer[]) {
     const at = this.segBase(seg) + off;

@@ -205,12 +205,13 @@ export class SpreadIo {
   /**
    * Bytes [off, off+len) of a segment. `verify: false` checks each unit's trailer but not its
    * hash (the caller checks what it reads, and reads again verified on a mismatch); a unit whose
-   * trailer is wrong makes the read verified after all.
+   * trailer is wrong makes the read verified after all. `into` (len bytes): where to read, and
+   * what is returned.
    */
-  async read(seg: number, off: number, len: number, verify = true): Promise<Buffer> {
+  async read(seg: number, off: number, len: number, verify = true, into?: Buffer): Promise<Buffer> {
     const { l } = this;
     const e = l.table.get(seg);
-    if (!e || e.mode === Mode.Free || !len) return Buffer.alloc(len);
+    if (!e || e.mode === Mode.Free || !len) return into ? into.fill(0) : Buffer.alloc(len);
     const SW = l.g.stripeData, u = l.label.unitBytes, us = l.g.unitStored;
     const a = Math.floor(off / SW), b = Math.ceil((off + len) / SW);
     if (b > e.stripes && (this.issued.get(seg) ?? 0) > e.stripes) await l.lock(seg).run(() => undefined);
@@ -221,13 +222,13 @@ export class SpreadIo {
     // makes it, else it reads into pooled buffers here
     const tried = a < hi && !verify && hi - a >= LIMITS.SPREAD_DIRECT_STRIPES;
     const sources = tried ? this.sourcesOf(e, roles, a, hi) : null;
-    const gathered = sources && (await this.gatherer.gather(sources, e.gen, p));
+    const gathered = sources && (await this.gatherer.gather(sources, e.gen, p, into));
     let out: Buffer;
     if (gathered instanceof Buffer) {
       out = gathered;
     } else {
       // Every byte below stripe hi is copied from a unit of a role it lies in; the rest reads zeros.
-      out = Buffer.allocUnsafe(len);
+      out = into ?? Buffer.allocUnsafe(len);
       out.fill(0, Math.max(0, Math.min(len, hi * SW - off)));
       if (a < hi) await this.readHere(seg, e, p, out, verify, tried, gathered === 'absent');
     }

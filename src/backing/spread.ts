@@ -230,6 +230,11 @@ export class SpreadLayout implements Layout {
   }
 
   readSeg(seg: number, off: number, len: number, verify = true): Promise<Buffer> { return this.io.read(seg, off, len, verify); }
+  readonly readsShared = true;
+  readonly readSegInto = async (seg: number, off: number, buf: Buffer, verify = true): Promise<void> => {
+    const got = await this.io.read(seg, off, buf.length, verify, buf);
+    if (got !== buf) got.copy(buf);
+  };
   writeSeg(seg: number, off: number, data: Buffer): Promise<void> { return this.io.write(seg, off, data); }
 
   /**

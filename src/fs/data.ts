@@ -131,6 +131,7 @@ export async function valueContent(ds: Datastore, ino: bigint, lbn: number, mv: 
     if (part && part.length !== S) throw new VdfsError('CORRUPT', `sub-block record of ${part.length} bytes`);
     if (part) part.copy(out, s.index * S); else out.fill(0, s.index * S, (s.index + 1) * S);
   });
+  ds.loans?.returned([b, ...parts].filter((x): x is Buffer => !!x)); // copied: their buffers may be reused
   return out;
 }
 

@@ -21,10 +21,18 @@ export class FileIo {
 
   /** Up to len bytes at off (fewer only at end of file), a buffer of the caller's own. */
   async read(fh: number, off: number, len: number): Promise<Buffer> {
-    return Buffer.concat(await this.readv(fh, off, len));
+    const pieces = await this.readv(fh, off, len);
+    const out = Buffer.concat(pieces);
+    this.replied(pieces);
+    return out;
   }
 
-  /** The same bytes as pieces in order that never change (readData): the kernel binding's reply, written as they are. */
+  /**
+   * The same bytes as pieces in order that never change (readData): the kernel binding's reply,
+   * written as they are. Their holder gives them back with `replied` once it no longer touches
+   * them (some may be slices of reused read buffers: txn/read-loans.ts); pieces never given back
+   * are only never reused.
+   */
   async readv(fh: number, off: number, len: number): Promise<Buffer[]> {
     const h = hiddenForFh(this.fs.hidden, fh);
     if (h) return [await h.read(fh, off, len)];
@@ -32,6 +40,11 @@ export class FileIo {
     this.fs.counters.reads++;
     for (const p of pieces) this.fs.counters.bytesRead += p.length;
     return pieces;
+  }
+
+  /** Pieces of readv's that their holder is done with (written out, or copied). */
+  replied(pieces: readonly Buffer[]): void {
+    this.fs.ds.loans?.returned(pieces);
   }
 
   /** Buffered writes are durable at the next commit; O_SYNC/O_DSYNC ones when this returns. */

@@ -277,6 +277,7 @@ export class Filesystem implements TxgSource {
   readonly io = new FileIo(this);
   read: FileIo['read'] = (...a) => this.io.read(...a);
   readv: FileIo['readv'] = (...a) => this.io.readv(...a);
+  replied: FileIo['replied'] = (...a) => this.io.replied(...a);
   write: FileIo['write'] = (...a) => this.io.write(...a);
   txnOf: FileIo['txnOf'] = (...a) => this.io.txnOf(...a);
   truncate: FileIo['truncate'] = (...a) => this.io.truncate(...a);

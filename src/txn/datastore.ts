@@ -23,6 +23,7 @@ import { streamXxh64 } from '../codec/checksum.js';
 import { commitTxg, Frozen } from './commit.js';
 import { SnapCatalog } from '../snap/catalog.js';
 import { RecordCache, type Run } from './record-cache.js';
+import { ReadLoans } from './read-loans.js';
 import { OplogChain } from '../oplog/chain.js';
 
 /** A record that fails its own checks this way is read again with the layout's fragment checks on (readStored). */
@@ -42,6 +43,8 @@ export interface OpenOptions {
   workers?: number;
   /** The key is there to set the key of a datastore without one (policy); otherwise such a key is refused. */
   keying?: boolean;
+  /** Bytes of records fetched ahead to keep (default READ_AHEAD_CACHE_BYTES; tests set less to see eviction), their runs twice that at most. */
+  readAheadBytes?: number;
 }
 export interface MkfsOptions extends OpenOptions { blockSize?: number; segmentSize?: number; policy?: Partial<Policy> }
 
@@ -66,6 +69,8 @@ export class Datastore {
   readonly codec: BlockCodec;
   /** Data records a sequential read fetched ahead (fs/read-ahead.ts). */
   readonly readAhead: RecordCache;
+  /** Read buffers reused once nothing reaches them (txn/read-loans.ts); null where the layout cannot read into a given buffer. */
+  readonly loans: ReadLoans | null;
   /** The oplog's blocks (src/oplog/): fsyncs of small writes append there instead of committing. */
   readonly oplog = new OplogChain(this);
 
@@ -74,7 +79,10 @@ export class Datastore {
     if (sb.keyCheck && !o.key) throw new VdfsError('KEY', 'the datastore is encrypted: give its key (--key-file)');
     if (o.key) checkKey(o.key, sb);
     this.codec = new BlockCodec(sb.policy, sb.uuid, ring ?? (o.key ? new KeyRing(o.key, sb.uuid) : null), o.workers ?? defaultWorkers());
-    this.readAhead = new RecordCache(Math.max(1, Math.floor(LIMITS.READ_AHEAD_CACHE_BYTES / sb.blockSize)), LIMITS.READ_AHEAD_PINNED_BYTES);
+    this.loans = layout.readSegInto ? new ReadLoans(!!layout.readsShared) : null;
+    const ahead = o.readAheadBytes ?? LIMITS.READ_AHEAD_CACHE_BYTES;
+    const pinned = o.readAheadBytes === undefined ? LIMITS.READ_AHEAD_PINNED_BYTES : 2 * o.readAheadBytes;
+    this.readAhead = new RecordCache(Math.max(1, Math.floor(ahead / sb.blockSize)), pinned, this.loans ?? undefined);
   }
 
   /** Longest slice of a commit's work before requests get a turn (txn/slicer.ts; tests set 0). */
@@ -249,14 +257,21 @@ export class Datastore {
       const run = todo.slice(i, j);
       const last = run[run.length - 1].ptr;
       const span = last.off + last.len - first.off;
-      const whole = this.readSpan(first.seg, first.off, span, false);
+      const loan = this.loans?.open(span);
+      const whole = this.readSpan(first.seg, first.off, span, false, loan?.buf.subarray(0, span));
       whole.catch(() => { /* each record's fetch fails with it; a demand read then reads for itself */ });
-      const held: Run = { bytes: span, held: 0 };
+      if (loan) void whole.then(() => this.loans!.release(loan), () => this.loans!.release(loan)); // the read is over
+      const held: Run = { bytes: span, held: 0, loan };
       for (const b of run) {
         const p = b.ptr;
         this.readAhead.fetch(RecordCache.key(p, owner, b.key), async () => {
-          const bytes = (await whole).subarray(p.off - first.off, p.off - first.off + p.len);
-          return this.codec.decode(bytes, { kind: RecordKind.Data, owner, key: b.key, birth: p.birth, checksum: p.checksum }, !!p.sealed);
+          if (loan) this.loans!.hold(loan); // until decoded (a record dropped meanwhile still reads it)
+          try {
+            const bytes = (await whole).subarray(p.off - first.off, p.off - first.off + p.len);
+            return this.codec.decode(bytes, { kind: RecordKind.Data, owner, key: b.key, birth: p.birth, checksum: p.checksum }, !!p.sealed);
+          } finally {
+            if (loan) this.loans!.release(loan);
+          }
         }, held);
       }
       i = j;
@@ -265,15 +280,18 @@ export class Datastore {
 
   /**
    * Reads len bytes at off of segment seg, pinned for the duration so it cannot be reused under
-   * the read; `verify: false` for records (which carry their own checksums: Layout.readSeg).
+   * the read; `verify: false` for records (which carry their own checksums: Layout.readSeg);
+   * `into` (len bytes): the buffer to read into, which is returned.
    */
-  private async readSpan(seg: number, off: number, len: number, verify = true): Promise<Buffer> {
+  private async readSpan(seg: number, off: number, len: number, verify = true, into?: Buffer): Promise<Buffer> {
     if (seg >= this.space.segCount || off + len > this.sb.segmentSize) {
       throw new VdfsError('CORRUPT', `pointer past the end of the log (segment ${seg})`);
     }
     this.space.pin(seg);
     try {
-      return await this.layout.readSeg(seg, off, len, verify);
+      if (!into) return await this.layout.readSeg(seg, off, len, verify);
+      await this.layout.readSegInto!(seg, off, into, verify);
+      return into;
     } finally {
       this.space.unpin(seg);
     }
@@ -283,10 +301,23 @@ export class Datastore {
   private async readStored(ptr: BlockPtr, kind: RecordKind, owner: bigint, key?: bigint): Promise<Buffer> {
     const expect = { kind, owner, key, birth: ptr.birth, checksum: ptr.checksum };
     try {
+      if (kind === RecordKind.Data && this.loans) return await this.readLoaned(ptr, expect);
       return this.codec.decode(await this.readSpan(ptr.seg, ptr.off, ptr.len, false), expect, !!ptr.sealed);
     } catch (e) {
       if (!RETRY_VERIFIED.some((c) => isVdfsError(e, c))) throw e;
       return this.codec.decode(await this.readSpan(ptr.seg, ptr.off, ptr.len, true), expect, !!ptr.sealed);
+    }
+  }
+
+  /** A data record read into a loaned buffer, handed out as a slice of it (or as its decoded copy, the buffer then going back). */
+  private async readLoaned(ptr: BlockPtr, expect: Parameters<BlockCodec['decode']>[1]): Promise<Buffer> {
+    const loans = this.loans!, loan = loans.open(ptr.len);
+    try {
+      const rec = this.codec.decode(await this.readSpan(ptr.seg, ptr.off, ptr.len, false, loan.buf.subarray(0, ptr.len)), expect, !!ptr.sealed);
+      loans.handOut(rec);
+      return rec;
+    } finally {
+      loans.release(loan);
     }
   }
 

@@ -13,12 +13,17 @@
  * not yet taken was fetched for a reader on its way — dropping it would read it again. A record
  * not taken while READ_AHEAD_UNTAKEN_CAPACITIES × `capacity` later ones were fetched is not waited for any more (a block
  * rewritten, or a reader that stopped) and goes before any taken one.
+ *
+ * A run read into a loaned buffer (txn/read-loans.ts) is held by each of its records here, and
+ * a record taken from it counts as handed out from the moment it is taken (before its decode
+ * settles, so the buffer cannot go back between the decode and the taker).
  */
 import type { BlockPtr } from '../format/ptr.js';
 import { LIMITS } from '../limits.js';
+import type { Loan, ReadLoans } from './read-loans.js';
 
-/** The buffer a run of records was read into, shared by the records fetched from it. */
-export interface Run { bytes: number; held: number }
+/** The buffer a run of records was read into, shared by the records fetched from it (a loan's, when it is one). */
+export interface Run { bytes: number; held: number; loan?: Loan }
 
 interface Entry { p: Promise<Buffer>; seq: number; run?: Run }
 
@@ -32,7 +37,7 @@ export class RecordCache {
   hits = 0;
   fetches = 0;
   dropped = 0;
-  constructor(readonly capacity: number, readonly pinnedBytes = Infinity) {
+  constructor(readonly capacity: number, readonly pinnedBytes = Infinity, private loans?: ReadLoans) {
     if (!(capacity >= 1)) throw new RangeError(`record cache capacity ${capacity}`);
   }
 
@@ -52,6 +57,7 @@ export class RecordCache {
     const e: Entry = { p: read(), seq: ++this.fetches, run };
     this.fresh.set(k, e);
     if (run && run.held++ === 0) this.pinned += run.bytes;
+    if (run?.loan) this.loans!.hold(run.loan);
     e.p.catch(() => { if (this.fresh.get(k) === e) this.remove(this.fresh, k); if (this.taken.get(k) === e) this.remove(this.taken, k); });
     while (this.size > this.capacity || (this.pinned > this.pinnedBytes && this.size > 1)) this.evictOne();
   }
@@ -69,6 +75,7 @@ export class RecordCache {
     if (!e) return;
     m.delete(k);
     if (e.run && --e.run.held === 0) this.pinned -= e.run.bytes;
+    if (e.run?.loan) this.loans!.release(e.run.loan);
   }
 
   /** The record fetched for k, or null when there is none or its fetch failed. */
@@ -78,11 +85,15 @@ export class RecordCache {
     this.fresh.delete(k);
     this.taken.delete(k);
     this.taken.set(k, e);
+    const loan = e.run?.loan;
+    if (loan) loan.out++;
     try {
       const b = await e.p;
       this.hits++;
+      if (loan && b.buffer !== loan.buf.buffer) this.loans!.unhand(loan); // decoded into a buffer of its own
       return b;
     } catch {
+      if (loan) this.loans!.unhand(loan);
       return null;
     }
   }

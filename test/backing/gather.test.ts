@@ -49,10 +49,13 @@ t.test('the worker places what the event loop would, and declines what it cannot
   if (!(got instanceof Buffer)) { t.fail(`the worker gave ${got}`); return; }
   t.ok(got.equals(want), `the worker's bytes equal the event loop's placement (seed ${seed})`);
   t.ok(got.subarray(hi * SW - off).equals(Buffer.alloc(len - (hi * SW - off))), 'past the stripes read: zeros');
+  const shared = Buffer.from(new SharedArrayBuffer(len + 64), 32, len).fill(7);
+  t.equal(await g.gather(sources, gen, p, shared), shared, 'into a shared buffer: placed there, and that buffer is the answer');
+  t.ok(shared.equals(want), 'with the same bytes');
   t.equal(await g.gather(sources, gen + 1, p), 'absent', 'units of another generation: not there (read verified)');
   t.equal(await g.gather([{ target: new MemTarget(), at: 0, n: hi * us }, sources[1]], gen, p), null, 'a target without a descriptor: not tried');
   t.equal(await g.gather(targets.map((target) => ({ target, at: base + 3 * us, n: hi * us })), gen, p), 'absent', 'units past the end of the file (zeros): not there');
-  t.same(g.counters, { gathered: 1, declined: 2 }, 'counted: the read without a descriptor never reached the worker');
+  t.same(g.counters, { gathered: 2, declined: 2 }, 'counted: the read without a descriptor never reached the worker');
 
   const lease = targets[0].lend()!;
   let closed = false;

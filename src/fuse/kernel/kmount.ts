@@ -70,7 +70,7 @@ export async function mountKernel(fs: Filesystem, mountpoint: string, log: Log):
   const nodes = new NodeTable();
   let initDone!: () => void;
   const init = new Promise<void>((r) => { initDone = r; });
-  const session = new Session(fd, makeHandlers(fs, nodes, initDone), log);
+  const session = new Session(fd, makeHandlers(fs, nodes, initDone), log, (pieces) => fs.replied(pieces));
   const uid = process.getuid?.() ?? 0, gid = process.getgid?.() ?? 0;
   const o = [`fd=3`, 'rootmode=40000', `user_id=${uid}`, `group_id=${gid}`, 'default_permissions', 'nosuid', 'nodev'];
   const r = await runProgram('mount', ['-i', '-n', '-t', FSTYPE, '-o', o.join(','), 'vdfs', mnt], fd);

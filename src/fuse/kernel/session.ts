@@ -9,7 +9,8 @@
  * of its bytes into the reader's pages is the biggest single cost of a sequential read (a fifth
  * of the event loop's time at 1 MiB). Its pieces are never written again (fs/data.ts). A reply
  * to a request the kernel stopped waiting for (interrupted, or the connection aborted) fails
- * with ENOENT and is dropped.
+ * with ENOENT and is dropped. `written` hears of a reply's pieces once the kernel is done with
+ * them (written, refused or dropped): they may be read buffers to reuse (txn/read-loans.ts).
  */
 import { writev, writevSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -35,7 +36,8 @@ export class Session {
   /** Settles when every reader has seen the connection end and no reply is being written. */
   readonly closed = new Promise<void>((r) => { this.resolveClosed = r; });
 
-  constructor(private fd: number, private handlers: Map<number, Handler>, private log: Log) {}
+  constructor(private fd: number, private handlers: Map<number, Handler>, private log: Log,
+    private written: (pieces: Buffer[]) => void = () => undefined) {}
 
   start(): void {
     const size = LIMITS.FUSE_MAX_WRITE + 64 * 1024; // header + write_in + max_write, with room
@@ -74,8 +76,9 @@ export class Session {
   }
 
   private reply(h: P.InHeader, r: Reply): void {
-    if (r === null || this.over) return;
+    if (r === null) return;
     const parts = typeof r === 'number' ? [] : Array.isArray(r) ? r : [r];
+    if (this.over) return this.written(parts);
     let len = P.OUT_HEADER;
     for (const p of parts) len += p.length;
     // One write per reply: past IOV_MAX buffers, libuv would split it in two, which the kernel refuses.
@@ -86,6 +89,7 @@ export class Session {
       writev(this.fd, iov, (e) => {
         this.writing--;
         if (e) this.refused(h, e);
+        this.written(parts);
         this.settle();
       });
       return;
@@ -95,6 +99,7 @@ export class Session {
     } catch (e) {
       this.refused(h, e);
     }
+    this.written(parts);
   }
 
   private refused(h: P.InHeader, e: unknown): void {
