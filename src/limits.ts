@@ -193,6 +193,8 @@ export const LIMITS = {
   READ_AHEAD_RUN_BYTES: 1024 * 1024,
   /** Bytes of records fetched ahead that the datastore keeps (divided by the block size: records). */
   READ_AHEAD_CACHE_BYTES: 64 * 1024 * 1024,
+  /** Of those, bytes of records already taken that it keeps (for readers of other parts of their blocks): 256 records of 32 KiB. */
+  READ_AHEAD_TAKEN_BYTES: 8 * 1024 * 1024,
   /** A record fetched ahead and not taken while this many cache capacities of later records were fetched is dropped first. */
   READ_AHEAD_UNTAKEN_CAPACITIES: 2,
   /** Bytes of the runs those records were read in that they may keep in memory (a record is a slice of its run). */

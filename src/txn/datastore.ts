@@ -82,7 +82,8 @@ export class Datastore {
     this.loans = layout.readSegInto ? new ReadLoans(!!layout.readsShared) : null;
     const ahead = o.readAheadBytes ?? LIMITS.READ_AHEAD_CACHE_BYTES;
     const pinned = o.readAheadBytes === undefined ? LIMITS.READ_AHEAD_PINNED_BYTES : 2 * o.readAheadBytes;
-    this.readAhead = new RecordCache(Math.max(1, Math.floor(ahead / sb.blockSize)), pinned, this.loans ?? undefined);
+    const taken = Math.max(1, Math.floor(Math.min(ahead, LIMITS.READ_AHEAD_TAKEN_BYTES) / sb.blockSize));
+    this.readAhead = new RecordCache(Math.max(1, Math.floor(ahead / sb.blockSize)), pinned, this.loans ?? undefined, taken);
   }
 
   /** Longest slice of a commit's work before requests get a turn (txn/slicer.ts; tests set 0). */

@@ -9,7 +9,8 @@
  * Bounds: at most `capacity` records, and at most `pinnedBytes` of the runs they were read in
  * (a record is a slice of its run's buffer, which stays in memory while any record of it is
  * here). Past a bound, records already taken go first (oldest taken first): a taken record is
- * kept only for a reader of another part of its block (4 KiB reads of a 32 KiB block), while one
+ * kept only for a reader of another part of its block (4 KiB reads of a 32 KiB block), and only
+ * `takenCapacity` of them (each holds its run, and a 1 MiB read takes its records once), while one
  * not yet taken was fetched for a reader on its way — dropping it would read it again. A record
  * not taken while READ_AHEAD_UNTAKEN_CAPACITIES × `capacity` later ones were fetched is not waited for any more (a block
  * rewritten, or a reader that stopped) and goes before any taken one.
@@ -37,7 +38,8 @@ export class RecordCache {
   hits = 0;
   fetches = 0;
   dropped = 0;
-  constructor(readonly capacity: number, readonly pinnedBytes = Infinity, private loans?: ReadLoans) {
+  /** `takenCapacity`: records already taken kept at most (the rest of the capacity is for records on their way to a reader). */
+  constructor(readonly capacity: number, readonly pinnedBytes = Infinity, private loans?: ReadLoans, readonly takenCapacity = capacity) {
     if (!(capacity >= 1)) throw new RangeError(`record cache capacity ${capacity}`);
   }
 
@@ -85,6 +87,7 @@ export class RecordCache {
     this.fresh.delete(k);
     this.taken.delete(k);
     this.taken.set(k, e);
+    while (this.taken.size > this.takenCapacity) this.remove(this.taken, this.taken.keys().next().value as string);
     const loan = e.run?.loan;
     if (loan) loan.out++;
     try {

@@ -1,7 +1,7 @@
 // The record cache behind read-ahead: a fetch runs once per key; take joins it; a failed fetch
 // is forgotten (take gives null, so the reader reads for itself); the oldest go past capacity;
 // past capacity records already taken go before those still waiting for their reader; the key
-// separates pointers, owners and blocks.
+// separates pointers, owners and blocks; taken records are kept within their own bound.
 import t from 'tap';
 import { RecordCache } from '../../src/txn/record-cache.js';
 import { ExtentState } from '../../src/format/ptr.js';
@@ -73,6 +73,21 @@ t.test('a record never taken is not kept for ever, and the runs held stay within
   q.fetch('bad', async () => { throw new Error('EIO'); }, r3);
   await q.take('bad');
   t.equal(q.pinnedNow, 0, 'a failed fetch lets go of its run');
+});
+
+t.test('records already taken are kept only up to their own bound', async (t) => {
+  const c = new RecordCache(10, Infinity, undefined, 2);
+  const read = (v: number) => async () => Buffer.from([v]);
+  for (const k of ['a', 'b', 'c', 'd']) c.fetch(k, read(1));
+  await c.take('a');
+  await c.take('b');
+  t.ok(c.has('a') && c.has('b'), 'two taken records stay');
+  await c.take('c');
+  t.notOk(c.has('a'), 'a third taken one puts out the one taken longest ago');
+  t.ok(c.has('b') && c.has('c') && c.has('d'), 'the rest stay, the untaken one too');
+  await c.take('b');
+  await c.take('d');
+  t.ok(c.has('b') && c.has('d') && !c.has('c'), 'taking again counts as taken last');
 });
 
 t.test('the key names pointer, owner and block', async (t) => {
