@@ -153,6 +153,8 @@ export const LIMITS = {
   DIRECT_PROBE_AT: 512 * 1024,
   /** Direct writes' file offsets, lengths and buffer addresses are multiples of this (a file-system block). */
   DIRECT_ALIGN: 4096,
+  /** Read streams a file target keeps a descriptor each for (a spread layout reads each role as its own stream: ec:4+2 has 6). */
+  READ_STREAMS: 8,
   /** Buffers in one vectored write (Linux's IOV_MAX). */
   IOV_MAX: 1024,
   /** format (spread layouts): data bytes of one fragment unit; a stripe is k units. */

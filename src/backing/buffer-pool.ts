@@ -13,14 +13,13 @@ export class BufferPool {
   private kept = 0;
   /** Buffers taken that were newly allocated (not given back before). */
   fresh = 0;
-  /** `shared`: buffers over SharedArrayBuffers, which a worker thread can fill in place. */
-  constructor(private limit: number = LIMITS.SPREAD_POOL_BYTES, private shared = false) {}
+  constructor(private limit: number = LIMITS.SPREAD_POOL_BYTES) {}
 
   /** A buffer of at least `n` bytes (n rounded up to SPREAD_POOL_GRAIN, so reads of nearly one size share), contents undefined. */
   take(n: number): Buffer {
     const size = Math.ceil(n / LIMITS.SPREAD_POOL_GRAIN) * LIMITS.SPREAD_POOL_GRAIN;
     const b = this.free.get(size)?.pop();
-    if (!b) { this.fresh++; return this.shared ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafeSlow(size); }
+    if (!b) { this.fresh++; return Buffer.allocUnsafeSlow(size); }
     this.kept -= size;
     return b;
   }

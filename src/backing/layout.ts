@@ -48,8 +48,6 @@ export interface Layout {
   readSeg(seg: number, off: number, len: number, verify?: boolean): Promise<Buffer>;
   /** The same into `buf` (buf.length bytes), where the layout can: reused read buffers (txn/read-loans.ts). */
   readonly readSegInto?: (seg: number, off: number, buf: Buffer, verify?: boolean) => Promise<void>;
-  /** readSegInto fills buffers over a SharedArrayBuffer in place from a worker thread (others it fills with a copy). */
-  readonly readsShared?: boolean;
   /** Appends: within a segment, offsets only grow until the segment is started again at 0. */
   writeSeg(seg: number, off: number, data: Buffer): Promise<void>;
   /** The same for the concatenation of `parts`, where the layout can write them without joining them first. */

@@ -240,7 +240,12 @@ export function writeUnit(out: Buffer, at: number, data: Uint8Array, unit: numbe
  * carry checksums) and reads again verified when that fails.
  */
 export function unitPresent(b: Buffer, at: number, unit: number, gen: number): boolean {
-  return b.readUInt32LE(at + unit + 12) === UNIT_MAGIC && b.readUInt32LE(at + unit + 8) === gen;
+  return trailerPresent(b, at + unit, gen);
+}
+
+/** The same for a unit's trailer alone, at `at` of b. */
+export function trailerPresent(b: Buffer, at: number, gen: number): boolean {
+  return b.readUInt32LE(at + 12) === UNIT_MAGIC && b.readUInt32LE(at + 8) === gen;
 }
 
 /** True when the stored unit at `at` holds this segment's stripe/role of this generation intact. */

@@ -2,7 +2,7 @@
  * Reads and writes of a spread layout. Writes gather whole stripes (a partial one waits in memory
  * until it fills or the next sync, which is why the appender starts each txg on a stripe), code
  * them and write every role's units in one call per chunk. Reads fetch only the data roles they
- * need and check every unit's trailer (large ones through the gather worker, gather.ts); a read
+ * need and check every unit's trailer (large ones scattered in place, spread-scatter.ts); a read
  * that must check hashes, or finds a unit not there, goes to the verified reads
  * (spread-verified.ts), which rebuild from the other roles (other copies, parity) what is
  * missing or bad and write back a unit that failed its check (read repair).
@@ -11,7 +11,7 @@ import { invariant, LIMITS } from '../limits.js';
 import { VdfsError } from '../errors.js';
 import { Entry, holds, markMissing, Mode, Ref, SpreadKind, writeUnit } from './spread-format.js';
 import { placeRoles, placeUnit, unitsPresent, type Placement } from './spread-place.js';
-import { Gatherer, type GatherSource } from './gather.js';
+import { scatterRead, type ScatterSource } from './spread-scatter.js';
 import { VerifiedReads } from './spread-verified.js';
 import { tolerance, type SpreadLayout } from './spread.js';
 import { ReadAhead } from './spread-readahead.js';
@@ -20,7 +20,8 @@ import { BufferPool } from './buffer-pool.js';
 interface Stripe { stripe: number; buf: Buffer; filled: number }
 
 export class SpreadIo {
-  readonly counters = { reconstructed: 0, repaired: 0, unrecoverable: 0, degradedSegments: 0, readAheadHits: 0, readAheadFetches: 0 };
+  /** `scattered`: large fast reads made in place (spread-scatter.ts); `declined`: of them, those that found a unit not there and went verified. */
+  readonly counters = { reconstructed: 0, repaired: 0, unrecoverable: 0, degradedSegments: 0, readAheadHits: 0, readAheadFetches: 0, scattered: 0, declined: 0 };
   private pending = new Map<number, Stripe>();
   private issued = new Map<number, number>();
   private inflight = new Set<Promise<unknown>>();
@@ -29,8 +30,6 @@ export class SpreadIo {
   private durable = new Map<number, number>();
   private ahead = new ReadAhead();
   private pool = new BufferPool();
-  /** Large fast reads off the event loop (gather.ts). */
-  readonly gatherer = new Gatherer();
   /** Reads that check every unit's hash and rebuild what is missing or bad. */
   private verified: VerifiedReads;
 
@@ -218,19 +217,20 @@ export class SpreadIo {
     const hi = Math.min(b, e.stripes);
     const roles = a < hi ? this.rolesOf(a, hi, off, len) : [];
     const p: Placement = { a, hi, stripeData: SW, unitBytes: u, unitStored: us, off, len, roles };
-    // a large fast read keeps nothing (it is about as large as a read-ahead): the gather worker
-    // makes it, else it reads into pooled buffers here
+    // a large fast read keeps nothing (it is about as large as a read-ahead): scattered in place
+    // where the targets can, else read into pooled buffers and placed
     const tried = a < hi && !verify && hi - a >= LIMITS.SPREAD_DIRECT_STRIPES;
     const sources = tried ? this.sourcesOf(e, roles, a, hi) : null;
-    const gathered = sources && (await this.gatherer.gather(sources, e.gen, p, into));
+    const scattered = sources?.every((x) => x.target.readScatter) ? await scatterRead(sources, e.gen, p, into ?? Buffer.allocUnsafe(len)) : null;
+    if (scattered) this.counters[scattered === 'absent' ? 'declined' : 'scattered']++;
     let out: Buffer;
-    if (gathered instanceof Buffer) {
-      out = gathered;
+    if (scattered instanceof Buffer) {
+      out = scattered;
     } else {
       // Every byte below stripe hi is copied from a unit of a role it lies in; the rest reads zeros.
       out = into ?? Buffer.allocUnsafe(len);
       out.fill(0, Math.max(0, Math.min(len, hi * SW - off)));
-      if (a < hi) await this.readHere(seg, e, p, out, verify, tried, gathered === 'absent');
+      if (a < hi) await this.readHere(seg, e, p, out, verify, tried, scattered === 'absent');
     }
     // The partial stripe still in memory (a flush during the read above moved it to the target,
     // where this read did not look: those bytes read as zeros, the record's checksum fails and
@@ -244,9 +244,9 @@ export class SpreadIo {
   }
 
   /** Where the units of `roles` for stripes [a, hi) are stored, each from its first ref that holds them all; null when one has none. */
-  private sourcesOf(e: Entry, roles: number[], a: number, hi: number): GatherSource[] | null {
+  private sourcesOf(e: Entry, roles: number[], a: number, hi: number): ScatterSource[] | null {
     const { l } = this;
-    const out: GatherSource[] = [];
+    const out: ScatterSource[] = [];
     for (const role of roles) {
       const ref = e.refs.find((r) => r.role === role && l.usable(r.target));
       if (!ref) return null;
@@ -258,7 +258,7 @@ export class SpreadIo {
 
   /**
    * Reads the units of p on the event loop and places them in out (`tried`: a fast read of many
-   * stripes; `absent`: the gather worker made it and found a unit not there, so it goes verified).
+   * stripes; `absent`: a scattered read of it found a unit not there, so it goes verified).
    */
   private async readHere(seg: number, e: Entry, p: Placement, out: Buffer, verify: boolean, tried: boolean, absent: boolean): Promise<void> {
     const { a, hi, off, len, roles } = p;

@@ -1,6 +1,5 @@
 /**
- * Pure helpers of a spread layout's fast read, shared by the event loop and the gather worker
- * (gather-worker.ts): checking that a role's stored units carry this generation's trailer, and
+ * Pure helpers of a spread layout's fast read (spread-io.ts, spread-scatter.ts): checking that a role's stored units carry this generation's trailer, and
  * placing their data where it lies in the segment's bytes (stripe s, role r: at s × SW + r × u).
  */
 import { unitPresent } from './spread-format.js';

@@ -230,7 +230,6 @@ export class SpreadLayout implements Layout {
   }
 
   readSeg(seg: number, off: number, len: number, verify = true): Promise<Buffer> { return this.io.read(seg, off, len, verify); }
-  readonly readsShared = true;
   readonly readSegInto = async (seg: number, off: number, buf: Buffer, verify = true): Promise<void> => {
     const got = await this.io.read(seg, off, buf.length, verify, buf);
     if (got !== buf) got.copy(buf);
@@ -369,7 +368,7 @@ export class SpreadLayout implements Layout {
       segments: { ec, replicated, missingFragments: missing },
       replicaBytes: replicaChunks * this.g.chunkStored,
       freeChunks: this.table.alloc.reduce((n, a) => n + a.freeCount, 0),
-      ...this.io.counters, ...this.io.gatherer.counters, ...this.repair.view(),
+      ...this.io.counters, ...this.repair.view(),
     };
   }
 
@@ -399,7 +398,6 @@ export class SpreadLayout implements Layout {
     this.closed = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
     await this.repair.stop();
-    await this.io.gatherer.close();
     for (const s of this.slots) await s.target?.close().catch(() => undefined);
   }
 

@@ -11,6 +11,12 @@ export interface Target {
   read(off: number, len: number): Promise<Buffer>;
   /** The same into the caller's buffer (reused buffers: no allocation per read), where the target can. */
   readInto?(off: number, buf: Buffer): Promise<void>;
+  /**
+   * The bytes at off into `bufs` in order (one vectored read where the target can; past the end,
+   * zeros). Reads of one `stream` (of up to READ_STREAMS) go through a descriptor of their own,
+   * so the kernel's read-ahead follows each sequential stream rather than their interleaving.
+   */
+  readScatter?(off: number, bufs: Buffer[], stream?: number): Promise<void>;
   write(off: number, data: Buffer): Promise<void>;
   /** The concatenation of `parts` at off, in one call where the target can (no joined copy). */
   writev?(off: number, parts: Buffer[]): Promise<void>;
@@ -32,11 +38,6 @@ export interface Target {
   close(): Promise<void>;
   /** False once the storage behind the target is no longer what was opened (its file removed or replaced). */
   present?(): Promise<boolean>;
-  /**
-   * The file descriptor, for a read made by another thread (backing/gather.ts); null once the
-   * target is closing. The target does not close until `done` is called.
-   */
-  lend?(): { fd: number; done(): void } | null;
 }
 
 export const DATASTORE_FILE = 'datastore.vdfs';
@@ -79,6 +80,20 @@ export class FileTarget implements Target {
     if (done < len) buf.fill(0, done); // past EOF reads as zeros
   }
 
+  async readScatter(off: number, bufs: Buffer[], stream = 0): Promise<void> {
+    const fh = await this.streamHandle(stream);
+    const list = bufs.slice();
+    let i = 0, at = off;
+    while (i < list.length) {
+      let got = (await fh.readv(list.slice(i, i + LIMITS.IOV_MAX), at)).bytesRead;
+      if (got === 0) { for (; i < list.length; i++) list[i].fill(0); return; } // past EOF reads as zeros
+      at += got;
+      // whole buffers read; one read in part goes on from where it stopped
+      while (i < list.length && got >= list[i].length) got -= list[i++].length;
+      if (got > 0) list[i] = list[i].subarray(got);
+    }
+  }
+
   async write(off: number, data: Buffer): Promise<void> {
     let done = 0;
     while (done < data.length) {
@@ -110,23 +125,25 @@ export class FileTarget implements Target {
     const s = await statfs(this.path);
     return s.bavail * s.bsize;
   }
-  private lent = 0;
   private closing: Promise<void> | null = null;
-  private returned: (() => void) | null = null;
-  lend(): { fd: number; done(): void } | null {
-    if (this.closing) return null;
-    this.lent++;
-    let once = false;
-    return {
-      fd: this.fh.fd,
-      done: () => { if (once) return; once = true; if (--this.lent === 0) this.returned?.(); },
-    };
+
+  /** Read handles of the streams past the first, opened on first use: the same open file, through /proc/self/fd (never another file at the path). */
+  private streams = new Map<number, Promise<FileHandle>>();
+  private streamHandle(stream: number): Promise<FileHandle> | FileHandle {
+    const s = stream % LIMITS.READ_STREAMS;
+    if (s === 0 || this.closing) return this.fh;
+    let h = this.streams.get(s);
+    if (!h) {
+      h = open(`/proc/self/fd/${this.fh.fd}`, 'r').catch(() => this.fh); // no /proc: the one descriptor
+      this.streams.set(s, h);
+    }
+    return h;
   }
 
-  /** Closes once every lent descriptor is back (a second call waits for the same close). */
+  /** Closes every descriptor (each after its reads in flight: FileHandle.close waits for them); a second call waits for the same close. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.lent) await new Promise<void>((r) => { this.returned = r; });
+      for (const h of this.streams.values()) { const fh = await h; if (fh !== this.fh) await fh.close(); }
       await this.direct?.close(); await this.dsync.close(); await this.fh.close();
     })();
     return this.closing;

@@ -79,7 +79,7 @@ export class Datastore {
     if (sb.keyCheck && !o.key) throw new VdfsError('KEY', 'the datastore is encrypted: give its key (--key-file)');
     if (o.key) checkKey(o.key, sb);
     this.codec = new BlockCodec(sb.policy, sb.uuid, ring ?? (o.key ? new KeyRing(o.key, sb.uuid) : null), o.workers ?? defaultWorkers());
-    this.loans = layout.readSegInto ? new ReadLoans(!!layout.readsShared) : null;
+    this.loans = layout.readSegInto ? new ReadLoans() : null;
     const ahead = o.readAheadBytes ?? LIMITS.READ_AHEAD_CACHE_BYTES;
     const pinned = o.readAheadBytes === undefined ? LIMITS.READ_AHEAD_PINNED_BYTES : 2 * o.readAheadBytes;
     const taken = Math.max(1, Math.floor(Math.min(ahead, LIMITS.READ_AHEAD_TAKEN_BYTES) / sb.blockSize));

@@ -29,12 +29,10 @@ export class Loan {
 }
 
 export class ReadLoans {
-  private pool: BufferPool;
+  private pool = new BufferPool(LIMITS.READ_POOL_BYTES);
   private of = new WeakMap<ArrayBufferLike, Loan>();
   /** Loans opened, of them on a buffer used before, and loans whose buffer went back to the pool. */
   readonly counters = { opened: 0, reused: 0, back: 0 };
-  /** `shared`: the layout fills buffers from another thread (Layout.readsShared). */
-  constructor(shared = false) { this.pool = new BufferPool(LIMITS.READ_POOL_BYTES, shared); }
 
   /** A loan of at least n bytes (its `buf` may be longer), held once by the caller: `release` it when done reading. */
   open(n: number): Loan {

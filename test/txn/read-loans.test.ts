@@ -1,7 +1,7 @@
 // Reused read buffers: a loan's buffer goes back to the pool only once its opener released it,
 // no record of it is cached, and every handout came back; a handout coming back twice is an
 // invariant failure. Then through a filesystem on files, single and ec:2+1 (whose large reads
-// the gather worker places in shared buffers), with a seed: reads whose pieces are held (as a
+// are scattered straight into loaned buffers), with a seed: reads whose pieces are held (as a
 // READ reply being written is) keep their bytes while thousands of later reads reuse buffers,
 // and buffers are reused.
 import t from 'tap';
@@ -131,7 +131,7 @@ for (const layout of ['single', 'ec:2+1'] as const) {
     const c = ds.loans!.counters;
     t.ok(c.reused > c.opened / 2, `seed ${seed}: most loans reused a buffer (${c.reused} of ${c.opened})`);
     t.ok(ds.readAhead.hits > 100, 'streams were served from records fetched ahead');
-    if (layout !== 'single') t.ok((ds.layout as SpreadLayout).io.gatherer.counters.gathered > 0, 'the gather worker placed runs in shared buffers');
+    if (layout !== 'single') t.ok((ds.layout as SpreadLayout).io.counters.scattered > 0, 'large reads were scattered into loaned buffers');
     await fs.close();
   });
 }
