@@ -78,7 +78,7 @@ export class Session {
   private reply(h: P.InHeader, r: Reply): void {
     if (r === null) return;
     const parts = typeof r === 'number' ? [] : Array.isArray(r) ? r : [r];
-    if (this.over) return this.written(parts);
+    if (this.over) return this.giveBack(h, parts);
     let len = P.OUT_HEADER;
     for (const p of parts) len += p.length;
     // One write per reply: past IOV_MAX buffers, libuv would split it in two, which the kernel refuses.
@@ -89,7 +89,7 @@ export class Session {
       writev(this.fd, iov, (e) => {
         this.writing--;
         if (e) this.refused(h, e);
-        this.written(parts);
+        this.giveBack(h, parts);
         this.settle();
       });
       return;
@@ -99,7 +99,12 @@ export class Session {
     } catch (e) {
       this.refused(h, e);
     }
-    this.written(parts);
+    this.giveBack(h, parts);
+  }
+
+  /** Hands a reply's pieces back; a failure there (a broken invariant) is logged, never thrown into a write's callback. */
+  private giveBack(h: P.InHeader, parts: Buffer[]): void {
+    try { this.written(parts); } catch (err) { this.log.error({ op: h.opcode, err }, 'giving back a reply\'s pieces failed'); }
   }
 
   private refused(h: P.InHeader, e: unknown): void {
