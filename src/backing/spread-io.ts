@@ -221,14 +221,11 @@ export class SpreadIo {
     // where the targets can, else read into pooled buffers and placed
     const tried = a < hi && !verify && hi - a >= LIMITS.SPREAD_DIRECT_STRIPES;
     const sources = tried ? this.sourcesOf(e, roles, a, hi) : null;
-    const scattered = sources?.every((x) => x.target.readScatter) ? await scatterRead(sources, e.gen, p, into ?? Buffer.allocUnsafe(len)) : null;
+    const out = into ?? Buffer.allocUnsafe(len);
+    const scattered = sources?.every((x) => x.target.readScatter) ? await scatterRead(sources, e.gen, p, out) : null;
     if (scattered) this.counters[scattered === 'absent' ? 'declined' : 'scattered']++;
-    let out: Buffer;
-    if (scattered instanceof Buffer) {
-      out = scattered;
-    } else {
+    if (scattered !== out) {
       // Every byte below stripe hi is copied from a unit of a role it lies in; the rest reads zeros.
-      out = into ?? Buffer.allocUnsafe(len);
       out.fill(0, Math.max(0, Math.min(len, hi * SW - off)));
       if (a < hi) await this.readHere(seg, e, p, out, verify, tried, scattered === 'absent');
     }
