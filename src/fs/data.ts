@@ -113,7 +113,7 @@ export async function mappedBlock(ds: Datastore, ino: bigint, map: CowTree, root
 /**
  * The content a map value gives block lbn: its base record with its sub-block records laid
  * over it (null: all zeros). With `want`, only the sub-blocks it touches are read, and the base
- * only when `want` is not all inside them.
+ * only when `want` is not all inside them; only `want` of the block returned is its content.
  */
 export async function valueContent(ds: Datastore, ino: bigint, lbn: number, mv: MapValue, want?: Want): Promise<Buffer | null> {
   const { base } = mv;
@@ -125,7 +125,12 @@ export async function valueContent(ds: Datastore, ino: bigint, lbn: number, mv: 
   const subs = wanted ?? mv.subs; // with `want`, the sub-blocks outside it are not read
   const [b, ...parts] = await Promise.all([inSubs ? null : readBase(), ...subs.map((s) =>
     (s.ptr.state === ExtentState.Present ? ds.readRecord(s.ptr, RecordKind.Data, ino, subKey(lbn, s.index)) : null))]);
-  const out = b ? Buffer.from(b) : Buffer.alloc(ds.blockSize); // a copy: `b` may be shared by the read-ahead cache
+  // A copy (`b` may be shared by the read-ahead cache) of `want` only, in a read buffer handed
+  // to the reader: outside `want` it holds whatever the buffer held.
+  const n = b ? b.length : ds.blockSize;
+  const out = ds.loans ? ds.loans.lendOut(n) : Buffer.allocUnsafe(n);
+  const lo = want ? Math.min(want.from, n) : 0, hi = want ? Math.min(want.to, n) : n;
+  if (b) b.copy(out, lo, lo, hi); else out.fill(0, lo, hi);
   subs.forEach((s, i) => {
     const part = parts[i];
     if (part && part.length !== S) throw new VdfsError('CORRUPT', `sub-block record of ${part.length} bytes`);

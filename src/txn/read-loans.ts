@@ -44,6 +44,14 @@ export class ReadLoans {
     return l;
   }
 
+  /** A buffer of n bytes handed straight to a reader (one handout): it is lent again once it comes back. */
+  lendOut(n: number): Buffer {
+    const l = this.open(n), buf = l.buf.subarray(0, n);
+    this.handOut(buf);
+    this.release(l);
+    return buf;
+  }
+
   /** The loan `b` is a slice of, if any. */
   loanOf(b: Buffer): Loan | undefined {
     return this.of.get(b.buffer);

@@ -64,9 +64,9 @@ t.test('the read-ahead cache holds a run\'s loan per record, and a take counts a
   t.equal(loans.counters.back, 1, 'back when it came back');
 });
 
-/** A datastore of SMALL blocks holding `size` bytes of /v, committed and reopened with a small read-ahead cache (runs come and go). */
-async function storedFile(layout: 'single' | 'ec:2+1', size: number, model: Buffer, dir: string) {
-  const seg = 1024 * 1024, bs = SMALL.blockSize; // segments hold runs of 32 stripes and more (ec:2+1: 256 KiB)
+/** A datastore of bs-byte blocks holding `size` bytes of /v, committed and reopened with a small read-ahead cache (runs come and go). */
+async function storedFile(layout: 'single' | 'ec:2+1', bs: number, size: number, model: Buffer, dir: string) {
+  const seg = 1024 * 1024; // segments hold runs of 32 stripes and more (ec:2+1: 256 KiB)
   await initChecksum();
   const paths = ['a', 'b', 'c'].map((x) => join(dir, x));
   const make = async () => (layout === 'single'
@@ -75,28 +75,30 @@ async function storedFile(layout: 'single' | 'ec:2+1', size: number, model: Buff
   const open = async () => (layout === 'single'
     ? new SingleLayout(await FileTarget.open(join(dir, 'single'), false), seg)
     : SpreadLayout.open(paths[0], fileSource, { probe: false }));
-  const ds0 = await Datastore.mkfs(await make(), { ...SMALL, segmentSize: seg });
+  const ds0 = await Datastore.mkfs(await make(), { blockSize: bs, segmentSize: seg });
   const fs0 = new Filesystem(ds0);
   await fs0.recover();
   const fh0 = fs0.addHandle(await fs0.create('/v', 0o644, ROOT));
   for (let i = 0; i < size / bs; i++) { const b = block(bs, i, 1); await fs0.write(fh0, i * bs, b); b.copy(model, i * bs); }
   await fs0.close();
-  const ds = await Datastore.open(await open(), { readAheadBytes: 16 * bs });
+  const ds = await Datastore.open(await open(), { readAheadBytes: 16 * SMALL.blockSize });
   const fs = new Filesystem(ds);
   await fs.recover();
   return { ds, fs };
 }
 
-for (const layout of ['single', 'ec:2+1'] as const) {
-  t.test(`${layout}: held reads keep their bytes while later reads reuse buffers`, async (t) => {
+// 4 KiB blocks written whole, on both layouts; and 32 KiB blocks written 4 KiB at a time, whose
+// sub-block records a read lays over the block in a buffer handed to it.
+for (const [layout, bs] of [['single', SMALL.blockSize], ['ec:2+1', SMALL.blockSize], ['single', 32 * 1024]] as const) {
+  t.test(`${layout}, ${bs / 1024} KiB blocks: held reads keep their bytes while later reads reuse buffers`, async (t) => {
     const seed = seedFromEnv();
     t.comment(`seed ${seed}`);
     const rand = rng(seed);
-    const bs = SMALL.blockSize, blocks = 160, size = blocks * bs;
+    const wb = SMALL.blockSize, size = 160 * wb, blocks = size / wb; // written in 4 KiB pieces
     const dir = await mkdtemp(join(tmpdir(), 'vdfs-loans-'));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
     const model = Buffer.alloc(size);
-    const { ds, fs } = await storedFile(layout, size, model, dir);
+    const { ds, fs } = await storedFile(layout, bs, size, model, dir);
     const fh = await fs.open('/v', true);
     const held: { pieces: Buffer[]; want: Buffer; off: number }[] = [];
     const check = (h: (typeof held)[number]) => {
@@ -105,18 +107,18 @@ for (const layout of ['single', 'ec:2+1'] as const) {
     let off = 0, failures = 0, gen = 2;
     // A first pass front to back: records written in order lie back to back, so the read-ahead
     // reads long runs (at ec:2+1, scattered reads).
-    for (let o = 0; o < size; o += 16 * bs) fs.replied(await fs.readv(fh, o, 16 * bs));
+    for (let o = 0; o < size; o += 16 * wb) fs.replied(await fs.readv(fh, o, 16 * wb));
     for (let op = 0; op < 2000; op++) {
       const r = rand();
       if (r < 0.05) {
-        const lbn = Math.floor(rand() * blocks), b = block(bs, lbn, gen++);
-        await fs.write(fh, lbn * bs, b);
-        b.copy(model, lbn * bs);
+        const lbn = Math.floor(rand() * blocks), b = block(wb, lbn, gen++);
+        await fs.write(fh, lbn * wb, b);
+        b.copy(model, lbn * wb);
         if (rand() < 0.5) await fs.fsync();
         continue;
       }
-      if (r < 0.55) off = (off + 8 * bs) % size; else off = Math.floor(rand() * (size / 512)) * 512; // streams and random reads
-      const len = Math.min(size - off, 512 + Math.floor(rand() * 12 * bs));
+      if (r < 0.55) off = (off + 8 * wb) % size; else off = Math.floor(rand() * (size / 512)) * 512; // streams and random reads
+      const len = Math.min(size - off, 512 + Math.floor(rand() * 12 * wb));
       const reads = Array.from({ length: 1 + Math.floor(rand() * 4) }, (_, i) => Math.min(size - 1, off + i * len));
       const got = await Promise.all(reads.map((o) => fs.readv(fh, o, len).then((pieces) => ({ pieces, off: o, want: Buffer.from(model.subarray(o, Math.min(size, o + len))) }))));
       for (const g of got) {
@@ -135,6 +137,7 @@ for (const layout of ['single', 'ec:2+1'] as const) {
     t.ok(c.reused > c.opened / 2, `seed ${seed}: most loans reused a buffer (${c.reused} of ${c.opened})`);
     t.ok(ds.readAhead.hits > 100, 'streams were served from records fetched ahead');
     if (layout !== 'single') t.ok((ds.layout as SpreadLayout).io.counters.scattered > 0, 'large reads were scattered into loaned buffers');
+    if (bs > wb) t.ok(ds.written.subBlocks > 0, 'the 4 KiB writes were stored as sub-block records');
     await fs.close();
   });
 }
