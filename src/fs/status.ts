@@ -44,7 +44,7 @@ export function statusOf(fs: Filesystem, alarmsShown: number = LIMITS.ALARMS_KEP
       logicalBytes: ds.data.logical, storedBytes: ds.data.stored,
       compressRatio: ds.data.stored ? round(ds.data.logical / ds.data.stored) : 1,
       readAhead: { fetches: ds.readAhead.fetches, hits: ds.readAhead.hits, dropped: ds.readAhead.dropped },
-      readBuffers: ds.loans ? { ...ds.loans.counters } : undefined,
+      readBuffers: ds.loans?.counters,
       recordsWritten: { blocks: ds.written.blocks, subBlocks: ds.written.subBlocks },
     },
     codec: { ...policyView(fs), records: ds.codec.stats.compressed + ds.codec.stats.raw, compressed: ds.codec.stats.compressed, storedRaw: ds.codec.stats.raw, sealed: ds.codec.stats.sealed, encodeMs: Math.round(ds.codec.stats.encodeMs) },

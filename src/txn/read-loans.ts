@@ -31,15 +31,18 @@ export class Loan {
 export class ReadLoans {
   private pool = new BufferPool(LIMITS.READ_POOL_BYTES);
   private of = new WeakMap<ArrayBufferLike, Loan>();
-  /** Loans opened, of them on a buffer used before, and loans whose buffer went back to the pool. */
-  readonly counters = { opened: 0, reused: 0, back: 0 };
+  private opened = 0;
+  private back = 0;
+
+  /** Loans opened, of them on a buffer used before (not newly allocated), and loans whose buffer went back to the pool. */
+  get counters(): { opened: number; reused: number; back: number } {
+    return { opened: this.opened, reused: this.opened - this.pool.fresh, back: this.back };
+  }
 
   /** A loan of at least n bytes (its `buf` may be longer), held once by the caller: `release` it when done reading. */
   open(n: number): Loan {
-    const fresh = this.pool.fresh;
     const l = new Loan(this.pool.take(n));
-    this.counters.opened++;
-    if (this.pool.fresh === fresh) this.counters.reused++;
+    this.opened++;
     this.of.set(l.buf.buffer, l);
     return l;
   }
@@ -50,11 +53,6 @@ export class ReadLoans {
     this.handOut(buf);
     this.release(l);
     return buf;
-  }
-
-  /** The loan `b` is a slice of, if any. */
-  loanOf(b: Buffer): Loan | undefined {
-    return this.of.get(b.buffer);
   }
 
   hold(l: Loan): void { invariant(l.live > 0, 'a loan held after it went back'); l.live++; }
@@ -87,7 +85,7 @@ export class ReadLoans {
   private settle(l: Loan): void {
     if (l.live > 0 || l.out > 0) return;
     this.of.delete(l.buf.buffer);
-    this.counters.back++;
+    this.back++;
     this.pool.give(l.buf);
   }
 }
