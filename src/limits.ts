@@ -185,6 +185,14 @@ export const LIMITS = {
   READ_AHEAD_STRIPES: 64,
   /** A fast (unverified) spread read of at least this many stripes reads into pooled buffers and keeps nothing for later. */
   SPREAD_DIRECT_STRIPES: 32,
+  /**
+   * Bytes of a spread target's chunks handed out together to one kind, data roles or the others
+   * (backing/chunk-alloc.ts). The kernel's read-ahead runs some 8-11 MiB past the end of a run of
+   * data chunks into whatever lies next: ec:4+2 on three targets read 1.50 bytes from the disk
+   * per byte of a 1 GiB file with chunks of both kinds side by side, 1.39 with 16 MiB bands,
+   * 1.10 with 64 MiB ones. At most one band of each kind is left partly used on a target.
+   */
+  SPREAD_BAND_BYTES: 128 * 1024 * 1024,
   /** Stripes a spread layout's read-ahead keeps (k × 4 KiB each: 8 MiB for ec:4+2, eight read-aheads). */
   READ_AHEAD_KEPT_STRIPES: 512,
   /** How far past a sequential read of a vdisk its next blocks are fetched ahead (fs/read-ahead.ts). */

@@ -96,13 +96,13 @@ export class SpreadIo {
       refs = roles.map((role) => {
         const target = l.placement(seg, role);
         const same = old?.mode === Mode.Ec ? old.refs.find((r) => r.target === target && r.role === role) : undefined;
-        return { target, role, chunk: same ? same.chunk : l.table.take(target), missing: !l.usable(target), validTo: 0 };
+        return { target, role, chunk: same ? same.chunk : l.table.take(target, role), missing: !l.usable(target), validTo: 0 };
       });
     } else {
       mode = Mode.Replicated;
       const up = l.slots.filter((s) => s.usable).map((s) => s.index);
       const copies = Array.from({ length: Math.min(LIMITS.DEGRADED_COPIES, up.length) }, (_, i) => up[(seg + i) % up.length]);
-      refs = copies.flatMap((target) => roles.slice(0, k).map((role) => ({ target, role, chunk: l.table.take(target), missing: false, validTo: 0 })));
+      refs = copies.flatMap((target) => roles.slice(0, k).map((role) => ({ target, role, chunk: l.table.take(target, role), missing: false, validTo: 0 })));
       this.counters.degradedSegments++;
     }
     // freed only once the table naming the new refs is durable (a torn sync must not leave two segments on one chunk)

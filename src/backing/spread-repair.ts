@@ -85,7 +85,7 @@ export class Repairer {
           const data = await l.io.gather(seg, e, 0, e.stripes, Array.from({ length: k }, (_, r) => r));
           const refs: Ref[] = Array.from({ length: k + m }, (_, role) => {
             const target = l.placement(seg, role);
-            return { target, role, chunk: l.table.take(target), missing: false, validTo: 0 };
+            return { target, role, chunk: l.table.take(target, role), missing: false, validTo: 0 };
           });
           const parity = this.parity(data, e.stripes);
           const done = current() ? await Promise.allSettled(refs.map((r) => this.writeRole(seg, e.gen, r, r.role < k ? data[r.role] : parity[r.role - k], 0, e.stripes))) : [];

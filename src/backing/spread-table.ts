@@ -5,38 +5,8 @@
  */
 import { invariant, LIMITS } from '../limits.js';
 import { VdfsError } from '../errors.js';
+import { ChunkAlloc, ChunkKind } from './chunk-alloc.js';
 import { bestPage, decodeEntry, encodeEntry, Entry, Geometry, Mode, Ref, sealPage } from './spread-format.js';
-
-/** Free chunks of one target: freed ones first (lowest first), then past the high-water mark. */
-export class ChunkAlloc {
-  private free = new Set<number>();
-  /** The free chunks, highest first (pop gives the lowest); rebuilt from `free` when stale. */
-  private order: number[] = [];
-  private stale = false;
-  high = 0;
-  take(): number {
-    if (this.stale) { this.order = [...this.free].sort((a, b) => b - a); this.stale = false; }
-    const c = this.order.pop();
-    if (c === undefined) return this.high++;
-    this.free.delete(c);
-    return c;
-  }
-  give(c: number): void {
-    invariant(c < this.high && !this.free.has(c), `chunk ${c} freed once`);
-    this.free.add(c);
-    this.stale = true;
-  }
-  /** After loading: every chunk below the high-water mark not in `used` is free. */
-  rebuild(used: Set<number>): void {
-    let high = 0;
-    for (const c of used) if (c + 1 > high) high = c + 1;
-    this.high = high;
-    this.free = new Set();
-    for (let c = 0; c < high; c++) if (!used.has(c)) this.free.add(c);
-    this.stale = true;
-  }
-  get freeCount(): number { return this.free.size; }
-}
 
 export class SegTable {
   readonly entries: (Entry | undefined)[] = [];
@@ -49,7 +19,7 @@ export class SegTable {
   usedPages = 1;
 
   constructor(readonly g: Geometry) {
-    this.alloc = Array.from({ length: g.l.n }, () => new ChunkAlloc());
+    this.alloc = Array.from({ length: g.l.n }, () => new ChunkAlloc(ChunkAlloc.bandFor(g.chunkStored)));
     this.latest = new Array<number>(g.pages).fill(1);
   }
 
@@ -69,8 +39,9 @@ export class SegTable {
     if (p >= this.usedPages) this.usedPages = p + 1;
   }
 
-  /** A new chunk on target t. */
-  take(t: number): number { return this.alloc[t].take(); }
+  /** A new chunk on target t for `role` (data roles and the others are kept in bands apart: chunk-alloc.ts). */
+  take(t: number, role: number): number { return this.alloc[t].take(this.kindOf(role)); }
+  private kindOf(role: number): ChunkKind { return role < this.g.l.k ? ChunkKind.Hot : ChunkKind.Cold; }
   give(refs: Ref[]): void { for (const r of refs) this.alloc[r.target].give(r.chunk); }
 
   /** The bytes of entry page p (payload only; the caller seals it with its seq). */
@@ -103,8 +74,8 @@ export class SegTable {
 
   /** After loading every page: the allocators from the chunks the entries name. */
   rebuildAlloc(): void {
-    const used = this.alloc.map(() => new Set<number>());
-    for (const e of this.entries) for (const r of e?.refs ?? []) used[r.target].add(r.chunk);
+    const used = this.alloc.map(() => new Map<number, ChunkKind>());
+    for (const e of this.entries) for (const r of e?.refs ?? []) used[r.target].set(r.chunk, this.kindOf(r.role));
     this.alloc.forEach((a, t) => a.rebuild(used[t]));
   }
 
