@@ -39,6 +39,8 @@ export const LIMITS = {
   DIRTY_COMMIT_BYTES: 32 * 1024 * 1024,
   /** Bytes of dirty file data above which writers wait for a commit (back-pressure). */
   DIRTY_LIMIT_BYTES: 128 * 1024 * 1024,
+  /** Bytes of dirty-block buffers kept for reuse once their commit is durable (txn/dirty-blocks.ts): the back-pressure limit's worth. */
+  DIRTY_POOL_BYTES: 128 * 1024 * 1024,
   /** Milliseconds between timed commits. */
   COMMIT_INTERVAL_MS: 1000,
   /** Commit latencies kept for the p50/p99 figures. */

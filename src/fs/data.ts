@@ -11,6 +11,7 @@ import { decodeMapValue, MapValue, subKey } from '../format/map-value.js';
 import { keyOfBlock } from '../txn/commit.js';
 import type { Datastore } from '../txn/datastore.js';
 import type { TxnFile } from '../txn/write-path.js';
+import { lent } from '../txn/dirty-blocks.js';
 import { isVdfsError, VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { DirtySet, Vnode } from './vnode.js';
@@ -38,6 +39,7 @@ export async function blockContent(ds: Datastore, v: Vnode, lbn: number, want?: 
 /** A dirty block, its partly written rest filled in first (unless `want` lies in what was written). */
 async function wholeBlock(ds: Datastore, v: Vnode, set: DirtySet, lbn: number, block: Buffer, want?: Want): Promise<Buffer> {
   const p = set.partial.get(lbn);
+  lent(block); // whoever gets it may keep it: it is not reused once committed (txn/dirty-blocks.ts)
   if (p && !(want && covers(p, want.from, want.to))) await fillBlock(ds, v, set, lbn);
   return block;
 }

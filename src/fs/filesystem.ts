@@ -365,6 +365,7 @@ export class Filesystem implements TxgSource {
       const v = this.vnodes.get(file.ino);
       if (!v) continue;
       v.syncing = null;
+      this.writes.blocks.recycle(file.blocks.values());
       if (file.deleted) this.vnodes.delete(file.ino);
     }
     this.syncingBytes = 0;

@@ -15,7 +15,7 @@ import { invariant, LIMITS } from '../limits.js';
 import type { Mutex } from './mutex.js';
 import { resolveSets, LogicalTxn, Dependency } from './resolve.js';
 import { overlay, SgElement, SgPiece, sortIntoSets } from './sg.js';
-import { framedBuffer } from '../codec/record.js';
+import { DirtyBlocks } from './dirty-blocks.js';
 
 /** A file as the write path sees it. */
 export interface TxnFile {
@@ -58,7 +58,10 @@ export class WritePath {
   /** Hears of every array applied to the open txg, in the same synchronous step (the oplog numbers them there). */
   onApplied?: (ino: bigint, array: SgElement[]) => void;
 
-  constructor(private blockSize: number) {}
+  /** Where the blocks a write makes dirty come from (given back once committed: fs/filesystem.ts committed). */
+  readonly blocks: DirtyBlocks;
+
+  constructor(private blockSize: number) { this.blocks = new DirtyBlocks(blockSize); }
 
   /** Resolves once the write is in the open transaction group. */
   write(file: TxnFile, off: number, data: Buffer): Promise<void> {
@@ -100,7 +103,7 @@ export class WritePath {
       invariant(block || t.dep !== 'merge', 'a merge finds its block in the open txg');
       if (!block) {
         // framed: the commit encodes the block into its record in place (codec/record.ts)
-        block = framedBuffer(bs, t.dep === 'zero-fill');
+        block = this.blocks.take(t.dep === 'zero-fill');
         if (t.dep === 'old-block') file.addPartial(t.lbn, block); else file.addBlock(t.lbn, block);
       }
       overlay(block, t.set.pieces);
