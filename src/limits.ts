@@ -67,6 +67,10 @@ export const LIMITS = {
   FUSE_MAX_BACKGROUND: 64,
   /** Kernel binding: threads that wait in read(2) on /dev/fuse and pass requests to the main thread. */
   FUSE_READERS: 2,
+  /** A request at least this long (a large WRITE) is handed over in its reader's buffer, which comes back once applied (fuse/kernel/reader.ts). */
+  FUSE_LENT_REQUEST_BYTES: 64 * 1024,
+  /** Request buffers that came back a reader keeps (each FUSE_MAX_WRITE and a little). */
+  FUSE_SPARE_REQUESTS: 16,
   /** A reply at least this long is written on libuv's pool, off the event loop (fuse/kernel/session.ts). */
   FUSE_ASYNC_REPLY_BYTES: 64 * 1024,
   /** Kernel binding: longest wait for INIT after mounting, and for the connection to end after unmounting (then it is aborted). */

@@ -13,12 +13,14 @@
  * them (written, refused or dropped): they may be read buffers to reuse (txn/read-loans.ts).
  */
 import { writev, writevSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { LIMITS } from '../../limits.js';
 import { EIO, ENOSYS, toErrno } from '../errno.js';
 import type { Reply } from './ops.js';
 import * as P from './proto.js';
 
+/** A request in its reader's buffer: the first n bytes of buf. */
+type Lent = { buf: ArrayBuffer; n: number };
 type Log = { error(o: object, msg: string): void; warn(o: object, msg: string): void };
 type Handler = (h: P.InHeader, body: Buffer) => Promise<Reply> | Reply;
 
@@ -43,10 +45,13 @@ export class Session {
     const size = LIMITS.FUSE_MAX_WRITE + 64 * 1024; // header + write_in + max_write, with room
     this.readersLeft = LIMITS.FUSE_READERS;
     for (let i = 0; i < LIMITS.FUSE_READERS; i++) {
-      const w = new Worker(READER, { workerData: { fd: this.fd, size } });
+      const { port1, port2 } = new MessageChannel();
+      port1.unref();
+      const w = new Worker(READER, { workerData: { fd: this.fd, size, back: port2 }, transferList: [port2] });
       w.unref();
-      w.on('message', (m: ArrayBuffer | { end: true; code: string }) => {
+      w.on('message', (m: ArrayBuffer | Lent | { end: true; code: string }) => {
         if (m instanceof ArrayBuffer) { if (m.byteLength >= P.IN_HEADER) this.dispatch(Buffer.from(m)); return; }
+        if ('buf' in m) { this.dispatch(Buffer.from(m.buf, 0, m.n), () => this.handBack(port1, m.buf)); return; }
         if (!GONE.has(m.code)) this.log.error({ code: m.code }, 'reading /dev/fuse failed');
       });
       w.on('error', (err) => this.log.error({ err }, '/dev/fuse reader failed'));
@@ -54,15 +59,27 @@ export class Session {
     }
   }
 
-  private dispatch(req: Buffer): void {
+  /**
+   * Runs a request's handler and replies. `done` (a request in its reader's buffer) is called
+   * once a WRITE's handler settled — its data is in the open txg, or refused — and the buffer
+   * can be read into again; any other request's buffer is left to the collector (a handler may
+   * keep slices of it).
+   */
+  private dispatch(req: Buffer, done?: () => void): void {
     const h = P.readInHeader(req);
     const body = req.subarray(P.IN_HEADER, h.len);
     const fn = this.handlers.get(h.opcode);
+    const after = h.opcode === P.OP.WRITE ? done : undefined;
     if (!fn) return this.reply(h, ENOSYS);
     let out: Promise<Reply> | Reply;
-    try { out = fn(h, body); } catch (e) { return this.failed(h, e); }
-    if (!(out instanceof Promise)) return this.reply(h, out);
-    out.then((r) => this.reply(h, r), (e) => this.failed(h, e));
+    try { out = fn(h, body); } catch (e) { this.failed(h, e); after?.(); return; }
+    if (!(out instanceof Promise)) { this.reply(h, out); after?.(); return; }
+    out.then((r) => this.reply(h, r), (e) => this.failed(h, e)).finally(after);
+  }
+
+  /** A request buffer back to its reader (transferred: a slice kept by mistake would read as empty, never as a later request). */
+  private handBack(port: MessagePort, buf: ArrayBuffer): void {
+    if (!this.over) port.postMessage(buf, [buf]);
   }
 
   private failed(h: P.InHeader, e: unknown): void {
