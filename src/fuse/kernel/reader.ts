@@ -19,14 +19,15 @@ const { fd, size, back } = workerData as { fd: number; size: number; back: Messa
 const RETRY = new Set(['EINTR', 'EAGAIN', 'ENOENT']);
 const spare: ArrayBuffer[] = [];
 let cur: ArrayBuffer | null = null;
+let view = new Uint8Array(0); // over cur
 for (;;) {
   for (let m = receiveMessageOnPort(back); m; m = receiveMessageOnPort(back)) {
     if (spare.length < LIMITS.FUSE_SPARE_REQUESTS) spare.push(m.message as ArrayBuffer);
   }
-  cur ??= spare.pop() ?? new ArrayBuffer(size);
+  if (!cur) { cur = spare.pop() ?? new ArrayBuffer(size); view = new Uint8Array(cur); }
   let n: number;
   try {
-    n = readSync(fd, new Uint8Array(cur), 0, size, null);
+    n = readSync(fd, view, 0, size, null);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? '';
     if (RETRY.has(code)) continue;
@@ -39,6 +40,6 @@ for (;;) {
     continue;
   }
   const req = new ArrayBuffer(n);
-  new Uint8Array(req).set(new Uint8Array(cur, 0, n));
+  new Uint8Array(req).set(view.subarray(0, n));
   parentPort!.postMessage(req, [req]);
 }
