@@ -37,7 +37,7 @@ export class ChunkAlloc {
   take(k: ChunkKind): number {
     const c = this.reuse(k) ?? this.freshChunk(k);
     const b = Math.floor(c / this.band);
-    invariant(this.kind[b] === NONE || this.kind[b] === k || this.kind[b] === undefined, 'a band holds one kind of chunk');
+    invariant(this.takes(c, k), 'a band holds one kind of chunk');
     this.kind[b] = k;
     this.used[b] = (this.used[b] ?? 0) + 1;
     if (c + 1 > this.high) this.high = c + 1;
@@ -64,7 +64,7 @@ export class ChunkAlloc {
     this.fresh = [-1, -1];
     for (const [c, k] of used) {
       const b = Math.floor(c / this.band);
-      if (this.kind[b] === undefined || this.kind[b] === NONE) this.kind[b] = k;
+      if (this.kindAt(c) === NONE) this.kind[b] = k;
       this.used[b] = (this.used[b] ?? 0) + 1;
     }
     for (let c = 0; c < high; c++) if (!used.has(c)) this.free.add(c);
@@ -73,13 +73,18 @@ export class ChunkAlloc {
 
   get freeCount(): number { return this.free.size; }
 
+  /** The kind of the band chunk c lies in (NONE: it holds no chunk). */
+  private kindAt(c: number): number { return this.kind[Math.floor(c / this.band)] ?? NONE; }
+
+  /** Whether chunk c's band may take a chunk of kind k. */
+  private takes(c: number, k: ChunkKind): boolean { const bk = this.kindAt(c); return bk === NONE || bk === k; }
+
   /** The lowest free chunk below the high-water mark in a band of kind k or of none. */
   private reuse(k: ChunkKind): number | null {
     if (this.stale) this.sortFree();
     const order = this.order[k];
     for (let c = order.pop(); c !== undefined; c = order.pop()) {
-      const bk = this.kind[Math.floor(c / this.band)] ?? NONE;
-      if (this.free.has(c) && (bk === NONE || bk === k)) { this.free.delete(c); return c; }
+      if (this.free.has(c) && this.takes(c, k)) { this.free.delete(c); return c; }
     }
     return null;
   }
@@ -87,9 +92,7 @@ export class ChunkAlloc {
   private sortFree(): void {
     this.order = [[], []];
     for (const c of [...this.free].sort((a, b) => b - a)) {
-      const bk = this.kind[Math.floor(c / this.band)] ?? NONE;
-      if (bk !== ChunkKind.Cold) this.order[ChunkKind.Hot].push(c);
-      if (bk !== ChunkKind.Hot) this.order[ChunkKind.Cold].push(c);
+      for (const k of [ChunkKind.Hot, ChunkKind.Cold]) if (this.takes(c, k)) this.order[k].push(c);
     }
     this.stale = false;
   }
@@ -97,8 +100,7 @@ export class ChunkAlloc {
   /** The next chunk of kind k's band past the high-water mark, opening a new band when that one is full (or another kind took it over). */
   private freshChunk(k: ChunkKind): number {
     const f = this.fresh[k];
-    const bk = f >= 0 ? this.kind[Math.floor(f / this.band)] ?? NONE : NONE;
-    if (f >= 0 && f % this.band !== 0 && (bk === NONE || bk === k)) { this.fresh[k] = f + 1; return f; }
+    if (f >= 0 && f % this.band !== 0 && this.takes(f, k)) { this.fresh[k] = f + 1; return f; }
     const start = Math.ceil(Math.max(this.high, this.fresh[1 - k]) / this.band) * this.band;
     this.fresh[k] = start + 1;
     return start;

@@ -16,15 +16,14 @@
 import { framedBuffer } from '../codec/record.js';
 import { invariant, LIMITS } from '../limits.js';
 
-/** Blocks made by a pool (only those go back to one). */
-const MADE = new WeakSet<Buffer>();
-/** Blocks handed to a reader: never reused. */
-const LENT = new WeakSet<Buffer>();
-/** Blocks in a pool now (a block given back twice is taken in once). */
-const POOLED = new WeakSet<Buffer>();
+/**
+ * Where each block a pool made is: out (in a dirty set), lent (handed to a reader: never reused)
+ * or pooled (a block given back twice is taken in once). Blocks not here were not made by a pool.
+ */
+const STATE = new WeakMap<Buffer, 'out' | 'lent' | 'pooled'>();
 
 /** Says that `b` (a dirty block) went to someone who may keep it: it is never reused. */
-export function lent(b: Buffer): void { if (MADE.has(b)) LENT.add(b); }
+export function lent(b: Buffer): void { if (STATE.has(b)) STATE.set(b, 'lent'); }
 
 export class DirtyBlocks {
   private free: Buffer[] = [];
@@ -36,20 +35,20 @@ export class DirtyBlocks {
   /** A framed block of blockSize bytes, zeroed when asked (else its contents are undefined). */
   take(zero: boolean): Buffer {
     const b = this.free.pop();
-    if (b) { POOLED.delete(b); this.counters.reused++; return zero ? b.fill(0) : b; }
+    if (b) { STATE.set(b, 'out'); this.counters.reused++; return zero ? b.fill(0) : b; }
     this.counters.fresh++;
     const fresh = framedBuffer(this.blockSize, zero);
-    MADE.add(fresh);
+    STATE.set(fresh, 'out');
     return fresh;
   }
 
   /** The blocks of a dirty set whose commit is durable and that nothing reaches any more. */
   recycle(blocks: Iterable<Buffer>): void {
     for (const b of blocks) {
-      if (!MADE.has(b) || LENT.has(b) || POOLED.has(b)) continue;
+      if (STATE.get(b) !== 'out') continue;
       if ((this.free.length + 1) * this.blockSize > this.limit) return;
       invariant(b.length === this.blockSize, 'a pooled dirty block is one block');
-      POOLED.add(b);
+      STATE.set(b, 'pooled');
       this.free.push(b);
     }
   }
