@@ -184,6 +184,12 @@ export const LIMITS = {
    * (mean 132, seven runs), with this 117-173 (mean 149), the larger ahead in six of seven pairs.
    */
   SPREAD_POOL_BYTES: 64 * 1024 * 1024,
+  /**
+   * Stripes whose parity the SIMD coder makes in one pass (backing/rs.ts combineStripes): each
+   * source's units of this many stripes side by side in its memory, 192 KiB at ec:4+2 with 4 KiB
+   * units, which stays in the core's cache between the passes over it.
+   */
+  SPREAD_CODE_STRIPES: 8,
   /** Pooled buffers are multiples of this, so I/O of nearly one size shares buffers. */
   SPREAD_POOL_GRAIN: 64 * 1024,
   /** Copies a degraded EC write keeps (enough to survive one more target failure). */

@@ -229,9 +229,13 @@ function unitCheck(data: Uint8Array, seg: number, stripe: number, role: number, 
 export function writeUnit(out: Buffer, at: number, data: Uint8Array, unit: number, seg: number, stripe: number, role: number, gen: number): void {
   if (data.buffer !== out.buffer || data.byteOffset !== out.byteOffset + at) out.set(data, at); // else already in place
   if (data.length < unit) out.fill(0, at + data.length, at + unit);
-  const c = at + unit;
-  out.writeBigUInt64LE(unitCheck(out.subarray(at, at + unit), seg, stripe, role, gen), c);
-  out.writeUInt32LE(gen, c + 8); out.writeUInt32LE(UNIT_MAGIC, c + 12);
+  writeCheck(out, at + unit, out.subarray(at, at + unit), seg, stripe, role, gen);
+}
+
+/** Writes the UNIT_CHECK bytes that follow a unit of `data` (a whole unit) to `out` at `at`: a vectored write stores the two side by side. */
+export function writeCheck(out: Buffer, at: number, data: Uint8Array, seg: number, stripe: number, role: number, gen: number): void {
+  out.writeBigUInt64LE(unitCheck(data, seg, stripe, role, gen), at);
+  out.writeUInt32LE(gen, at + 8); out.writeUInt32LE(UNIT_MAGIC, at + 12);
 }
 
 /**

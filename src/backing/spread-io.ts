@@ -9,7 +9,9 @@
  */
 import { invariant, LIMITS } from '../limits.js';
 import { VdfsError } from '../errors.js';
-import { Entry, holds, markMissing, Mode, Ref, SpreadKind, writeUnit } from './spread-format.js';
+import { Entry, holds, markMissing, Mode, Ref, SpreadKind } from './spread-format.js';
+import { cutStripes, unitsOf, type PendingStripe, type Stripe } from './spread-stripes.js';
+import { RoleWrites } from './spread-write.js';
 import { placeRoles, placeUnit, unitsPresent, type Placement } from './spread-place.js';
 import { scatterRead, type ScatterSource } from './spread-scatter.js';
 import { VerifiedReads } from './spread-verified.js';
@@ -17,12 +19,10 @@ import { tolerance, type SpreadLayout } from './spread.js';
 import { ReadAhead } from './spread-readahead.js';
 import { BufferPool } from './buffer-pool.js';
 
-interface Stripe { stripe: number; buf: Buffer; filled: number }
-
 export class SpreadIo {
   /** `scattered`: large fast reads made in place (spread-scatter.ts); `declined`: of them, those that found a unit not there and went verified. */
   readonly counters = { reconstructed: 0, repaired: 0, unrecoverable: 0, degradedSegments: 0, readAheadHits: 0, readAheadFetches: 0, scattered: 0, declined: 0 };
-  private pending = new Map<number, Stripe>();
+  private pending = new Map<number, PendingStripe>();
   private issued = new Map<number, number>();
   private inflight = new Set<Promise<unknown>>();
   private touched = new Set<number>();
@@ -47,39 +47,32 @@ export class SpreadIo {
   /** Waits for every write and repair in flight. */
   async drain(): Promise<void> { await Promise.allSettled([...this.inflight]); }
 
-  async write(seg: number, off: number, data: Buffer): Promise<void> {
+  /**
+   * Writes the concatenation of `parts` at `off` of the segment: the stripes it completes are
+   * coded and written now, from views into the parts (spread-stripes.ts); a stripe it covers in
+   * part waits for the next write or sync.
+   */
+  async write(seg: number, off: number, parts: Buffer[]): Promise<void> {
     const { g, table } = this.l;
-    invariant(off + data.length <= g.l.segmentSize, 'a segment write stays inside the segment');
     if (off === 0) this.start(seg);
     const e = table.get(seg);
     invariant(e && e.mode !== Mode.Free, `segment ${seg} was started before its first write`);
     this.touched.add(seg);
-    const SW = g.stripeData;
-    const full: Stripe[] = [];
-    for (let i = 0, x = off; i < data.length;) {
-      const stripe = Math.floor(x / SW), at = x % SW, n = Math.min(SW - at, data.length - i);
-      let p = this.pending.get(seg);
-      if (p && p.stripe !== stripe) { full.push(p); this.pending.delete(seg); p = undefined; }
-      if (!p && at === 0 && n === SW) {
-        // coded in place when 4-byte aligned (rs.ts works a word at a time then), else copied once
-        const buf = (data.byteOffset + i) & 3 ? Buffer.from(data.subarray(i, i + SW)) : data.subarray(i, i + SW);
-        full.push({ stripe, buf, filled: SW });
-      } else {
-        if (!p) { p = { stripe, buf: Buffer.alloc(SW), filled: 0 }; this.pending.set(seg, p); }
-        data.copy(p.buf, at, i, i + n);
-        p.filled = Math.max(p.filled, at + n);
-        if (p.filled === Math.min(SW, g.l.segmentSize - stripe * SW)) { full.push(p); this.pending.delete(seg); }
-      }
-      i += n; x += n;
+    const shape = { stripeData: g.stripeData, unit: this.l.label.unitBytes, segmentSize: g.l.segmentSize };
+    const { full, joined } = cutStripes(shape, this.pending, seg, off, parts, (n) => this.pool.take(n));
+    try {
+      if (full.length) await this.track(this.writeStripes(seg, full));
+    } finally {
+      if (joined) this.pool.give(joined);
     }
-    if (full.length) await this.track(this.writeStripes(seg, full));
   }
 
   /** Writes out every partial stripe, zero-padded (each txg starts on a new stripe). */
   async flushPartial(): Promise<void> {
     const all = [...this.pending];
     this.pending.clear();
-    await Promise.all(all.map(([seg, p]) => this.track(this.writeStripes(seg, [p]))));
+    const u = this.l.label.unitBytes;
+    await Promise.all(all.map(([seg, p]) => this.track(this.writeStripes(seg, [unitsOf(p, u)]))));
   }
 
   /** A new incarnation of a segment: its mode, chunks and generation. */
@@ -137,39 +130,25 @@ export class SpreadIo {
     this.issued.set(seg, Math.max(prev, first + run.length));
     return l.lock(seg).run(async () => {
       const e = l.table.get(seg)!;
-      const { k, unitBytes: u } = l.label;
-      const us = l.g.unitStored;
       const live = e.refs.filter((ref) => {
         if (ref.missing) return false;
         if (l.usable(ref.target)) return true;
         markMissing(ref, Math.min(first, this.durable.get(seg) ?? 0)); l.table.touch(seg);
         return false;
       });
-      // one stored piece per fragment written, from the pool: data units are copied in, parity is coded straight into place
-      const whole = live.map(() => this.pool.take(run.length * us));
-      const pieces = whole.map((b) => b.subarray(0, run.length * us));
-      const parity = live.map((ref, i) => ({ ref, piece: pieces[i] })).filter((x) => x.ref.role >= k);
+      const pieces = new RoleWrites(l, this.pool, seg, e.gen, run);
       try {
-        run.forEach((s, j) => {
-          if (!parity.length) return;
-          const data = Array.from({ length: k }, (_, r) => s.buf.subarray(r * u, (r + 1) * u));
-          l.rs.encodeRoles(data, parity.map((x) => x.ref.role - k), parity.map((x) => x.piece.subarray(j * us, j * us + u)));
-        });
-        await Promise.all(live.map(async (ref, i) => {
-          const piece = pieces[i];
-          run.forEach((s, j) => {
-            const src = ref.role < k ? s.buf.subarray(ref.role * u, (ref.role + 1) * u) : piece.subarray(j * us, j * us + u);
-            writeUnit(piece, j * us, src, u, seg, s.stripe, ref.role, e.gen);
-          });
+        pieces.code(live.map((ref) => ref.role));
+        await Promise.all(live.map(async (ref) => {
           try {
-            await l.slots[ref.target].target!.write(l.g.chunkAt(ref.chunk, first), piece);
+            await pieces.write(l.slots[ref.target].target!, l.g.chunkAt(ref.chunk, first), ref.role);
           } catch (err) {
             await l.fail(ref.target, err);
             markMissing(ref, Math.min(first, this.durable.get(seg) ?? 0)); l.table.touch(seg);
           }
         }));
       } finally {
-        for (const b of whole) this.pool.give(b);
+        pieces.release();
       }
       if (!this.survives(e)) throw this.unavailable();
       e.stripes = Math.max(e.stripes, first + run.length);

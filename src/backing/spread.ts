@@ -234,7 +234,9 @@ export class SpreadLayout implements Layout {
     const got = await this.io.read(seg, off, buf.length, verify, buf);
     if (got !== buf) got.copy(buf);
   };
-  writeSeg(seg: number, off: number, data: Buffer): Promise<void> { return this.io.write(seg, off, data); }
+  writeSeg(seg: number, off: number, data: Buffer): Promise<void> { return this.io.write(seg, off, [data]); }
+  /** The log's records go to the targets without being joined first (spread-stripes.ts). */
+  writeSegv(seg: number, off: number, parts: Buffer[]): Promise<void> { return this.io.write(seg, off, parts); }
 
   /**
    * Makes everything written so far durable: partial stripes written out, the changed table

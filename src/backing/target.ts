@@ -214,6 +214,10 @@ export class MemTarget implements Target {
     if (end > this.len) this.len = end;
     data.copy(this.buf, off);
   }
+  /** Writes the parts one after another (a file target's vectored write, as the spread layouts use it). */
+  async writev(off: number, parts: Buffer[]): Promise<void> {
+    for (const p of parts) { await this.write(off, p); off += p.length; }
+  }
   async sync(): Promise<void> { this.check(); this.syncs++; }
   async size(): Promise<number> { return this.len; }
   /** Throws once gone, as statfs of a removed directory's file does. */

@@ -14,7 +14,13 @@ t.comment(`seed ${seed}`);
 /** A segment's expected bytes and which of them the current incarnation wrote (gaps are undefined). */
 interface Seg { bytes: Buffer; set: Buffer }
 
-/** Appends like the log does: each txg starts on appendAlign, several writes per txg, a sync after. */
+/** data cut into up to six parts at random places (some of them empty), as the log's records are handed over. */
+function split(data: Buffer, r: () => number): Buffer[] {
+  const cuts = Array.from({ length: Math.floor(r() * 6) }, () => Math.floor(r() * (data.length + 1))).sort((a, b) => a - b);
+  return [0, ...cuts].map((from, i) => data.subarray(from, i < cuts.length ? cuts[i] : data.length));
+}
+
+/** Appends like the log does (in parts where the layout takes them): each txg starts on appendAlign, several writes per txg, a sync after. */
 async function appendRounds(l: Layout, model: Map<number, Seg>, r: () => number, segs: number[]): Promise<void> {
   for (const seg of segs) {
     const m = Buffer.alloc(SEG), set = Buffer.alloc(SEG);
@@ -29,7 +35,8 @@ async function appendRounds(l: Layout, model: Map<number, Seg>, r: () => number,
         const data = Buffer.alloc(len);
         for (let i = 0; i < len; i += 997) data[i] = Math.floor(r() * 256);
         data.copy(m, off); set.fill(1, off, off + len);
-        await l.writeSeg(seg, off, data);
+        if (l.writeSegv && r() < 0.5) await l.writeSegv(seg, off, split(data, r));
+        else await l.writeSeg(seg, off, data);
         off += len;
       }
       await l.sync();
