@@ -30,10 +30,17 @@ export function unitsOf(p: PendingStripe, unit: number): Stripe {
 class Cursor {
   private i = 0;
   private at = 0;
-  /** Where straddling units are joined: taken on first use, room for one per boundary between parts. */
+  /**
+   * Where straddling units are joined: taken on first use, room for one per boundary between
+   * parts but no more than the write has units (compressed records can be a few hundred bytes
+   * each: thousands of parts in a 4 MiB write).
+   */
   joined: Buffer | null = null;
   private joinedAt = 0;
-  constructor(private parts: Buffer[], private take: (n: number) => Buffer, private unit: number) {}
+  private room: number;
+  constructor(private parts: Buffer[], total: number, private take: (n: number) => Buffer, private unit: number) {
+    this.room = Math.min(parts.length, Math.ceil(total / unit) + 1) * unit;
+  }
 
   /** The next n bytes as one buffer: a view into a part where they lie in one, else copied. */
   view(n: number): Buffer {
@@ -45,7 +52,7 @@ class Cursor {
       return v;
     }
     invariant(n <= this.unit, 'only units are joined');
-    if (!this.joined) this.joined = this.take(this.parts.length * this.unit);
+    if (!this.joined) this.joined = this.take(this.room);
     invariant(this.joinedAt + n <= this.joined.length, 'one joined unit per boundary between parts');
     const v = this.joined.subarray(this.joinedAt, this.joinedAt + n);
     this.joinedAt += n;
@@ -89,7 +96,7 @@ export function cutStripes(shape: StripeShape, pending: Map<number, PendingStrip
   const total = parts.reduce((n, p) => n + p.length, 0);
   invariant(off + total <= segmentSize, 'a segment write stays inside the segment');
   const k = SW / unit;
-  const cur = new Cursor(parts, take, unit);
+  const cur = new Cursor(parts, total, take, unit);
   const full: Stripe[] = [];
   for (let i = 0, x = off; i < total;) {
     const stripe = Math.floor(x / SW), at = x % SW, n = Math.min(SW - at, total - i);

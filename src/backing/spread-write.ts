@@ -39,9 +39,10 @@ export class RoleWrites {
     return b.subarray(0, n);
   }
 
-  /** Makes the pieces and checks of `roles` (each at most once). */
-  code(roles: number[]): void {
+  /** Makes the pieces and checks of `roles` (a role listed twice, as degraded copies list theirs, is made once). */
+  code(listed: number[]): void {
     const { run, seg, gen } = this;
+    const roles = [...new Set(listed)];
     const { k, unitBytes: u } = this.l.label;
     const us = this.l.g.unitStored, R = run.length;
     const data = roles.filter((r) => this.source(r) >= 0);

@@ -71,3 +71,14 @@ t.test('a write that completes a pending stripe and whole ones lists them in ord
   t.equal(pending.size, 0, 'nothing left pending');
   t.ok(b.joined, 'the unit "mnop" straddles two parts and was joined');
 });
+
+t.test('a write of thousands of small parts (compressed records) joins in a buffer no larger than its units', async (t) => {
+  const shape = { stripeData: 4 * 4096, unit: 4096, segmentSize: 4 << 20 };
+  const r = rng(seed + 5);
+  const parts = Array.from({ length: 20000 }, () => Buffer.alloc(100 + Math.floor(r() * 200), Math.floor(r() * 256)));
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  let asked = 0;
+  const { full } = cutStripes(shape, new Map(), 0, 0, parts, (n) => { asked = n; return Buffer.alloc(n); });
+  t.ok(asked > 0 && asked <= (Math.ceil(total / 4096) + 1) * 4096, `asked for ${asked} bytes to join units of a ${total}-byte write`);
+  t.same(Buffer.concat(full.flatMap((s) => s.units)), Buffer.concat(parts).subarray(0, full.length * shape.stripeData), 'the stripes hold the parts\' bytes');
+});
