@@ -36,12 +36,14 @@ export function encodeNode(n: NodeImage): Buffer {
   b[1] = n.level;
   b.writeUInt16LE(n.keys.length, 2);
   let at = NODE_HEADER;
+  // TypedArray set, not Buffer.copy: for keys and values of tens of bytes Buffer.copy's own
+  // checks cost more than the copy (a 250-entry leaf: 19-27 us -> 14-16 us)
   for (let i = 0; i < n.keys.length; i++) {
     const k = n.keys[i];
-    b.writeUInt16LE(k.length, at); k.copy(b, at + 2); at += 2 + k.length;
+    b.writeUInt16LE(k.length, at); b.set(k, at + 2); at += 2 + k.length;
     if (n.leaf) {
       const v = n.vals[i];
-      b.writeUInt16LE(v.length, at); v.copy(b, at + 2); at += 2 + v.length;
+      b.writeUInt16LE(v.length, at); b.set(v, at + 2); at += 2 + v.length;
     } else {
       encodePtr(n.kids[i], b, at); at += PTR_SIZE;
     }
