@@ -241,6 +241,12 @@ export const LIMITS = {
   OPLOG_MAX_WRITE_BYTES: 128 * 1024,
   /** Bytes of applied writes held for the oplog until logged or committed; past it the log is not used until the next commit. */
   OPLOG_PENDING_BYTES: 32 * 1024 * 1024,
+  /**
+   * The oplog's copies of small writes held for the next fsync are cut from buffers of this size
+   * (fs/journal.ts), one allocation per slab instead of one per write; a write larger than a
+   * quarter of it gets its own.
+   */
+  OPLOG_SLAB_BYTES: 256 * 1024,
   /** Segments one oplog chain may hold; past it an fsync commits the txg instead (which lets the chain's old segments go). */
   OPLOG_MAX_SEGMENTS: 32,
 } as const;

@@ -44,8 +44,24 @@ export class Journal {
     if (!this.enabled) return; // never usable: nothing to hold
     for (const e of elems) {
       if (e.data.length > Math.min(LIMITS.OPLOG_MAX_WRITE_BYTES, this.ds.oplog.maxData)) { this.gap(); continue; }
-      this.hold({ kind: EntryKind.Write, ino, seq: ++this.applied, off: e.off, mtime, data: Buffer.from(e.data) });
+      this.hold({ kind: EntryKind.Write, ino, seq: ++this.applied, off: e.off, mtime, data: this.copyOf(e.data) });
     }
+  }
+
+  /**
+   * A copy of a held write's data (the caller's buffer is reused once the write returns), cut
+   * from the current slab: a fresh 4 KiB buffer per write cost an allocation each, and a slab
+   * goes to the collector once no held entry uses it (entries go at the next append or commit).
+   */
+  private slab = Buffer.alloc(0);
+  private slabAt = 0;
+  private copyOf(d: Buffer): Buffer {
+    if (d.length > LIMITS.OPLOG_SLAB_BYTES / 4) return Buffer.from(d);
+    if (this.slabAt + d.length > this.slab.length) { this.slab = Buffer.allocUnsafeSlow(LIMITS.OPLOG_SLAB_BYTES); this.slabAt = 0; }
+    const out = this.slab.subarray(this.slabAt, this.slabAt + d.length);
+    out.set(d);
+    this.slabAt += (d.length + 7) & ~7;
+    return out;
   }
 
   /** A size change just applied to the open txg (called synchronously by truncation). */
