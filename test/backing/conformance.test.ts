@@ -2,7 +2,7 @@
 // and a whole datastore on top, against a byte model.
 import t, { type Test } from 'tap';
 import { LAYOUTS, layoutDatastore, makeLayout, writeNew } from '../helpers/layouts.js';
-import { MiB, readWhole, rng, seedFromEnv } from '../helpers/mem.js';
+import { MiB, readWhole, rng, seedFromEnv, splitRandomly } from '../helpers/mem.js';
 import { Datastore } from '../../src/txn/datastore.js';
 import { Filesystem } from '../../src/fs/filesystem.js';
 import type { Layout } from '../../src/backing/layout.js';
@@ -13,12 +13,6 @@ t.comment(`seed ${seed}`);
 
 /** A segment's expected bytes and which of them the current incarnation wrote (gaps are undefined). */
 interface Seg { bytes: Buffer; set: Buffer }
-
-/** data cut into up to six parts at random places (some of them empty), as the log's records are handed over. */
-function split(data: Buffer, r: () => number): Buffer[] {
-  const cuts = Array.from({ length: Math.floor(r() * 6) }, () => Math.floor(r() * (data.length + 1))).sort((a, b) => a - b);
-  return [0, ...cuts].map((from, i) => data.subarray(from, i < cuts.length ? cuts[i] : data.length));
-}
 
 /** Appends like the log does (in parts where the layout takes them): each txg starts on appendAlign, several writes per txg, a sync after. */
 async function appendRounds(l: Layout, model: Map<number, Seg>, r: () => number, segs: number[]): Promise<void> {
@@ -35,7 +29,7 @@ async function appendRounds(l: Layout, model: Map<number, Seg>, r: () => number,
         const data = Buffer.alloc(len);
         for (let i = 0; i < len; i += 997) data[i] = Math.floor(r() * 256);
         data.copy(m, off); set.fill(1, off, off + len);
-        if (l.writeSegv && r() < 0.5) await l.writeSegv(seg, off, split(data, r));
+        if (l.writeSegv && r() < 0.5) await l.writeSegv(seg, off, splitRandomly(data, r, 5));
         else await l.writeSeg(seg, off, data);
         off += len;
       }

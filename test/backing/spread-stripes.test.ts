@@ -2,16 +2,10 @@
 // each in random parts, against a byte model; whole units inside one part are views, not copies.
 import t from 'tap';
 import { cutStripes, unitsOf, type PendingStripe, type Stripe } from '../../src/backing/spread-stripes.js';
-import { rng, seedFromEnv } from '../helpers/mem.js';
+import { rng, seedFromEnv, splitRandomly } from '../helpers/mem.js';
 
 const seed = seedFromEnv();
 t.comment(`seed ${seed}`);
-
-/** data cut into up to eight parts at random places (some empty). */
-function split(data: Buffer, r: () => number): Buffer[] {
-  const cuts = Array.from({ length: Math.floor(r() * 8) }, () => Math.floor(r() * (data.length + 1))).sort((a, b) => a - b);
-  return [0, ...cuts].map((from, i) => data.subarray(from, i < cuts.length ? cuts[i] : data.length));
-}
 
 for (const [k, unit, segmentSize] of [[4, 4096, 256 * 1024], [3, 4096, 256 * 1024 + 4096], [1, 4096, 64 * 1024], [2, 512, 10_000]]) {
   t.test(`k=${k}, ${unit} B units, ${segmentSize} B segments`, async (t) => {
@@ -30,7 +24,7 @@ for (const [k, unit, segmentSize] of [[4, 4096, 256 * 1024], [3, 4096, 256 * 102
         const data = Buffer.alloc(len);
         for (let i = 0; i < len; i++) data[i] = 1 + Math.floor(r() * 255);
         data.copy(model, off);
-        const parts = split(data, r);
+        const parts = splitRandomly(data, r, 7);
         boundaries += parts.filter((p) => p.length).length - 1;
         const { full, joined } = cutStripes(shape, pending, 3, off, parts, (n) => { taken++; return Buffer.alloc(n); });
         for (const s of full) {

@@ -68,6 +68,12 @@ export function rng(seed: number): () => number {
 
 export const seedFromEnv = (name = 'SEED'): number => Number(process.env[name] ?? Date.now() % 1000000);
 
+/** data cut at up to maxCuts random places (some parts empty), as the log hands its records to a layout's writeSegv. */
+export function splitRandomly(data: Buffer, r: () => number, maxCuts: number): Buffer[] {
+  const cuts = Array.from({ length: Math.floor(r() * (maxCuts + 1)) }, () => Math.floor(r() * (data.length + 1))).sort((a, b) => a - b);
+  return [0, ...cuts].map((from, i) => data.subarray(from, i < cuts.length ? cuts[i] : data.length));
+}
+
 /** A digest of every path, size and content in a filesystem (directories walked, /.control skipped). */
 export async function contentOf(fs: Filesystem): Promise<string> {
   const h = createHash('sha256');
