@@ -107,7 +107,26 @@ export class FileTarget implements Target {
     return run;
   }
 
-  write(off: number, data: Buffer): Promise<void> { return this.serial(() => this.writeNow(off, data)); }
+  write(off: number, data: Buffer): Promise<void> { return this.serial(() => this.writeNow(off, data)).then(() => this.wrote(data.length)); }
+
+  /**
+   * Writeback started early: once WRITEBACK_HINT_BYTES have been written since the last sync, an
+   * fdatasync starts in the background, so the disk writes a commit's log while the commit is
+   * still appending, instead of all of it in the commit's own sync afterwards. Its result is
+   * the next sync's: a writeback error is reported once per open file, so one a background
+   * sync saw must fail the sync that makes the commit durable.
+   */
+  private sinceSync = 0;
+  private early: Promise<void> | null = null;
+  private wrote(n: number): void {
+    this.sinceSync += n;
+    if (this.sinceSync < LIMITS.WRITEBACK_HINT_BYTES || this.early) return;
+    this.sinceSync = 0;
+    const p = this.fh.datasync();
+    p.catch(() => undefined); // seen by the next sync()
+    this.early = p;
+    void p.then(() => { if (this.early === p) this.early = null; }, () => undefined);
+  }
 
   private async writeNow(off: number, data: Buffer): Promise<void> {
     let done = 0;
@@ -117,7 +136,9 @@ export class FileTarget implements Target {
     }
   }
 
-  writev(off: number, parts: Buffer[]): Promise<void> { return this.serial(() => this.writevNow(off, parts)); }
+  writev(off: number, parts: Buffer[]): Promise<void> {
+    return this.serial(() => this.writevNow(off, parts)).then(() => this.wrote(parts.reduce((n, p) => n + p.length, 0)));
+  }
 
   private async writevNow(off: number, parts: Buffer[]): Promise<void> {
     const rest = parts.filter((p) => p.length);
@@ -130,7 +151,13 @@ export class FileTarget implements Target {
     }
   }
 
-  sync(): Promise<void> { return this.fh.datasync(); }
+  async sync(): Promise<void> {
+    const early = this.early;
+    this.early = null;
+    this.sinceSync = 0;
+    if (early) await early;
+    await this.fh.datasync();
+  }
   async writeDurable(off: number, data: Buffer): Promise<void> {
     for (let done = 0; done < data.length;) {
       const { bytesWritten } = await this.dsync.write(data, done, data.length - done, off + done);

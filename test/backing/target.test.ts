@@ -56,3 +56,34 @@ t.test('direct writes (VDFS_DIRECT=1): aligned staging buffers land at their off
   await t.rejects(d.write(LIMITS.HEADER_REGION + 512, b, LIMITS.DIRECT_ALIGN), 'a misaligned offset is refused');
   d.give(b);
 });
+
+/** The target's file handle, to count or fail its fdatasyncs (a private field, reached for this test only). */
+const handleOf = (tg: FileTarget) => (tg as unknown as { fh: { datasync(): Promise<void> } }).fh;
+
+t.test('writeback starts early: an fdatasync begins once WRITEBACK_HINT_BYTES are written, and its error fails the next sync', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'vdfs-target-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const tg = await FileTarget.open(join(dir, 'f'), true);
+  t.teardown(() => tg.close());
+  const fh = handleOf(tg);
+  const real = fh.datasync.bind(fh);
+  let calls = 0, failNext = false;
+  fh.datasync = async () => {
+    calls++;
+    if (failNext) { failNext = false; throw Object.assign(new Error('EIO: injected writeback error'), { code: 'EIO' }); }
+    return real();
+  };
+  const chunk = Buffer.alloc(LIMITS.WRITEBACK_HINT_BYTES / 4, 1);
+  for (let i = 0; i < 3; i++) await tg.write(i * chunk.length, chunk);
+  t.equal(calls, 0, 'three quarters of the hint start nothing');
+  await tg.writev!(3 * chunk.length, [chunk.subarray(0, 100), chunk.subarray(100)]);
+  t.equal(calls, 1, 'the write that reaches the hint starts one fdatasync');
+  await tg.sync();
+  t.equal(calls, 2, 'sync waits for it and syncs once more');
+  failNext = true;
+  for (let i = 0; i < 4; i++) await tg.write(i * chunk.length, chunk);
+  t.equal(calls, 3, 'the next hint starts another (it fails)');
+  await t.rejects(tg.sync(), { code: 'EIO' }, 'the error the background fdatasync saw fails the sync that follows');
+  await tg.sync();
+  t.equal(calls, 4, 'a sync after it syncs again');
+});
