@@ -166,12 +166,6 @@ export class ReedSolomon {
     combine(this.parityRows, data, parity);
   }
 
-  /** Fills outs[i] with parity fragment roles[i] (0..m-1) of `data` (k buffers), all of one length. */
-  encodeRoles(data: Uint8Array[], roles: number[], outs: Uint8Array[]): void {
-    invariant(data.length === this.k && roles.length === outs.length && roles.every((r) => r >= 0 && r < this.m), 'parity roles within the code');
-    combine(roles.map((r) => this.parityRows[r]), data, outs);
-  }
-
   /** For each stripe j, out(j, i) = parity fragment roles[i] (0..m-1) of units[j] (its k data units, all of one length). */
   encodeStripes(units: Uint8Array[][], roles: number[], out: (j: number, i: number) => Uint8Array): void {
     invariant(roles.every((r) => r >= 0 && r < this.m), 'parity roles within the code');
