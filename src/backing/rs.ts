@@ -92,39 +92,27 @@ function mulAdd32(o: Uint32Array, s: Uint32Array, coef: number, first: boolean):
 }
 
 /**
- * outs[j] = Σ_i rows[j][i] · srcs[i], all buffers of one length: through the SIMD kernel (the
- * sources copied into its memory once, 16-byte padded, the outputs copied back) or the tables.
+ * outs[j] = Σ_i rows[j][i] · srcs[i], all of outs' length (srcs may be longer: their first bytes
+ * are coded); one stripe of combineStripes.
  */
 export function combine(rows: Matrix, srcs: Uint8Array[], outs: Uint8Array[], simd = SIMD): void {
   if (!outs.length) return;
   const len = outs[0].length;
-  if (!simd) {
-    outs.forEach((o, j) => srcs.forEach((src, i) => mulAdd(o, src, rows[j][i], i === 0)));
-    return;
-  }
-  const L = (len + 15) & ~15;
-  simd.reserve(TABLES_BYTES + (srcs.length + outs.length) * L);
-  const mem = simd.bytes();
-  srcs.forEach((src, i) => mem.set(src.subarray(0, len), TABLES_BYTES + i * L));
-  const out0 = TABLES_BYTES + srcs.length * L;
-  for (let j = 0; j < outs.length; j++) {
-    for (let i = 0; i < srcs.length; i++) simd.mul(TABLES_BYTES + i * L, out0 + j * L, L, rows[j][i] * 32, i === 0 ? 1 : 0);
-  }
-  outs.forEach((o, j) => o.set(mem.subarray(out0 + j * L, out0 + j * L + len)));
+  combineStripes(rows, [srcs.map((src) => src.subarray(0, len))], (_, p) => outs[p], simd);
 }
 
 /**
- * The same for many stripes at once: for each stripe j, out(j, p) = Σ_i rows[p][i] · units[j][i],
- * every unit of one length. Through the SIMD kernel the units are copied into its memory a
- * window of SPREAD_CODE_STRIPES stripes at a time, each source's units side by side, and each
- * product is one call over the window (one call per stripe and product before: ~65,000 stripes
- * per GiB at ec:4+2); the tables code stripe by stripe.
+ * For each stripe j, out(j, p) = Σ_i rows[p][i] · units[j][i], every unit of one length.
+ * Through the SIMD kernel the units are copied into its memory (16-byte padded) a window of
+ * SPREAD_CODE_STRIPES stripes at a time, each source's units side by side, each product is one
+ * call over the window (one call per stripe and product before: ~65,000 stripes per GiB at
+ * ec:4+2), and the outputs are copied back; the tables code stripe by stripe.
  */
 export function combineStripes(rows: Matrix, units: Uint8Array[][], out: (j: number, p: number) => Uint8Array, simd = SIMD): void {
   const n = units.length;
   if (!n || !rows.length) return;
   if (!simd) {
-    units.forEach((srcs, j) => combine(rows, srcs, rows.map((_, p) => out(j, p)), null));
+    units.forEach((srcs, j) => rows.forEach((row, p) => { const o = out(j, p); srcs.forEach((src, i) => mulAdd(o, src, row[i], i === 0)); }));
     return;
   }
   const k = units[0].length, len = units[0][0].length;
