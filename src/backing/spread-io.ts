@@ -10,7 +10,7 @@
 import { invariant, LIMITS } from '../limits.js';
 import { VdfsError } from '../errors.js';
 import { Entry, holds, markMissing, Mode, Ref, SpreadKind } from './spread-format.js';
-import { cutStripes, unitsOf, type PendingStripe, type Stripe } from './spread-stripes.js';
+import { cutStripes, unitsOf, type PendingStripe, type Stripe, type StripeShape } from './spread-stripes.js';
 import { RoleWrites } from './spread-write.js';
 import { placeRoles, placeUnit, unitsPresent, type Placement } from './spread-place.js';
 import { scatterRead, type ScatterSource } from './spread-scatter.js';
@@ -33,7 +33,11 @@ export class SpreadIo {
   /** Reads that check every unit's hash and rebuild what is missing or bad. */
   private verified: VerifiedReads;
 
+  /** How segment writes are cut into stripes (spread-stripes.ts). */
+  private readonly shape: StripeShape;
+
   constructor(private l: SpreadLayout) {
+    this.shape = { stripeData: l.g.stripeData, unit: l.label.unitBytes, segmentSize: l.g.l.segmentSize };
     this.verified = new VerifiedReads(l, this.counters, (p) => this.track(p));
   }
 
@@ -53,13 +57,12 @@ export class SpreadIo {
    * part waits for the next write or sync.
    */
   async write(seg: number, off: number, parts: Buffer[]): Promise<void> {
-    const { g, table } = this.l;
+    const { table } = this.l;
     if (off === 0) this.start(seg);
     const e = table.get(seg);
     invariant(e && e.mode !== Mode.Free, `segment ${seg} was started before its first write`);
     this.touched.add(seg);
-    const shape = { stripeData: g.stripeData, unit: this.l.label.unitBytes, segmentSize: g.l.segmentSize };
-    const { full, joined } = cutStripes(shape, this.pending, seg, off, parts, (n) => this.pool.take(n));
+    const { full, joined } = cutStripes(this.shape, this.pending, seg, off, parts, (n) => this.pool.take(n));
     try {
       if (full.length) await this.track(this.writeStripes(seg, full));
     } finally {

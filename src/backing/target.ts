@@ -123,8 +123,8 @@ export class FileTarget implements Target {
     if (this.sinceSync < LIMITS.WRITEBACK_HINT_BYTES || this.early) return;
     this.sinceSync = 0;
     const p = this.fh.datasync();
-    p.catch(() => undefined); // seen by the next sync()
     this.early = p;
+    // a failure stays in `early` for the next sync() to report
     void p.then(() => { if (this.early === p) this.early = null; }, () => undefined);
   }
 

@@ -60,7 +60,7 @@ export class Journal {
     if (this.slabAt + d.length > this.slab.length) { this.slab = Buffer.allocUnsafeSlow(LIMITS.OPLOG_SLAB_BYTES); this.slabAt = 0; }
     const out = this.slab.subarray(this.slabAt, this.slabAt + d.length);
     out.set(d);
-    this.slabAt += (d.length + 7) & ~7;
+    this.slabAt += d.length;
     return out;
   }
 

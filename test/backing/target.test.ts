@@ -1,5 +1,6 @@
 // File targets: a vectored write of more buffers than one writev takes (IOV_MAX) lands as their
-// concatenation, at its offset, empty buffers included; reads past the end give zeros.
+// concatenation, at its offset, empty buffers included; reads past the end give zeros; direct
+// writes; writeback started early, whose error fails the next sync.
 import t from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
