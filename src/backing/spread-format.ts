@@ -52,6 +52,7 @@
 import { randomBytes } from 'node:crypto';
 import { xxh64 } from '../codec/checksum.js';
 import { invariant, LIMITS } from '../limits.js';
+import { getU64LE, putU64LE } from '../codec/u64.js';
 
 export const LABEL_MAGIC = 0x4c464456; // 'VDFL'
 const UNIT_MAGIC = 0x55464456; // 'VDFU'
@@ -91,14 +92,14 @@ export function encodeLabel(l: Label): Buffer {
     invariant(at + 2 + s.length <= PAGE - 8, 'target paths fit the label');
     b.writeUInt16LE(s.length, at); s.copy(b, at + 2); at += 2 + s.length;
   }
-  b.writeBigUInt64LE(xxh64(b.subarray(0, PAGE - 8)), PAGE - 8);
+  putU64LE(b, PAGE - 8, xxh64(b.subarray(0, PAGE - 8)));
   return b;
 }
 
 /** The label, or null when the bytes are not a valid one (an empty or foreign target). */
 export function decodeLabel(b: Buffer): Label | null {
   if (b.length < PAGE || b.readUInt32LE(0) !== LABEL_MAGIC) return null;
-  if (b.readBigUInt64LE(PAGE - 8) !== xxh64(b.subarray(0, PAGE - 8))) return null;
+  if (getU64LE(b, PAGE - 8) !== xxh64(b.subarray(0, PAGE - 8))) return null;
   if (b.readUInt16LE(4) !== SPREAD_VERSION) return null;
   const n = b[9];
   const paths: string[] = [];
@@ -148,14 +149,14 @@ export class Geometry {
 }
 
 /** A page's checksum: its payload hashed with the seq as seed (so a page cannot pass under another seq). */
-const pageSum = (b: Buffer): bigint => xxh64(b.subarray(PAGE_HEAD), b.readBigUInt64LE(0));
+const pageSum = (b: Buffer): bigint => xxh64(b.subarray(PAGE_HEAD), getU64LE(b, 0));
 
 /** A page with its seq and checksum; `payload` is PAGE − 16 bytes. */
 export function sealPage(seq: bigint, payload: Buffer): Buffer {
   const b = Buffer.alloc(PAGE);
-  b.writeBigUInt64LE(seq, 0);
+  putU64LE(b, 0, seq);
   payload.copy(b, PAGE_HEAD);
-  b.writeBigUInt64LE(pageSum(b), 8);
+  putU64LE(b, 8, pageSum(b));
   return b;
 }
 
@@ -171,9 +172,9 @@ export function bestPage(slots: Buffer[]): { seq: bigint; payload: Buffer; slot:
 
 /** The page's seq and payload, or null when its checksum fails (torn, never written). */
 function openPage(b: Buffer): { seq: bigint; payload: Buffer } | null {
-  const seq = b.readBigUInt64LE(0);
+  const seq = getU64LE(b, 0);
   if (seq === 0n) return null;
-  if (b.readBigUInt64LE(8) !== pageSum(b)) return null;
+  if (getU64LE(b, 8) !== pageSum(b)) return null;
   return { seq, payload: b.subarray(PAGE_HEAD) };
 }
 
@@ -234,7 +235,7 @@ export function writeUnit(out: Buffer, at: number, data: Uint8Array, unit: numbe
 
 /** Writes the UNIT_CHECK bytes that follow a unit of `data` (a whole unit) to `out` at `at`: a vectored write stores the two side by side. */
 export function writeCheck(out: Buffer, at: number, data: Uint8Array, seg: number, stripe: number, role: number, gen: number): void {
-  out.writeBigUInt64LE(unitCheck(data, seg, stripe, role, gen), at);
+  putU64LE(out, at, unitCheck(data, seg, stripe, role, gen));
   out.writeUInt32LE(gen, at + 8); out.writeUInt32LE(UNIT_MAGIC, at + 12);
 }
 
@@ -256,5 +257,5 @@ export function trailerPresent(b: Buffer, at: number, gen: number): boolean {
 export function unitHolds(b: Buffer, at: number, unit: number, seg: number, stripe: number, role: number, gen: number): boolean {
   const c = at + unit;
   if (b.readUInt32LE(c + 12) !== UNIT_MAGIC || b.readUInt32LE(c + 8) !== gen) return false;
-  return b.readBigUInt64LE(c) === unitCheck(b.subarray(at, c), seg, stripe, role, gen);
+  return getU64LE(b, c) === unitCheck(b.subarray(at, c), seg, stripe, role, gen);
 }

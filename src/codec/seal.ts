@@ -31,6 +31,7 @@ import { open } from 'node:fs/promises';
 import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { RecordMeta } from './record.js';
+import { putU64BE, putU64LE } from './u64.js';
 
 export const KEY_BYTES = 32;
 const EPOCH_BYTES = 16, NONCE_BYTES = 12, TAG_BYTES = 16;
@@ -80,7 +81,7 @@ export function sealAad(uuid: Buffer, m: RecordMeta, codec: number, logicalLen: 
   uuid.copy(a, 0, 0, 16);
   a[16] = m.kind; a[17] = codec;
   a.writeUInt32LE(logicalLen, 20);
-  a.writeBigUInt64LE(m.owner, 24); a.writeBigUInt64LE(m.key, 32); a.writeBigUInt64LE(m.birth, 40);
+  putU64LE(a, 24, m.owner); putU64LE(a, 32, m.key); putU64LE(a, 40, m.birth);
   return a;
 }
 
@@ -91,7 +92,7 @@ export function seal(slot: SealSlot, aad: Buffer, plain: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(SEAL_OVERHEAD + plain.length);
   slot.epoch.copy(out, 0);
   const nonce = out.subarray(EPOCH_BYTES, EPOCH_BYTES + NONCE_BYTES);
-  nonce.writeUInt32BE(0, 0); nonce.writeBigUInt64BE(slot.counter, 4);
+  nonce.writeUInt32BE(0, 0); putU64BE(nonce, 4, slot.counter);
   const c = createCipheriv('aes-256-gcm', slot.key, nonce);
   c.setAAD(aad);
   const at = EPOCH_BYTES + NONCE_BYTES;

@@ -39,6 +39,7 @@ import { xxh64 } from '../codec/checksum.js';
 import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { BlockPtr, decodePtr, encodePtr } from './ptr.js';
+import { getNumLE, getU64LE, putNumLE, putU64LE } from '../codec/u64.js';
 
 export const COMMIT_MAGIC = Buffer.from('VDFSCM03');
 /** Commit records written before the oplog: no oplog fields, extents from byte 224. */
@@ -90,10 +91,10 @@ export function encodeCommit(c: CommitRecord, mac?: (bytes: Buffer) => Buffer, v
   if (v2 && c.oplog.chain !== 0n) throw new VdfsError('INVALID', 'a v3 datastore has no oplog');
   const b = Buffer.alloc(LIMITS.SLOT_SIZE);
   (v2 ? COMMIT_MAGIC_V2 : COMMIT_MAGIC).copy(b, 0);
-  b.writeBigUInt64LE(c.txg, 8);
-  b.writeBigUInt64LE(BigInt(c.time), 16);
+  putU64LE(b, 8, c.txg);
+  putNumLE(b, 16, c.time);
   c.uuid.copy(b, 24, 0, 16);
-  b.writeBigUInt64LE(c.nextIno, 40);
+  putU64LE(b, 40, c.nextIno);
   b.writeUInt32LE(c.segCount, 48);
   b.writeUInt32LE(c.openSeg, 52);
   b.writeUInt32LE(c.openOff, 56);
@@ -104,9 +105,9 @@ export function encodeCommit(c: CommitRecord, mac?: (bytes: Buffer) => Buffer, v
   encodePtr(c.snapRoot, b, 160);
   encodePtr(c.deadRoot, b, 192);
   if (!v2) {
-    b.writeBigUInt64LE(c.oplog.chain, OPLOG_AT);
-    b.writeBigUInt64LE(c.oplog.seq, OPLOG_AT + 8);
-    b.writeBigUInt64LE(c.oplog.covered, OPLOG_AT + 16);
+    putU64LE(b, OPLOG_AT, c.oplog.chain);
+    putU64LE(b, OPLOG_AT + 8, c.oplog.seq);
+    putU64LE(b, OPLOG_AT + 16, c.oplog.covered);
     b.writeUInt32LE(c.oplog.seg, OPLOG_AT + 24);
     b.writeUInt32LE(c.oplog.off, OPLOG_AT + 28);
   }
@@ -115,11 +116,11 @@ export function encodeCommit(c: CommitRecord, mac?: (bytes: Buffer) => Buffer, v
     b.writeUInt32LE(e.seg, at);
     b.writeUInt32LE(e.start, at + 4);
     b.writeUInt32LE(e.end, at + 8);
-    b.writeBigUInt64LE(e.hash, at + 12);
+    putU64LE(b, at + 12, e.hash);
     at += EXT_SIZE;
   }
-  b.writeBigUInt64LE(xxh64(b.subarray(0, at)), at);
-  b.writeBigUInt64LE(c.sbGen, SB_GEN_AT);
+  putU64LE(b, at, xxh64(b.subarray(0, at)));
+  putU64LE(b, SB_GEN_AT, c.sbGen);
   mac?.(b.subarray(0, COMMIT_MAC_AT)).copy(b, COMMIT_MAC_AT);
   return b;
 }
@@ -133,17 +134,17 @@ export function decodeCommit(b: Buffer, uuid: Buffer): CommitRecord | null {
   if (n > LIMITS.COMMIT_MAX_EXTENTS) return null;
   const extAt = v2 ? EXT_AT_V2 : EXT_AT;
   const end = extAt + n * EXT_SIZE;
-  if (b.readBigUInt64LE(end) !== xxh64(b.subarray(0, end))) return null;
+  if (getU64LE(b, end) !== xxh64(b.subarray(0, end))) return null;
   if (!b.subarray(24, 40).equals(uuid)) return null;
   const extents: LogExtent[] = [];
   for (let i = 0, at = extAt; i < n; i++, at += EXT_SIZE) {
-    extents.push({ seg: b.readUInt32LE(at), start: b.readUInt32LE(at + 4), end: b.readUInt32LE(at + 8), hash: b.readBigUInt64LE(at + 12) });
+    extents.push({ seg: b.readUInt32LE(at), start: b.readUInt32LE(at + 4), end: b.readUInt32LE(at + 8), hash: getU64LE(b, at + 12) });
   }
   return {
-    txg: b.readBigUInt64LE(8),
-    time: Number(b.readBigUInt64LE(16)),
+    txg: getU64LE(b, 8),
+    time: getNumLE(b, 16),
     uuid: Buffer.from(b.subarray(24, 40)),
-    nextIno: b.readBigUInt64LE(40),
+    nextIno: getU64LE(b, 40),
     segCount: b.readUInt32LE(48),
     openSeg: b.readUInt32LE(52),
     openOff: b.readUInt32LE(56),
@@ -154,9 +155,9 @@ export function decodeCommit(b: Buffer, uuid: Buffer): CommitRecord | null {
     deadRoot: decodePtr(b, 192),
     extents,
     oplog: v2 ? NO_OPLOG : {
-      chain: b.readBigUInt64LE(OPLOG_AT), seq: b.readBigUInt64LE(OPLOG_AT + 8), covered: b.readBigUInt64LE(OPLOG_AT + 16),
+      chain: getU64LE(b, OPLOG_AT), seq: getU64LE(b, OPLOG_AT + 8), covered: getU64LE(b, OPLOG_AT + 16),
       seg: b.readUInt32LE(OPLOG_AT + 24), off: b.readUInt32LE(OPLOG_AT + 28),
     },
-    sbGen: b.readBigUInt64LE(SB_GEN_AT),
+    sbGen: getU64LE(b, SB_GEN_AT),
   };
 }

@@ -14,6 +14,7 @@
  * |  24 |    8 | birth    | transaction group that wrote the record                  |
  */
 import { VdfsError } from '../errors.js';
+import { getU64LE, putU64LE } from '../codec/u64.js';
 
 export const PTR_SIZE = 32;
 export const enum ExtentState { None = 0, Zero = 1, Present = 2 }
@@ -41,8 +42,8 @@ export function encodePtr(p: BlockPtr, out = Buffer.alloc(PTR_SIZE), at = 0): Bu
   out.writeUInt32LE(p.seg, at + 4);
   out.writeUInt32LE(p.off, at + 8);
   out.writeUInt32LE(p.len, at + 12);
-  out.writeBigUInt64LE(p.checksum, at + 16);
-  out.writeBigUInt64LE(p.birth, at + 24);
+  putU64LE(out, at + 16, p.checksum);
+  putU64LE(out, at + 24, p.birth);
   return out;
 }
 
@@ -57,7 +58,7 @@ export function decodePtr(b: Buffer, at = 0): BlockPtr {
     seg: b.readUInt32LE(at + 4),
     off: b.readUInt32LE(at + 8),
     len: b.readUInt32LE(at + 12),
-    checksum: b.readBigUInt64LE(at + 16),
-    birth: b.readBigUInt64LE(at + 24),
+    checksum: getU64LE(b, at + 16),
+    birth: getU64LE(b, at + 24),
   };
 }

@@ -30,6 +30,7 @@ import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { Policy } from '../codec/block-codec.js';
 import { isKnownCompress, LEVEL_MAX, LEVEL_MIN } from '../codec/compress.js';
+import { getNumLE, getU64LE, putNumLE, putU64LE } from '../codec/u64.js';
 
 export const SB_MAGIC = Buffer.from('VDFSSB01');
 export const FORMAT_VERSION = 6;
@@ -70,16 +71,16 @@ export function encodeSuperblock(sb: Superblock, mac?: (bytes: Buffer) => Buffer
   b.writeUInt32LE(sb.segmentSize, 16);
   b.writeUInt32LE(sb.commitSlots, 20);
   sb.uuid.copy(b, 24, 0, 16);
-  b.writeBigUInt64LE(BigInt(sb.created), 40);
-  b.writeBigUInt64LE(sb.generation, 48);
+  putNumLE(b, 40, sb.created);
+  putU64LE(b, 48, sb.generation);
   b[56] = sb.policy.compress; b[57] = sb.policy.level; b[58] = sb.policy.encrypt ? 1 : 0;
   (sb.keyCheck ?? NO_KEY).copy(b, 64);
-  b.writeBigUInt64LE(sb.keyedTxg, 96);
+  putU64LE(b, 96, sb.keyedTxg);
   if (sb.keyCheck) {
     if (!mac) throw new VdfsError('KEY', 'a keyed superblock needs its MAC');
     mac(b.subarray(0, SB_MAC_AT)).copy(b, SB_MAC_AT);
   }
-  b.writeBigUInt64LE(xxh64(b.subarray(0, SB_BYTES)), SB_BYTES);
+  putU64LE(b, SB_BYTES, xxh64(b.subarray(0, SB_BYTES)));
   return b;
 }
 
@@ -92,7 +93,7 @@ export function decodeSuperblock(b: Buffer): Superblock {
   if (!READABLE_VERSIONS.includes(version)) {
     throw new VdfsError('BAD_SUPERBLOCK', `unsupported format version ${version} (this vdfs reads versions ${READABLE_VERSIONS.join(', ')}; make a new datastore and copy the vdisks over)`);
   }
-  if (b.readBigUInt64LE(SB_BYTES) !== xxh64(b.subarray(0, SB_BYTES))) throw new VdfsError('BAD_SUPERBLOCK', 'superblock checksum mismatch');
+  if (getU64LE(b, SB_BYTES) !== xxh64(b.subarray(0, SB_BYTES))) throw new VdfsError('BAD_SUPERBLOCK', 'superblock checksum mismatch');
   const keyCheck = Buffer.from(b.subarray(64, 96));
   const sb: Superblock = {
     version,
@@ -100,11 +101,11 @@ export function decodeSuperblock(b: Buffer): Superblock {
     segmentSize: b.readUInt32LE(16),
     commitSlots: b.readUInt32LE(20),
     uuid: Buffer.from(b.subarray(24, 40)),
-    created: Number(b.readBigUInt64LE(40)),
-    generation: b.readBigUInt64LE(48),
+    created: getNumLE(b, 40),
+    generation: getU64LE(b, 48),
     policy: { compress: b[56], level: b[57], encrypt: b[58] === 1 },
     keyCheck: keyCheck.equals(NO_KEY) ? null : keyCheck,
-    keyedTxg: b.readBigUInt64LE(96),
+    keyedTxg: getU64LE(b, 96),
   };
   const pow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
   if (!pow2(sb.blockSize) || sb.blockSize < 4096 || sb.blockSize > 1024 * 1024) throw new VdfsError('BAD_SUPERBLOCK', 'bad block size');

@@ -8,6 +8,7 @@ import type { Datastore } from '../txn/datastore.js';
 import { isVdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { Vnode } from './vnode.js';
+import { getNumBE } from '../codec/u64.js';
 
 /**
  * The blocks of [first, end) that may hold data, in order: those dirty in the open or the
@@ -29,7 +30,7 @@ export async function blocksWithData(ds: Datastore, v: Vnode, first: number, end
     try {
       let n = 0;
       if (first < stop) for await (const [k, val] of v.map.scan(keyOfBlock(first), keyOfBlock(stop), root)) {
-        if (presentPtrs(decodeMapValue(val, ds.subsPerBlock)).length) found.add(Number(k.readBigUInt64BE(0)));
+        if (presentPtrs(decodeMapValue(val, ds.subsPerBlock)).length) found.add(getNumBE(k, 0));
         if (++n % LIMITS.DATA_MAP_YIELD_ENTRIES === 0) await new Promise((r) => setImmediate(r));
       }
       return [...found].sort((a, b) => a - b);

@@ -24,6 +24,7 @@ import type { Layout, SegDirect } from '../backing/layout.js';
 import { invariant, LIMITS } from '../limits.js';
 import { VdfsError } from '../errors.js';
 import type { SegmentSpace } from './space.js';
+import { putU64LE } from '../codec/u64.js';
 
 const SUMMARY_ENTRY = 25;
 const SUMMARY_TRAILER = 0x45534456; // 'VDSE'
@@ -150,7 +151,7 @@ export class Appender {
     ext.entries.forEach((e, i) => {
       const at = 4 + i * SUMMARY_ENTRY;
       p.writeUInt32LE(e.off, at); p.writeUInt32LE(e.len, at + 4); p[at + 8] = e.kind;
-      p.writeBigUInt64LE(e.owner, at + 9); p.writeBigUInt64LE(e.key, at + 17);
+      putU64LE(p, at + 9, e.owner); putU64LE(p, at + 17, e.key);
     });
     const { bytes } = encodeRecord({ kind: RecordKind.Summary, owner: BigInt(ext.seg), key: 0n, birth: this.txg }, p);
     this.push(ext, bytes);

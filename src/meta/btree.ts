@@ -11,7 +11,7 @@
  */
 import { invariant, LIMITS } from '../limits.js';
 import { BlockPtr, ExtentState } from '../format/ptr.js';
-import { innerEntryBytes, leafEntryBytes, NODE_HEADER, NodeImage } from './node-codec.js';
+import { compareKeys, innerEntryBytes, leafEntryBytes, NODE_HEADER, NodeImage } from './node-codec.js';
 
 let generation = 0;
 const nextGeneration = () => ++generation;
@@ -56,7 +56,7 @@ function lowerBound(keys: Buffer[], key: Buffer): number {
   let lo = 0, hi = keys.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (Buffer.compare(keys[mid], key) < 0) lo = mid + 1; else hi = mid;
+    if (compareKeys(keys[mid], key) < 0) lo = mid + 1; else hi = mid;
   }
   return lo;
 }
@@ -66,7 +66,7 @@ function childIndex(n: Node, key: Buffer): number {
   let lo = 0, hi = n.keys.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (Buffer.compare(n.keys[mid], key) <= 0) lo = mid + 1; else hi = mid;
+    if (compareKeys(n.keys[mid], key) <= 0) lo = mid + 1; else hi = mid;
   }
   return Math.max(0, lo - 1);
 }
@@ -120,13 +120,13 @@ export class CowTree {
     if (!n.loaded) await this.load(n);
     if (n.leaf) {
       for (let i = from ? lowerBound(n.keys, from) : 0; i < n.keys.length; i++) {
-        if (to && Buffer.compare(n.keys[i], to) >= 0) return;
+        if (to && compareKeys(n.keys[i], to) >= 0) return;
         yield [n.keys[i], n.vals[i]];
       }
       return;
     }
     for (let i = from ? childIndex(n, from) : 0; i < n.kids.length; i++) {
-      if (to && i > 0 && Buffer.compare(n.keys[i], to) >= 0) return;
+      if (to && i > 0 && compareKeys(n.keys[i], to) >= 0) return;
       yield* this.scanNode(n.kids[i], from, to);
     }
   }
@@ -189,7 +189,7 @@ export class CowTree {
       }
     } else {
       const i = childIndex(n, key);
-      if (i === 0 && Buffer.compare(key, n.keys[0]) < 0) {
+      if (i === 0 && compareKeys(key, n.keys[0]) < 0) {
         n.bytes += key.length - n.keys[0].length;
         n.keys[0] = key;
       }

@@ -21,6 +21,7 @@
  */
 import { VdfsError } from '../errors.js';
 import { BlockPtr, decodePtr, encodePtr, NULL_PTR } from '../format/ptr.js';
+import { getNumLE, getU64BE, getU64LE, putNumLE, putU64BE, putU64LE } from '../codec/u64.js';
 
 const FIXED = 98;
 export const S_IFMT = 0o170000, S_IFDIR = 0o040000, S_IFREG = 0o100000, S_IFLNK = 0o120000;
@@ -35,17 +36,17 @@ export function newAttrs(mode: number, uid: number, gid: number, now = Date.now(
   return { mode, uid, gid, nlink: 1, size: 0, atime: now, mtime: now, ctime: now, stored: 0, logical: 0, mapRoot: NULL_PTR, link: Buffer.alloc(0) };
 }
 
-export const ino2key = (ino: bigint): Buffer => { const k = Buffer.alloc(8); k.writeBigUInt64BE(ino); return k; };
-export const key2ino = (k: Buffer): bigint => k.readBigUInt64BE(0);
+export const ino2key = (ino: bigint): Buffer => { const k = Buffer.alloc(8); putU64BE(k, 0, ino); return k; };
+export const key2ino = (k: Buffer): bigint => getU64BE(k, 0);
 
 export function encodeInode(a: InodeAttrs): Buffer {
   const b = Buffer.alloc(FIXED + a.link.length);
   b.writeUInt32LE(a.mode, 0); b.writeUInt32LE(a.uid, 4); b.writeUInt32LE(a.gid, 8); b.writeUInt32LE(a.nlink, 12);
-  b.writeBigUInt64LE(BigInt(a.size), 16);
+  putNumLE(b, 16, a.size);
   b.writeDoubleLE(a.atime, 24); b.writeDoubleLE(a.mtime, 32); b.writeDoubleLE(a.ctime, 40);
-  b.writeBigUInt64LE(BigInt(a.stored), 48);
+  putNumLE(b, 48, a.stored);
   encodePtr(a.mapRoot, b, 56);
-  b.writeBigUInt64LE(BigInt(a.logical), 88);
+  putNumLE(b, 88, a.logical);
   b.writeUInt16LE(a.link.length, 96);
   a.link.copy(b, FIXED);
   return b;
@@ -55,10 +56,10 @@ export function decodeInode(b: Buffer): InodeAttrs {
   if (b.length < FIXED || b.length !== FIXED + b.readUInt16LE(96)) throw new VdfsError('CORRUPT', 'bad inode record');
   return {
     mode: b.readUInt32LE(0), uid: b.readUInt32LE(4), gid: b.readUInt32LE(8), nlink: b.readUInt32LE(12),
-    size: Number(b.readBigUInt64LE(16)),
+    size: getNumLE(b, 16),
     atime: b.readDoubleLE(24), mtime: b.readDoubleLE(32), ctime: b.readDoubleLE(40),
-    stored: Number(b.readBigUInt64LE(48)),
-    logical: Number(b.readBigUInt64LE(88)),
+    stored: getNumLE(b, 48),
+    logical: getNumLE(b, 88),
     mapRoot: decodePtr(b, 56), link: Buffer.from(b.subarray(FIXED)),
   };
 }
@@ -70,16 +71,16 @@ export function decodeInode(b: Buffer): InodeAttrs {
 export function direntKey(parent: bigint, name: string): Buffer {
   const n = Buffer.from(name);
   const k = Buffer.alloc(8 + n.length);
-  k.writeBigUInt64BE(parent); n.copy(k, 8);
+  putU64BE(k, 0, parent); n.copy(k, 8);
   return k;
 }
 export const encodeDirent = (ino: bigint, mode: number): Buffer => {
   const b = Buffer.alloc(9);
-  b.writeBigUInt64LE(ino);
+  putU64LE(b, 0, ino);
   b[8] = (mode & S_IFMT) === S_IFDIR ? 1 : (mode & S_IFMT) === S_IFLNK ? 3 : 2;
   return b;
 };
 export const decodeDirent = (b: Buffer): bigint => {
   if (b.length !== 9) throw new VdfsError('CORRUPT', 'bad directory entry');
-  return b.readBigUInt64LE(0);
+  return getU64LE(b, 0);
 };

@@ -27,6 +27,7 @@
  * Little-endian. The record's checksum (and seal) covers all of it.
  */
 import { VdfsError } from '../errors.js';
+import { getNumLE, getU64LE, putNumLE, putU64LE } from '../codec/u64.js';
 
 export const OPLOG_MAGIC = 0x4c4f4456; // 'VDOL'
 export const OPLOG_HEAD = 16;
@@ -63,10 +64,10 @@ export function encodeOplogBlock(b: OplogBlock): Buffer {
   for (const e of b.entries) {
     out[at] = e.kind;
     out.writeUInt32LE(e.data.length, at + 4);
-    out.writeBigUInt64LE(e.ino, at + 8);
-    out.writeBigUInt64LE(e.seq, at + 16);
-    out.writeBigUInt64LE(BigInt(e.off), at + 24);
-    out.writeBigUInt64LE(BigInt(e.mtime), at + 32);
+    putU64LE(out, at + 8, e.ino);
+    putU64LE(out, at + 16, e.seq);
+    putNumLE(out, at + 24, e.off);
+    putNumLE(out, at + 32, e.mtime);
     e.data.copy(out, at + OPLOG_ENTRY_HEAD);
     at += entryBytes(e);
   }
@@ -88,8 +89,8 @@ export function decodeOplogBlock(p: Buffer): OplogBlock {
     if (kind === EntryKind.Size && len !== 0) throw bad('size entry with data');
     if (at + OPLOG_ENTRY_HEAD + len > p.length) throw bad('entry data past the end');
     entries.push({
-      kind, ino: p.readBigUInt64LE(at + 8), seq: p.readBigUInt64LE(at + 16),
-      off: Number(p.readBigUInt64LE(at + 24)), mtime: Number(p.readBigUInt64LE(at + 32)),
+      kind, ino: getU64LE(p, at + 8), seq: getU64LE(p, at + 16),
+      off: getNumLE(p, at + 24), mtime: getNumLE(p, at + 32),
       data: p.subarray(at + OPLOG_ENTRY_HEAD, at + OPLOG_ENTRY_HEAD + len),
     });
     at += OPLOG_ENTRY_HEAD + pad8(len);

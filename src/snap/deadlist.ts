@@ -20,12 +20,13 @@
  * Value: its 32-byte block pointer (src/format/ptr.ts).
  */
 import type { BlockPtr } from '../format/ptr.js';
+import { getU64BE, putU64BE } from '../codec/u64.js';
 
 export function deadKey(ino: bigint, death: bigint, p: Pick<BlockPtr, 'birth' | 'seg' | 'off'>): Buffer {
   const k = Buffer.alloc(32);
-  k.writeBigUInt64BE(ino, 0);
-  k.writeBigUInt64BE(death, 8);
-  k.writeBigUInt64BE(p.birth, 16);
+  putU64BE(k, 0, ino);
+  putU64BE(k, 8, death);
+  putU64BE(k, 16, p.birth);
   k.writeUInt32BE(p.seg, 24);
   k.writeUInt32BE(p.off, 28);
   return k;
@@ -36,6 +37,6 @@ export function deadFrom(ino: bigint, after: bigint): Buffer {
   return deadKey(ino, after + 1n, { birth: 0n, seg: 0, off: 0 });
 }
 
-export const deadBirth = (k: Buffer): bigint => k.readBigUInt64BE(16);
+export const deadBirth = (k: Buffer): bigint => getU64BE(k, 16);
 /** The first key past every entry of ino. */
 export const deadEnd = (ino: bigint): Buffer => deadKey(ino + 1n, 0n, { birth: 0n, seg: 0, off: 0 });

@@ -8,6 +8,7 @@ import type { BlockPtr } from '../format/ptr.js';
 import { decodeMapValue, MapValue, sameContent } from '../format/map-value.js';
 import { CowTree, Node, NodeLoader } from '../meta/btree.js';
 import { invariant } from '../limits.js';
+import { getNumBE } from '../codec/u64.js';
 
 export interface MapDiff {
   /** Leaf entries compared (entries under shared subtrees are never looked at). */
@@ -43,7 +44,7 @@ export async function diffMaps(loader: NodeLoader, treeId: bigint, a: BlockPtr, 
   }
   const entries = (f: Node[]) => {
     const m = new Map<number, Buffer>();
-    for (const n of f) n.keys.forEach((k, i) => m.set(Number(k.readBigUInt64BE(0)), n.vals[i]));
+    for (const n of f) n.keys.forEach((k, i) => m.set(getNumBE(k, 0), n.vals[i]));
     return m;
   };
   const ma = entries(fa), mb = entries(fb);

@@ -24,6 +24,7 @@
 import { VdfsError } from '../errors.js';
 import { BlockPtr, decodePtr, encodePtr } from '../format/ptr.js';
 import { LIMITS } from '../limits.js';
+import { getNumLE, getU64BE, getU64LE, putNumLE, putU64BE, putU64LE } from '../codec/u64.js';
 
 export interface SnapHeader { nextId: number; liveParent: number }
 
@@ -42,11 +43,11 @@ export const HEADER_ID = 0;
 
 export function snapKey(ino: bigint, id: number): Buffer {
   const k = Buffer.alloc(12);
-  k.writeBigUInt64BE(ino);
+  putU64BE(k, 0, ino);
   k.writeUInt32BE(id, 8);
   return k;
 }
-export const keyIno = (k: Buffer): bigint => k.readBigUInt64BE(0);
+export const keyIno = (k: Buffer): bigint => getU64BE(k, 0);
 export const keyId = (k: Buffer): number => k.readUInt32BE(8);
 
 export function encodeHeader(h: SnapHeader): Buffer {
@@ -65,10 +66,10 @@ export function encodeSnap(s: SnapInfo): Buffer {
   const name = Buffer.from(s.name);
   if (name.length === 0 || name.length > LIMITS.SNAP_NAME_MAX) throw new VdfsError('INVALID', 'bad snapshot name length');
   const b = Buffer.alloc(61 + name.length);
-  b.writeBigUInt64LE(s.txg, 0);
+  putU64LE(b, 0, s.txg);
   b.writeDoubleLE(s.created, 8);
   b.writeUInt32LE(s.parent, 16);
-  b.writeBigUInt64LE(BigInt(s.size), 20);
+  putNumLE(b, 20, s.size);
   encodePtr(s.mapRoot, b, 28);
   b[60] = name.length;
   name.copy(b, 61);
@@ -79,7 +80,7 @@ export function decodeSnap(k: Buffer, b: Buffer): SnapInfo {
   if (b.length < 62 || b.length !== 61 + b[60]) throw new VdfsError('CORRUPT', 'bad snapshot record');
   return {
     ino: keyIno(k), id: keyId(k),
-    txg: b.readBigUInt64LE(0), created: b.readDoubleLE(8), parent: b.readUInt32LE(16),
-    size: Number(b.readBigUInt64LE(20)), mapRoot: decodePtr(b, 28), name: b.subarray(61).toString(),
+    txg: getU64LE(b, 0), created: b.readDoubleLE(8), parent: b.readUInt32LE(16),
+    size: getNumLE(b, 20), mapRoot: decodePtr(b, 28), name: b.subarray(61).toString(),
   };
 }

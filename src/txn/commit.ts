@@ -20,6 +20,7 @@ import { invariant, LIMITS } from '../limits.js';
 import type { Datastore } from './datastore.js';
 import { applySnapshots, Reaper, SnapOp } from '../snap/apply.js';
 import { Slicer } from './slicer.js';
+import { putNumBE } from '../codec/u64.js';
 
 /** One file's share of a transaction group, captured at freeze time. */
 export interface FrozenFile {
@@ -70,7 +71,7 @@ const isZero = (b: Buffer): boolean => {
   return b.equals(zeros.subarray(0, b.length));
 };
 
-export function keyOfBlock(lbn: number): Buffer { const k = Buffer.alloc(8); k.writeBigUInt64BE(BigInt(lbn)); return k; }
+export function keyOfBlock(lbn: number): Buffer { const k = Buffer.alloc(8); putNumBE(k, 0, lbn); return k; }
 
 /** Returns the bytes appended to the log. */
 export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {

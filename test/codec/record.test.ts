@@ -1,5 +1,5 @@
 import t from 'tap';
-import { initChecksum } from '../../src/codec/checksum.js';
+import { initChecksum, xxh64 } from '../../src/codec/checksum.js';
 import { decodeRecord, encodeRecord, framedBuffer, RecordKind } from '../../src/codec/record.js';
 import { isVdfsError } from '../../src/errors.js';
 
@@ -13,6 +13,21 @@ t.test('round trip', async (t) => {
     const { bytes, checksum } = encodeRecord(meta, payload);
     const r = decodeRecord(bytes, { ...meta, checksum });
     t.ok(r.payload.equals(payload), `payload of ${len} bytes`);
+  }
+});
+
+t.test('the checksum is xxh64 of header bytes 0..39 then the payload, framed in place or copied', async (t) => {
+  for (const len of [0, 5, 4096]) {
+    const payload = Buffer.alloc(len, 0x5a);
+    const inPlace = framedBuffer(len); payload.copy(inPlace);
+    for (const [how, p] of [['copied', payload], ['framed in place', inPlace]] as const) {
+      const { bytes, checksum } = encodeRecord(meta, p);
+      t.equal(checksum, xxh64(Buffer.concat([bytes.subarray(0, 40), payload])), `${how}, ${len} bytes`);
+      t.equal(bytes.readBigUInt64LE(40), checksum, `${how}: stored at 40`);
+      t.equal(bytes.readUInt32LE(0), 0x56445231, `${how}: magic at 0`);
+      t.same([bytes.readBigUInt64LE(16), bytes.readBigUInt64LE(24), bytes.readBigUInt64LE(32)], [42n, 7n, 3n], `${how}: owner, key, birth`);
+      t.ok(bytes.subarray(48).equals(payload), `${how}: payload after the header`);
+    }
   }
 });
 

@@ -14,6 +14,7 @@ import { LIMITS } from '../../limits.js';
 import { ENOSYS, EINVAL, EEXIST, EOPNOTSUPP, EPERM } from '../errno.js';
 import { NodeTable, type Node } from './nodes.js';
 import * as P from './proto.js';
+import { getNumLE, putNumLE } from '../../codec/u64.js';
 
 export type Reply = Buffer | Buffer[] | number | null;
 type Handler = (h: P.InHeader, body: Buffer) => Promise<Reply> | Reply;
@@ -91,14 +92,14 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
 
   async function setattr(h: P.InHeader, b: Buffer): Promise<Reply> {
     const n = node(h), path = nodes.path(n);
-    const valid = b.readUInt32LE(0), fh = Number(b.readBigUInt64LE(8));
-    if (valid & P.FATTR.SIZE) await fs.truncate(path, valid & P.FATTR.FH ? fh : null, Number(b.readBigUInt64LE(16)));
+    const valid = b.readUInt32LE(0), fh = getNumLE(b, 8);
+    if (valid & P.FATTR.SIZE) await fs.truncate(path, valid & P.FATTR.FH ? fh : null, getNumLE(b, 16));
     if (valid & P.FATTR.MODE) await fs.chmod(path, b.readUInt32LE(68));
     if (valid & (P.FATTR.UID | P.FATTR.GID)) await fs.chown(path, valid & P.FATTR.UID ? b.readUInt32LE(76) : -1, valid & P.FATTR.GID ? b.readUInt32LE(80) : -1);
     if (valid & (P.FATTR.ATIME | P.FATTR.MTIME)) {
       const now = Date.now(), cur = await fs.getattr(path);
       const time = (bit: number, nowBit: number, secAt: number, nsecAt: number, old: number) =>
-        !(valid & bit) ? old : valid & nowBit ? now : Number(b.readBigUInt64LE(secAt)) * 1000 + b.readUInt32LE(nsecAt) / 1e6;
+        !(valid & bit) ? old : valid & nowBit ? now : getNumLE(b, secAt) * 1000 + b.readUInt32LE(nsecAt) / 1e6;
       await fs.utimens(path, time(P.FATTR.ATIME, P.FATTR.ATIME_NOW, 32, 56, cur.atime), time(P.FATTR.MTIME, P.FATTR.MTIME_NOW, 40, 60, cur.mtime));
     }
     return attr(n);
@@ -106,7 +107,7 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
 
   async function rename(h: P.InHeader, b: Buffer, head: number, flags: number): Promise<Reply> {
     if (flags & ~P.RENAME_NOREPLACE) return EINVAL; // RENAME_EXCHANGE, RENAME_WHITEOUT: not supported
-    const dir = node(h), to = nodes.get(Number(b.readBigUInt64LE(0)));
+    const dir = node(h), to = nodes.get(getNumLE(b, 0));
     const from = P.cstring(b, head), toName = name(b, from.next);
     const src = nodes.childPath(dir, from.s), dst = nodes.childPath(to, toName);
     const existing = await fs.getattr(dst).catch((e) => { if (isVdfsError(e, 'NOT_FOUND')) return null; throw e; });
@@ -121,7 +122,7 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
   /** FALLOCATE: size and zeroing modes (fs/fallocate.ts); COLLAPSE_RANGE, INSERT_RANGE, UNSHARE_RANGE are not offered. */
   async function fallocate(_h: P.InHeader, b: Buffer): Promise<Reply> {
     const { KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE } = P.FALLOC;
-    const fh = Number(b.readBigUInt64LE(0)), off = Number(b.readBigUInt64LE(8)), len = Number(b.readBigUInt64LE(16)), mode = b.readUInt32LE(24);
+    const fh = getNumLE(b, 0), off = getNumLE(b, 8), len = getNumLE(b, 16), mode = b.readUInt32LE(24);
     if (mode & ~(KEEP_SIZE | PUNCH_HOLE | ZERO_RANGE)) return EOPNOTSUPP;
     if (mode & PUNCH_HOLE && (!(mode & KEEP_SIZE) || mode & ZERO_RANGE)) return EOPNOTSUPP; // as the VFS answers
     await fs.fallocate(fh, off, len, { keepSize: !!(mode & KEEP_SIZE), zero: !!(mode & (PUNCH_HOLE | ZERO_RANGE)) });
@@ -144,10 +145,10 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
     }],
     [P.OP.DESTROY, () => 0],
     [P.OP.LOOKUP, (h, b) => entry(node(h), name(b))],
-    [P.OP.FORGET, (h, b) => { nodes.forget(h.nodeid, Number(b.readBigUInt64LE(0))); return null; }],
+    [P.OP.FORGET, (h, b) => { nodes.forget(h.nodeid, getNumLE(b, 0)); return null; }],
     [P.OP.BATCH_FORGET, (_h, b) => {
       const count = b.readUInt32LE(0);
-      for (let i = 0; i < count; i++) nodes.forget(Number(b.readBigUInt64LE(8 + i * 16)), Number(b.readBigUInt64LE(16 + i * 16)));
+      for (let i = 0; i < count; i++) nodes.forget(getNumLE(b, 8 + i * 16), getNumLE(b, 16 + i * 16));
       return null;
     }],
     [P.OP.GETATTR, (h) => attr(node(h))],
@@ -157,8 +158,8 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
       // fuse_lseek_in: 0 fh u64, 8 offset u64, 16 whence u32; the kernel answers SEEK_SET/CUR/END itself
       const whence = b.readUInt32LE(16);
       if (whence !== P.SEEK_DATA && whence !== P.SEEK_HOLE) return EINVAL;
-      const at = await fs.seek(Number(b.readBigUInt64LE(0)), nodes.path(node(h)), Number(b.readBigUInt64LE(8)), whence === P.SEEK_DATA ? 'data' : 'hole');
-      const out = Buffer.alloc(8); out.writeBigUInt64LE(BigInt(at)); // fuse_lseek_out: 0 offset u64
+      const at = await fs.seek(getNumLE(b, 0), nodes.path(node(h)), getNumLE(b, 8), whence === P.SEEK_DATA ? 'data' : 'hole');
+      const out = Buffer.alloc(8); putNumLE(out, 0, at); // fuse_lseek_out: 0 offset u64
       return out;
     }],
     [P.OP.READLINK, async (h) => Buffer.from(await fs.readlink(nodes.path(node(h))))],
@@ -187,7 +188,7 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
     [P.OP.RENAME, (h, b) => rename(h, b, 8, 0)],
     [P.OP.RENAME2, (h, b) => rename(h, b, 16, b.readUInt32LE(8))],
     [P.OP.LINK, async (h, b) => {
-      const old = nodes.get(Number(b.readBigUInt64LE(0))), dir = node(h), nm = name(b, 8);
+      const old = nodes.get(getNumLE(b, 0)), dir = node(h), nm = name(b, 8);
       await fs.hardlink(nodes.path(old), nodes.childPath(dir, nm));
       return entry(dir, nm);
     }],
@@ -203,13 +204,13 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
       const fh = await openVia(dir.children.get(nm)!, async () => fs.addHandle(v, (flags & O_DSYNC) !== 0));
       return [e, P.openOut(fh, openFlags(false, flags))];
     }],
-    [P.OP.READ, (_h, b) => fs.readv(Number(b.readBigUInt64LE(0)), Number(b.readBigUInt64LE(8)), b.readUInt32LE(16))],
+    [P.OP.READ, (_h, b) => fs.readv(getNumLE(b, 0), getNumLE(b, 8), b.readUInt32LE(16))],
     [P.OP.WRITE, async (_h, b) => {
       const size = b.readUInt32LE(16);
-      await fs.write(Number(b.readBigUInt64LE(0)), Number(b.readBigUInt64LE(8)), b.subarray(40, 40 + size));
+      await fs.write(getNumLE(b, 0), getNumLE(b, 8), b.subarray(40, 40 + size));
       return P.writeOut(size);
     }],
-    [P.OP.RELEASE, async (_h, b) => { await release(Number(b.readBigUInt64LE(0))); return 0; }],
+    [P.OP.RELEASE, async (_h, b) => { await release(getNumLE(b, 0)); return 0; }],
     [P.OP.FLUSH, () => 0],
     [P.OP.FSYNC, async () => { await fs.fsync(); return 0; }],
     [P.OP.FSYNCDIR, async () => { await fs.fsync(); return 0; }],
@@ -231,10 +232,10 @@ export function makeHandlers(fs: Filesystem, nodes: NodeTable, onInit: () => voi
       return P.openOut(id, 0);
     }],
     [P.OP.READDIR, (_h, b) => {
-      const list = listings.get(Number(b.readBigUInt64LE(0)));
-      return list ? P.packDirents(list, Number(b.readBigUInt64LE(8)), b.readUInt32LE(16)) : EINVAL;
+      const list = listings.get(getNumLE(b, 0));
+      return list ? P.packDirents(list, getNumLE(b, 8), b.readUInt32LE(16)) : EINVAL;
     }],
-    [P.OP.RELEASEDIR, (_h, b) => { listings.delete(Number(b.readBigUInt64LE(0))); return 0; }],
+    [P.OP.RELEASEDIR, (_h, b) => { listings.delete(getNumLE(b, 0)); return 0; }],
     [P.OP.INTERRUPT, () => null], // requests run to the end; the kernel drops replies it no longer waits for
     // Not provided (the kernel then stops asking, or falls back to its own generic code):
     // xattrs, ACCESS (default_permissions checks in the kernel).

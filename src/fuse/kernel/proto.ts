@@ -24,6 +24,7 @@
  *
  * Request bodies (after the in-header) are read where they are used: see `ops.ts`.
  */
+import { getNumLE, getU64LE, putNumLE, putU64LE } from '../../codec/u64.js';
 
 export const OP = {
   LOOKUP: 1, FORGET: 2, GETATTR: 3, SETATTR: 4, READLINK: 5, SYMLINK: 6, MKNOD: 8, MKDIR: 9,
@@ -62,14 +63,14 @@ export interface InHeader { len: number; opcode: number; unique: bigint; nodeid:
 
 export function readInHeader(b: Buffer): InHeader {
   return {
-    len: b.readUInt32LE(0), opcode: b.readUInt32LE(4), unique: b.readBigUInt64LE(8),
-    nodeid: Number(b.readBigUInt64LE(16)), uid: b.readUInt32LE(24), gid: b.readUInt32LE(28), pid: b.readUInt32LE(32),
+    len: b.readUInt32LE(0), opcode: b.readUInt32LE(4), unique: getU64LE(b, 8),
+    nodeid: getNumLE(b, 16), uid: b.readUInt32LE(24), gid: b.readUInt32LE(28), pid: b.readUInt32LE(32),
   };
 }
 
 export function outHeader(len: number, error: number, unique: bigint): Buffer {
   const b = Buffer.allocUnsafe(OUT_HEADER);
-  b.writeUInt32LE(len, 0); b.writeInt32LE(error, 4); b.writeBigUInt64LE(unique, 8);
+  b.writeUInt32LE(len, 0); b.writeInt32LE(error, 4); putU64LE(b, 8, unique);
   return b;
 }
 
@@ -85,14 +86,14 @@ export interface Attr { ino: number; size: number; blocks: number; atime: number
 
 function writeTime(b: Buffer, ms: number, secAt: number, nsecAt: number): void {
   const s = Math.floor(ms / 1000);
-  b.writeBigUInt64LE(BigInt(Math.max(0, s)), secAt);
+  putNumLE(b, secAt, Math.max(0, s));
   b.writeUInt32LE(Math.max(0, Math.round((ms - s * 1000) * 1e6)) % 1e9, nsecAt);
 }
 
 function writeAttr(b: Buffer, at: number, a: Attr): void {
-  b.writeBigUInt64LE(BigInt(a.ino), at);
-  b.writeBigUInt64LE(BigInt(a.size), at + 8);
-  b.writeBigUInt64LE(BigInt(a.blocks), at + 16);
+  putNumLE(b, at, a.ino);
+  putNumLE(b, at + 8, a.size);
+  putNumLE(b, at + 16, a.blocks);
   writeTime(b, a.atime, at + 24, at + 48);
   writeTime(b, a.mtime, at + 32, at + 52);
   writeTime(b, a.ctime, at + 40, at + 56);
@@ -107,13 +108,13 @@ function writeAttr(b: Buffer, at: number, a: Attr): void {
 
 /** Splits a cache timeout in milliseconds into seconds at `secAt` (u64) and nanoseconds at `nsecAt` (u32). */
 function writeValid(b: Buffer, ms: number, secAt: number, nsecAt: number): void {
-  b.writeBigUInt64LE(BigInt(Math.floor(ms / 1000)), secAt);
+  putNumLE(b, secAt, Math.floor(ms / 1000));
   b.writeUInt32LE((ms % 1000) * 1e6, nsecAt);
 }
 
 export function entryOut(nodeid: number, a: Attr, validMs: number): Buffer {
   const b = Buffer.alloc(ENTRY_OUT);
-  b.writeBigUInt64LE(BigInt(nodeid), 0);
+  putNumLE(b, 0, nodeid);
   writeValid(b, validMs, 16, 32);
   writeValid(b, validMs, 24, 36);
   writeAttr(b, 40, a);
@@ -129,7 +130,7 @@ export function attrOut(a: Attr, validMs: number): Buffer {
 
 export function openOut(fh: number, flags: number): Buffer {
   const b = Buffer.alloc(16);
-  b.writeBigUInt64LE(BigInt(fh), 0); b.writeUInt32LE(flags, 8);
+  putNumLE(b, 0, fh); b.writeUInt32LE(flags, 8);
   return b;
 }
 
@@ -143,7 +144,7 @@ export interface Statfs { blocks: number; bfree: number; bavail: number; files: 
 
 export function statfsOut(s: Statfs): Buffer {
   const b = Buffer.alloc(80);
-  [s.blocks, s.bfree, s.bavail, s.files, s.ffree].forEach((v, i) => b.writeBigUInt64LE(BigInt(Math.max(0, Math.floor(v))), i * 8));
+  [s.blocks, s.bfree, s.bavail, s.files, s.ffree].forEach((v, i) => putNumLE(b, i * 8, Math.max(0, Math.floor(v))));
   b.writeUInt32LE(s.bsize, 40); b.writeUInt32LE(s.namelen, 44); b.writeUInt32LE(s.frsize, 48);
   return b;
 }
@@ -180,8 +181,8 @@ export function packDirents(entries: Dirent[], from: number, size: number): Buff
     const rec = (DIRENT_HEAD + name.length + 7) & ~7;
     if (used + rec > size) break;
     const b = Buffer.alloc(rec);
-    b.writeBigUInt64LE(BigInt(entries[i].ino), 0);
-    b.writeBigUInt64LE(BigInt(i + 1), 8);
+    putNumLE(b, 0, entries[i].ino);
+    putNumLE(b, 8, i + 1);
     b.writeUInt32LE(name.length, 16);
     b.writeUInt32LE((entries[i].mode >>> 12) & 0xf, 20);
     name.copy(b, DIRENT_HEAD);
