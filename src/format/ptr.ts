@@ -36,7 +36,7 @@ export function zeroPtr(birth: bigint): BlockPtr {
   return { state: ExtentState.Zero, seg: 0, off: 0, len: 0, checksum: 0n, birth };
 }
 
-export function encodePtr(p: BlockPtr, out = Buffer.alloc(PTR_SIZE), at = 0): Buffer {
+export function encodePtr(p: BlockPtr, out: Buffer = Buffer.alloc(PTR_SIZE), at = 0): Buffer {
   out[at] = p.state;
   out[at + 1] = p.sealed ? 1 : 0; out[at + 2] = 0; out[at + 3] = 0;
   out.writeUInt32LE(p.seg, at + 4);

@@ -13,7 +13,7 @@
  * Keys compare as unsigned bytes; within a node they are strictly increasing.
  */
 import { VdfsError } from '../errors.js';
-import { LIMITS } from '../limits.js';
+import { invariant, LIMITS } from '../limits.js';
 import { BlockPtr, decodePtr, encodePtr, PTR_SIZE } from '../format/ptr.js';
 
 export const NODE_HEADER = 4;
@@ -43,25 +43,35 @@ export function compareKeys(a: Buffer, b: Buffer): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
-export function encodeNode(n: NodeImage): Buffer {
+/** Pieces this long or shorter are copied byte by byte; longer ones with TypedArray.set. */
+const SHORT_COPY = 32;
+
+/** Writes u16 length then the bytes of x at `at`; returns the offset after them. */
+function putPiece(b: Buffer, at: number, x: Buffer): number {
+  const len = x.length;
+  b[at] = len & 0xff; b[at + 1] = len >>> 8;
+  at += 2;
+  // A call to set() costs more than a short loop: keys are mostly 8 bytes (a 20-entry leaf of
+  // 8-byte keys: 2.0-2.2 us with set() and writeUInt16LE for everything, 1.2-1.3 us this way).
+  if (len <= SHORT_COPY) for (let j = 0; j < len; j++) b[at + j] = x[j];
+  else b.set(x, at);
+  return at + len;
+}
+
+/** Encodes a node into a buffer from `alloc` (the commit passes one with room for its record header in front). */
+export function encodeNode(n: NodeImage, alloc: (len: number) => Buffer = Buffer.allocUnsafe): Buffer {
   let size = NODE_HEADER;
   for (let i = 0; i < n.keys.length; i++) size += n.leaf ? leafEntryBytes(n.keys[i], n.vals[i]) : innerEntryBytes(n.keys[i]);
-  const b = Buffer.allocUnsafe(size);
+  const b = alloc(size);
+  invariant(b.length === size, 'a node is encoded into a buffer of its size');
   b[0] = n.leaf ? 1 : 2;
   b[1] = n.level;
   b.writeUInt16LE(n.keys.length, 2);
   let at = NODE_HEADER;
-  // TypedArray set, not Buffer.copy: for keys and values of tens of bytes Buffer.copy's own
-  // checks cost more than the copy (a 250-entry leaf: 19-27 us -> 14-16 us)
   for (let i = 0; i < n.keys.length; i++) {
-    const k = n.keys[i];
-    b.writeUInt16LE(k.length, at); b.set(k, at + 2); at += 2 + k.length;
-    if (n.leaf) {
-      const v = n.vals[i];
-      b.writeUInt16LE(v.length, at); b.set(v, at + 2); at += 2 + v.length;
-    } else {
-      encodePtr(n.kids[i], b, at); at += PTR_SIZE;
-    }
+    at = putPiece(b, at, n.keys[i]);
+    if (n.leaf) at = putPiece(b, at, n.vals[i]);
+    else { encodePtr(n.kids[i], b, at); at += PTR_SIZE; }
   }
   return b;
 }

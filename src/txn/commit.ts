@@ -6,7 +6,7 @@
  * one; nothing this txg wrote overlaps what the previous commit references (segments freed by a
  * txg are reused only after it is durable, and each txg starts on a fresh aligned offset).
  */
-import { EncodedRecord, RecordKind } from '../codec/record.js';
+import { EncodedRecord, framedBuffer, RecordKind } from '../codec/record.js';
 import type { DataItem } from '../codec/block-codec.js';
 import { encodeCommit, OplogHead } from '../format/commit.js';
 import { OPLOG_VERSION } from '../format/superblock.js';
@@ -85,7 +85,7 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   const writeNode = (id: bigint, meta: boolean) => async (n: Node) => {
     await slice.pause();
     const m = { kind: RecordKind.Node, owner: id, key: BigInt(n.level), birth: txg };
-    return app.append(m, ds.codec.encodeNode(m, encodeNode(n.image())), meta);
+    return app.append(m, ds.codec.encodeNode(m, encodeNode(n.image(), framedBuffer)), meta);
   };
   /** Writes a tree's dirty nodes; the nodes they replaced go to `drop` (default: freed). */
   const persist = async (id: bigint, root: Node | null, replaced: Node[], drop = (p: BlockPtr) => reaper.free(p)) => {
