@@ -12,7 +12,7 @@
  */
 import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
-import { CODEC_COMPRESS_MASK, CODEC_SEALED, decodeRecord, DecodedRecord, encodeRecord, EncodedRecord, recordCodec, RecordMeta } from './record.js';
+import { CODEC_COMPRESS_MASK, CODEC_SEALED, decodeRecord, DecodedRecord, encodeRecord, EncodedRecord, framedIn, isFramed, RECORD_HEADER, recordCodec, RecordMeta } from './record.js';
 import { Compress, compressBlock, inflateBlock } from './compress.js';
 import { KeyRing, seal, sealAad, SealSlot, unseal } from './seal.js';
 import { CodecPool, jobsOf } from './pool.js';
@@ -53,11 +53,27 @@ function decodePayload(r: DecodedRecord, uuid: Buffer, keyOf: ((epoch: Buffer) =
   return payload;
 }
 
-/** Records framed as they are (no codec to run), a job's worth (CODEC_JOB_BYTES) per event-loop turn. */
+/**
+ * Records framed as they are (no codec to run), a job's worth (CODEC_JOB_BYTES) per event-loop
+ * turn. A payload without room for its header in front (a sub-block of a dirty block) is copied
+ * into one buffer shared by the job's records, not one buffer each: a buffer of 4 KiB or more is
+ * its own allocation outside Node's pool (~1.5 us each, a tenth of a commit's framing).
+ */
 async function framed(items: DataItem[]): Promise<EncodedRecord[]> {
   const out: EncodedRecord[] = [];
   for (const job of jobsOf(items)) {
-    for (const x of job) out.push(encodeRecord(x.meta, x.data));
+    const loose = job.filter((x) => !isFramed(x.data));
+    const slab = Buffer.allocUnsafe(loose.reduce((a, x) => a + RECORD_HEADER + x.data.length, 0));
+    let at = 0;
+    for (const x of job) {
+      let data = x.data;
+      if (!isFramed(data)) {
+        data = framedIn(slab.subarray(at), data.length);
+        x.data.copy(data);
+        at += RECORD_HEADER + data.length;
+      }
+      out.push(encodeRecord(x.meta, data));
+    }
     await new Promise((r) => setImmediate(r));
   }
   return out;

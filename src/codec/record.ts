@@ -27,6 +27,7 @@
 import { streamXxh64, xxh64 } from './checksum.js';
 import { isKnownCompress } from './compress.js';
 import { VdfsError } from '../errors.js';
+import { invariant } from '../limits.js';
 import { getU64LE, putU64LE } from './u64.js';
 
 export const RECORD_MAGIC = 0x56445231;
@@ -63,8 +64,16 @@ const FRAMED = new WeakSet<Buffer>();
  * encoded once, after its txg is frozen, and never written again).
  */
 export function framedBuffer(len: number, zero = false): Buffer {
-  const whole = zero ? Buffer.alloc(RECORD_HEADER + len) : Buffer.allocUnsafe(RECORD_HEADER + len);
-  const payload = whole.subarray(RECORD_HEADER);
+  return framedIn(zero ? Buffer.alloc(RECORD_HEADER + len) : Buffer.allocUnsafe(RECORD_HEADER + len), len);
+}
+
+/** Whether encodeRecord frames this payload in place (it has room for its header in front). */
+export const isFramed = (payload: Buffer): boolean => FRAMED.has(payload);
+
+/** The payload of len bytes inside `whole`, after room for its record header (so encodeRecord frames it in place). */
+export function framedIn(whole: Buffer, len: number): Buffer {
+  invariant(whole.length >= RECORD_HEADER + len, 'a framed payload fits its buffer after the header');
+  const payload = whole.subarray(RECORD_HEADER, RECORD_HEADER + len);
   FRAMED.add(payload);
   return payload;
 }
@@ -76,7 +85,7 @@ const HEAD_STAGED = RECORD_HEADER - CHECKSUM_AT;
 
 /** Encode a record: header + stored payload (already encoded as `codec` says), returning the bytes and the checksum. */
 export function encodeRecord(meta: RecordMeta, payload: Buffer, codec = CODEC_RAW, logicalLen = payload.length): EncodedRecord {
-  const framed = FRAMED.has(payload);
+  const framed = isFramed(payload);
   const bytes = framed ? Buffer.from(payload.buffer, payload.byteOffset - RECORD_HEADER, RECORD_HEADER + payload.length) : Buffer.allocUnsafe(RECORD_HEADER + payload.length);
   // The hashed header bytes are staged right before the payload, so header-then-payload is one
   // contiguous xxh64 pass (one copy into the hasher and one call, where streaming took three of

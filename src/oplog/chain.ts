@@ -13,7 +13,7 @@
  * and committed); reading stops at the first block that is not there or fails its checks.
  */
 import { randomBytes } from 'node:crypto';
-import { peekRecordLength, RECORD_HEADER, RecordKind } from '../codec/record.js';
+import { framedIn, peekRecordLength, RECORD_HEADER, RecordKind } from '../codec/record.js';
 import { SEAL_OVERHEAD } from '../codec/seal.js';
 import { isVdfsError, VdfsError } from '../errors.js';
 import { NO_OPLOG, OplogHead } from '../format/commit.js';
@@ -111,11 +111,19 @@ export class OplogChain {
     const segSize = this.ds.sb.segmentSize;
     const stay = !fresh && at.off + size + this.minRoom <= segSize;
     const next = stay ? { seg: at.seg, off: at.off + size } : { seg: this.take(), off: 0 };
-    const rec = this.ds.codec.encodeLog({ kind: RecordKind.Oplog, owner: this.chain, key: this.seq, birth: this.ds.txg + 1n },
-      encodeOplogBlock({ nextSeg: next.seg, nextOff: next.off, entries }));
+    // The block is encoded into its own segment bytes, after room for the record header, so an
+    // unsealed record is framed in place: one buffer per block, where there were three.
+    const out = Buffer.allocUnsafe(size);
+    const plain = encodeOplogBlock({ nextSeg: next.seg, nextOff: next.off, entries }, (len) => framedIn(out, len));
+    const rec = this.ds.codec.encodeLog({ kind: RecordKind.Oplog, owner: this.chain, key: this.seq, birth: this.ds.txg + 1n }, plain);
     invariant(rec.bytes.length <= size, 'an oplog block fits the room it was given');
-    const out = Buffer.alloc(size);
-    rec.bytes.copy(out);
+    if (rec.bytes.buffer !== out.buffer || rec.bytes.byteOffset !== out.byteOffset) {
+      // Sealed: the record is a new buffer, at least as long as header and plain payload, so
+      // copying it over `out` leaves none of the plain bytes there.
+      invariant(rec.bytes.length >= RECORD_HEADER + plain.length, 'a sealed oplog record covers its plain payload');
+      rec.bytes.copy(out);
+    }
+    out.fill(0, rec.bytes.length);
     this.seq++;
     this.next = next;
     this.stats.blocks++;

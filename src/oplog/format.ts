@@ -27,6 +27,7 @@
  * Little-endian. The record's checksum (and seal) covers all of it.
  */
 import { VdfsError } from '../errors.js';
+import { invariant } from '../limits.js';
 import { getNumLE, getU64LE, putNumLE, putU64LE } from '../codec/u64.js';
 
 export const OPLOG_MAGIC = 0x4c4f4456; // 'VDOL'
@@ -52,10 +53,12 @@ const pad8 = (n: number): number => (n + 7) & ~7;
 /** Bytes an entry takes in a payload. */
 export const entryBytes = (e: OplogEntry): number => OPLOG_ENTRY_HEAD + pad8(e.data.length);
 
-export function encodeOplogBlock(b: OplogBlock): Buffer {
+/** Encodes a block into a buffer from `alloc` (the chain passes one inside the block's own segment bytes). */
+export function encodeOplogBlock(b: OplogBlock, alloc: (len: number) => Buffer = Buffer.allocUnsafe): Buffer {
   let len = OPLOG_HEAD;
   for (const e of b.entries) len += entryBytes(e);
-  const out = Buffer.alloc(len);
+  const out = alloc(len);
+  invariant(out.length === len, 'an oplog block is encoded into a buffer of its size');
   out.writeUInt32LE(OPLOG_MAGIC, 0);
   out.writeUInt32LE(b.nextSeg, 4);
   out.writeUInt32LE(b.nextOff, 8);
@@ -63,13 +66,16 @@ export function encodeOplogBlock(b: OplogBlock): Buffer {
   let at = OPLOG_HEAD;
   for (const e of b.entries) {
     out[at] = e.kind;
+    out[at + 1] = 0; out[at + 2] = 0; out[at + 3] = 0;
     out.writeUInt32LE(e.data.length, at + 4);
     putU64LE(out, at + 8, e.ino);
     putU64LE(out, at + 16, e.seq);
     putNumLE(out, at + 24, e.off);
     putNumLE(out, at + 32, e.mtime);
     e.data.copy(out, at + OPLOG_ENTRY_HEAD);
-    at += entryBytes(e);
+    const end = at + entryBytes(e);
+    out.fill(0, at + OPLOG_ENTRY_HEAD + e.data.length, end); // the padding to 8
+    at = end;
   }
   return out;
 }

@@ -31,6 +31,9 @@ t.test('block codec: entries round-trip; a damaged payload is refused', async (t
   t.equal(code(cut), 'CORRUPT', 'a cut payload');
   const kind = Buffer.from(b); kind[16] = 9;
   t.equal(code(kind), 'CORRUPT', 'an unknown entry kind');
+  const dirty = encodeOplogBlock({ nextSeg: 9, nextOff: 65536, entries }, (len) => Buffer.alloc(len, 0xee));
+  t.ok(dirty.equals(b), 'reserved bytes and padding are written as zeros whatever the buffer held');
+  t.equal(b.subarray(16 + 40 + 10, 16 + 40 + 16).every((x) => x === 0), true, 'the first entry padded to 8 with zeros');
 });
 
 /** Random writes (some past the end, some too large to log), truncations and fsyncs, ending in one through the log; returns the content after each fsync. */
