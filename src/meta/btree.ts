@@ -104,7 +104,7 @@ export class CowTree {
       if (!n.loaded) await this.load(n);
       if (n.leaf) {
         const i = lowerBound(n.keys, key);
-        return i < n.keys.length && n.keys[i].equals(key) ? n.vals[i] : undefined;
+        return i < n.keys.length && compareKeys(n.keys[i], key) === 0 ? n.vals[i] : undefined;
       }
       n = n.kids[childIndex(n, key)];
     }
@@ -180,7 +180,7 @@ export class CowTree {
   private async putIn(n: Node, key: Buffer, val: Buffer): Promise<Node | null> {
     if (n.leaf) {
       const i = lowerBound(n.keys, key);
-      if (i < n.keys.length && n.keys[i].equals(key)) {
+      if (i < n.keys.length && compareKeys(n.keys[i], key) === 0) {
         n.bytes += val.length - n.vals[i].length;
         n.vals[i] = val;
       } else {
@@ -263,7 +263,7 @@ export class CowTree {
   private async delIn(n: Node, key: Buffer): Promise<void> {
     if (n.leaf) {
       const i = lowerBound(n.keys, key);
-      invariant(i < n.keys.length && n.keys[i].equals(key), 'deleted key present');
+      invariant(i < n.keys.length && compareKeys(n.keys[i], key) === 0, 'deleted key present');
       n.bytes -= n.entryBytes(i);
       n.keys.splice(i, 1); n.vals.splice(i, 1);
       return;
