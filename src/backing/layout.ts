@@ -6,7 +6,7 @@
 import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import type { TargetState } from './health.js';
-import type { Target } from './target.js';
+import { writeParts, type Target } from './target.js';
 
 /** What /.control/status shows of a layout. */
 export interface LayoutStatus {
@@ -93,10 +93,7 @@ export class SingleLayout implements Layout {
     return t.readInto ? (seg, off, buf) => t.readInto!(this.segBase(seg) + off, buf) : undefined;
   }
   writeSeg(seg: number, off: number, data: Buffer) { return this.target.write(this.segBase(seg) + off, data); }
-  writeSegv(seg: number, off: number, parts: Buffer[]) {
-    const at = this.segBase(seg) + off;
-    return this.target.writev ? this.target.writev(at, parts) : this.target.write(at, Buffer.concat(parts));
-  }
+  writeSegv(seg: number, off: number, parts: Buffer[]) { return writeParts(this.target, this.segBase(seg) + off, parts); }
   sync() { return this.target.sync(); }
   get writeSegDurable(): ((seg: number, off: number, data: Buffer) => Promise<void>) | undefined {
     const t = this.target;

@@ -15,7 +15,7 @@ import { UNIT_CHECK, writeCheck } from './spread-format.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { SpreadLayout } from './spread.js';
 import type { Stripe } from './spread-stripes.js';
-import type { Target } from './target.js';
+import { writeParts, type Target } from './target.js';
 
 export class RoleWrites {
   /** Parity role → its piece (units and checks as stored). */
@@ -74,7 +74,7 @@ export class RoleWrites {
     const src = this.source(role), checks = this.checks;
     const iov: Buffer[] = [];
     this.run.forEach((s, j) => iov.push(s.units[src], checks.subarray(c + j * UNIT_CHECK, c + (j + 1) * UNIT_CHECK)));
-    return t.writev ? t.writev(at, iov) : t.write(at, Buffer.concat(iov));
+    return writeParts(t, at, iov);
   }
 
   /** Gives the pooled buffers back (every write has returned). */

@@ -42,6 +42,11 @@ export interface Target {
 
 export const DATASTORE_FILE = 'datastore.vdfs';
 
+/** Writes the concatenation of `parts` at off: one vectored write where the target takes them, else joined first. */
+export function writeParts(t: Target, off: number, parts: Buffer[]): Promise<void> {
+  return t.writev ? t.writev(off, parts) : t.write(off, Buffer.concat(parts));
+}
+
 export class FileTarget implements Target {
   /** `dsync`: the same file opened O_DSYNC, for writeDurable. */
   private constructor(private fh: FileHandle, private dsync: FileHandle, readonly path: string, private ino: number,
