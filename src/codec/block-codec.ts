@@ -62,18 +62,18 @@ function decodePayload(r: DecodedRecord, uuid: Buffer, keyOf: ((epoch: Buffer) =
 async function framed(items: DataItem[]): Promise<EncodedRecord[]> {
   const out: EncodedRecord[] = [];
   for (const job of jobsOf(items)) {
-    const loose = job.filter((x) => !isFramed(x.data));
-    const slab = Buffer.allocUnsafe(loose.reduce((a, x) => a + RECORD_HEADER + x.data.length, 0));
+    const loose = job.map((x) => !isFramed(x.data));
+    const slab = Buffer.allocUnsafe(job.reduce((a, x, i) => a + (loose[i] ? RECORD_HEADER + x.data.length : 0), 0));
     let at = 0;
-    for (const x of job) {
+    job.forEach((x, i) => {
       let data = x.data;
-      if (!isFramed(data)) {
+      if (loose[i]) {
         data = framedIn(slab.subarray(at), data.length);
         x.data.copy(data);
         at += RECORD_HEADER + data.length;
       }
       out.push(encodeRecord(x.meta, data));
-    }
+    });
     await new Promise((r) => setImmediate(r));
   }
   return out;
