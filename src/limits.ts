@@ -29,6 +29,10 @@ export const LIMITS = {
    * metadata rewritten per random write: each one dirties a whole leaf.
    */
   NODE_SPLIT_BYTES: 4 * 1024,
+  /** Keys of at most this many bytes are compared in JS (meta/node-codec.ts compareKeys); longer ones by Buffer.compare, whose call into C++ costs more than a short loop. */
+  KEY_COMPARE_JS_BYTES: 24,
+  /** Keys and values of at most this many bytes are copied byte by byte into an encoded node; longer ones with TypedArray.set. */
+  NODE_COPY_JS_BYTES: 32,
   /** format: largest key in any tree. */
   KEY_MAX_BYTES: 8 + 255,
   /** format: largest value in any tree (inline symlink targets). */

@@ -28,23 +28,17 @@ export interface NodeImage {
   kids: BlockPtr[];
 }
 
-/** Keys this long or shorter are compared byte by byte in JS; longer ones by Buffer.compare. */
-const SHORT_KEY = 24;
-
 /**
  * The order of keys (unsigned bytes, a shorter prefix first), as Buffer.compare gives it. Most
  * keys are 8-byte block or inode numbers, for which a JS loop takes ~11 ns and Buffer.compare's
  * call into C++ ~54 ns; a commit compares a few dozen keys per block it applies.
  */
 export function compareKeys(a: Buffer, b: Buffer): number {
-  if (a.length > SHORT_KEY || b.length > SHORT_KEY) return Buffer.compare(a, b);
+  if (a.length > LIMITS.KEY_COMPARE_JS_BYTES || b.length > LIMITS.KEY_COMPARE_JS_BYTES) return Buffer.compare(a, b);
   const n = a.length < b.length ? a.length : b.length;
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
-
-/** Pieces this long or shorter are copied byte by byte; longer ones with TypedArray.set. */
-const SHORT_COPY = 32;
 
 /** Writes u16 length then the bytes of x at `at`; returns the offset after them. */
 function putPiece(b: Buffer, at: number, x: Buffer): number {
@@ -53,7 +47,7 @@ function putPiece(b: Buffer, at: number, x: Buffer): number {
   at += 2;
   // A call to set() costs more than a short loop: keys are mostly 8 bytes (a 20-entry leaf of
   // 8-byte keys: 2.0-2.2 us with set() and writeUInt16LE for everything, 1.2-1.3 us this way).
-  if (len <= SHORT_COPY) for (let j = 0; j < len; j++) b[at + j] = x[j];
+  if (len <= LIMITS.NODE_COPY_JS_BYTES) for (let j = 0; j < len; j++) b[at + j] = x[j];
   else b.set(x, at);
   return at + len;
 }
