@@ -28,13 +28,16 @@ export interface NodeImage {
   kids: BlockPtr[];
 }
 
+/** The limits read once: these two run in every binary search and node encoding. */
+const KEY_JS = LIMITS.KEY_COMPARE_JS_BYTES, COPY_JS = LIMITS.NODE_COPY_JS_BYTES;
+
 /**
  * The order of keys (unsigned bytes, a shorter prefix first), as Buffer.compare gives it. Most
  * keys are 8-byte block or inode numbers, for which a JS loop takes ~11 ns and Buffer.compare's
  * call into C++ ~54 ns; a commit compares a few dozen keys per block it applies.
  */
 export function compareKeys(a: Buffer, b: Buffer): number {
-  if (a.length > LIMITS.KEY_COMPARE_JS_BYTES || b.length > LIMITS.KEY_COMPARE_JS_BYTES) return Buffer.compare(a, b);
+  if (a.length > KEY_JS || b.length > KEY_JS) return Buffer.compare(a, b);
   const n = a.length < b.length ? a.length : b.length;
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
@@ -47,7 +50,7 @@ function putPiece(b: Buffer, at: number, x: Buffer): number {
   at += 2;
   // A call to set() costs more than a short loop: keys are mostly 8 bytes (a 20-entry leaf of
   // 8-byte keys: 2.0-2.2 us with set() and writeUInt16LE for everything, 1.2-1.3 us this way).
-  if (len <= LIMITS.NODE_COPY_JS_BYTES) for (let j = 0; j < len; j++) b[at + j] = x[j];
+  if (len <= COPY_JS) for (let j = 0; j < len; j++) b[at + j] = x[j];
   else b.set(x, at);
   return at + len;
 }
