@@ -29,6 +29,12 @@ export const LIMITS = {
    * metadata rewritten per random write: each one dirties a whole leaf.
    */
   NODE_SPLIT_BYTES: 4 * 1024,
+  /**
+   * Log bytes allowed per dirty block for the tree nodes its commit rewrites (fs/log-bytes.ts):
+   * its map leaf at its largest (NODE_SPLIT_BYTES and one more entry, framed and sealed) and a
+   * share of the nodes above it, which blocks of one commit mostly share.
+   */
+  LOG_NODE_BYTES_PER_BLOCK: 6 * 1024,
   /** Keys of at most this many bytes are compared in JS (meta/node-codec.ts compareKeys); longer ones by Buffer.compare, whose call into C++ costs more than a short loop. */
   KEY_COMPARE_JS_BYTES: 24,
   /** Keys and values of at most this many bytes are copied byte by byte into an encoded node; longer ones with TypedArray.set. */
@@ -129,7 +135,7 @@ export const LIMITS = {
   CLEAN_RESERVE_SEGMENTS: 4,
   /** Segments the cleaner reads before one commit (what it relocates joins that commit). */
   CLEAN_MAX_SEGMENTS_PER_TXG: 64,
-  /** Dirty bytes writers may always reach, however short the free pool is while the cleaner works. */
+  /** Estimated log bytes of the open txg writers may always reach, however short the free pool is while the cleaner works (fs/log-bytes.ts). */
   CLEAN_MIN_DIRTY_BYTES: 4 * 1024 * 1024,
   /** Bytes of records the cleaner relocates into one commit. */
   CLEAN_MAX_BYTES_PER_TXG: 64 * 1024 * 1024,

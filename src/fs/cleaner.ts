@@ -30,6 +30,7 @@ import { Slicer } from '../txn/slicer.js';
 import type { Filesystem } from './filesystem.js';
 import { valueContent } from './data.js';
 import { cover, fillGaps, newPartial } from './partial.js';
+import { blockLogBytes, frozenLogBytes } from './log-bytes.js';
 
 export class Cleaner {
   readonly stats = { runs: 0, segmentsRead: 0, segmentsCleaned: 0, recordsMoved: 0, bytesMoved: 0, heldBySnapshots: 0, blocksFolded: 0, subBlocksMoved: 0 };
@@ -44,22 +45,27 @@ export class Cleaner {
   /** Runs on a frozen transaction group before it is committed; what it moves joins that commit. */
   async run(f: Frozen): Promise<void> {
     const ds = this.fs.ds, sp = ds.space, segSize = ds.sb.segmentSize;
-    let frozenBytes = 0;
-    for (const file of f.files) frozenBytes += file.blocks.size * ds.blockSize;
+    const frozenBytes = frozenLogBytes(ds, f.files);
     // This commit writes its frozen data plus what moves (cons); segments the cleaner empties
     // are free only once the commit is durable. So aim for the free pool left after this
     // commit to cover the next one of the same size, plus a reserve — and move no more than
-    // half the pool (the other half is for the data; see dirtyLimit).
-    const cons = (moved: number) => Math.ceil((frozenBytes + moved) / segSize);
-    const short = () => sp.freeSegments() - cons(0) < cons(0) + LIMITS.CLEAN_RESERVE_SEGMENTS;
+    // half the pool (the other half is for the data; see logLimit).
+    const segs = (bytes: number) => Math.ceil(bytes / segSize);
+    const cons = (moved: number) => segs(frozenBytes + moved);
+    // Unpaced, the next group may grow to what memory allows (DIRTY_LIMIT_BYTES of whole blocks).
+    const unpaced = segs(Math.ceil(LIMITS.DIRTY_LIMIT_BYTES / ds.blockSize) * blockLogBytes(ds, 0));
+    const leaves = (pool: number, next: number) => pool - cons(0) >= next + LIMITS.CLEAN_RESERVE_SEGMENTS;
     // The room to grow is weighed only when the free segments alone fall short (it takes a statfs).
-    this.growRoom = short() ? await this.roomToGrow() : 0;
+    this.growRoom = leaves(sp.freeSegments(), Math.max(cons(0), unpaced)) ? 0 : await this.roomToGrow();
     const pool = this.pool();
     const ahead = (freed: number, moved: number) =>
       Math.max(0, pool - cons(moved)) + freed >= cons(moved) + LIMITS.CLEAN_RESERVE_SEGMENTS;
+    // Writers stay paced while the pool left after this commit could not take an unpaced one:
+    // were pacing to stop whenever one small commit found room, the next would grow past it.
+    const paced = !leaves(pool, unpaced);
     // Enough free segments (the common case): no segment is looked at, and writers are not paced.
     this.cleanable = false;
-    if (ahead(0, 0)) return;
+    if (!paced && ahead(0, 0)) return;
     const limit = LIMITS.CLEAN_MAX_LIVE * segSize;
     const liveOf = (s: number) => sp.live[s] + sp.metaLive[s];
     const candidates: number[] = [];
@@ -69,7 +75,7 @@ export class Cleaner {
       candidates.push(s);
     }
     this.cleanable = candidates.length > 0;
-    if (!this.cleanable) return;
+    if (!this.cleanable || ahead(0, 0)) return;
     const moveCap = Math.min(LIMITS.CLEAN_MAX_BYTES_PER_TXG, Math.max(segSize, this.halfPool()));
     candidates.sort((a, b) => liveOf(a) - liveOf(b));
     this.stats.runs++;
@@ -115,12 +121,13 @@ export class Cleaner {
   }
 
   /**
-   * Dirty bytes writers may reach. While there are segments to empty, commits are kept to half
-   * the free pool (the cleaner moves into the other half), so the datastore file does not grow
-   * while its space can be reclaimed; otherwise the usual limit.
+   * Log bytes the open txg may reach (fs/log-bytes.ts) before writers wait. While there are
+   * segments to empty, commits are kept to half the free pool (the cleaner moves into the other
+   * half), so the datastore file does not grow while its space can be reclaimed; otherwise no
+   * bound beyond memory's (DIRTY_LIMIT_BYTES).
    */
-  dirtyLimit(): number {
-    if (!this.cleanable) return LIMITS.DIRTY_LIMIT_BYTES;
+  logLimit(): number {
+    if (!this.cleanable) return Infinity;
     return Math.min(LIMITS.DIRTY_LIMIT_BYTES, Math.max(LIMITS.CLEAN_MIN_DIRTY_BYTES, this.halfPool()));
   }
 

@@ -17,10 +17,14 @@ import { LIMITS } from '../limits.js';
 import type { DirtySet, Vnode } from './vnode.js';
 import { cover, covers, fillGaps, newPartial, subsWritten, whole } from './partial.js';
 import { planReadAhead } from './read-ahead.js';
+import { restate } from './log-bytes.js';
 import type { CowTree, Node } from '../meta/btree.js';
 
-/** Dirty bytes of the open txg; `sized` hears of each size change truncation makes (the oplog logs it). */
-export interface DirtyCounter { add(bytes: number): void; sized?(v: Vnode, size: number): void }
+/**
+ * The open txg's dirty bytes in memory (`add`) and its estimated log bytes (`log`, fs/log-bytes.ts);
+ * `sized` hears of each size change truncation makes (the oplog logs it).
+ */
+export interface DirtyCounter { add(bytes: number): void; log(bytes: number): void; sized?(v: Vnode, size: number): void }
 
 /**
  * The bytes [from, to) of a block a reader wants: what is returned for it may hold anything
@@ -232,22 +236,31 @@ export function txnFile(ds: Datastore, v: Vnode, dirty: DirtyCounter): TxnFile {
     lock: v.lock,
     size: () => v.attrs.size,
     openBlock: (lbn) => v.open.blocks.get(lbn),
-    addBlock: (lbn, block) => { if (!v.open.blocks.has(lbn)) dirty.add(block.length); v.open.blocks.set(lbn, block); v.open.partial.delete(lbn); },
+    addBlock: (lbn, block) => {
+      const set = v.open;
+      if (!set.blocks.has(lbn)) dirty.add(block.length);
+      set.blocks.set(lbn, block);
+      set.partial.delete(lbn);
+      dirty.log(restate(ds, set, lbn));
+    },
     addPartial: (lbn, block) => {
       if (!v.open.blocks.has(lbn)) dirty.add(block.length);
       const set = v.open;
       set.blocks.set(lbn, block);
       set.partial.set(lbn, newPartial());
+      dirty.log(restate(ds, set, lbn));
     },
     written: (lbn, pieces) => {
       const set = v.open, p = set.partial.get(lbn);
       if (!p) return;
       for (const x of pieces) cover(p, x.at, x.at + x.bytes.length);
-      if (whole(p, ds.blockSize) && !p.filling) set.partial.delete(lbn);
+      const complete = whole(p, ds.blockSize) && !p.filling;
+      if (complete) set.partial.delete(lbn);
+      dirty.log(restate(ds, set, lbn));
       // The rest is fetched now, off the write's way (the commit would wait for it otherwise) —
       // unless the commit may store the written sub-blocks as records of their own, which reads
       // nothing. A failure is met again at the commit.
-      else if (!p.filling && !(ds.subBlocks && subsWritten(p, LIMITS.SUB_BYTES))) void fillBlock(ds, v, set, lbn).catch(() => undefined);
+      if (!complete && !p.filling && !(ds.subBlocks && subsWritten(p, LIMITS.SUB_BYTES))) void fillBlock(ds, v, set, lbn).catch(() => undefined);
     },
     grown: (size) => { if (size > v.attrs.size) v.attrs.size = size; v.touch(); },
   };
@@ -265,16 +278,18 @@ export async function truncateData(ds: Datastore, v: Vnode, size: number, dirty:
     // From here on synchronous: one step for a concurrent freeze. A cut block is whole now (filled
     // above; never sub-blocks over its stored self, whose bytes past the cut must go). A cut on a
     // block boundary cuts no block: the last one kept stays as it is, partly written or not.
-    if (tail) v.open.partial.delete(tailLbn);
-    for (const lbn of [...v.open.blocks.keys()]) {
-      if (lbn >= keepBlocks) { v.open.blocks.delete(lbn); v.open.partial.delete(lbn); dirty.add(-bs); }
+    const set = v.open;
+    if (tail) set.partial.delete(tailLbn);
+    for (const lbn of [...set.blocks.keys()]) {
+      if (lbn >= keepBlocks) { set.blocks.delete(lbn); set.partial.delete(lbn); dirty.add(-bs); dirty.log(restate(ds, set, lbn)); }
     }
-    v.open.trimFrom = Math.min(v.open.trimFrom ?? Infinity, keepBlocks);
+    set.trimFrom = Math.min(set.trimFrom ?? Infinity, keepBlocks);
     if (tail && tailBase) {
-      let block = v.open.blocks.get(tailLbn);
-      if (!block) { block = Buffer.from(tailBase); v.open.blocks.set(tailLbn, block); dirty.add(bs); }
+      let block = set.blocks.get(tailLbn);
+      if (!block) { block = Buffer.from(tailBase); set.blocks.set(tailLbn, block); dirty.add(bs); }
       block.fill(0, tail);
     }
+    if (tail) dirty.log(restate(ds, set, tailLbn));
   }
   v.attrs.size = size;
   v.touch();

@@ -76,6 +76,8 @@ export class Filesystem implements TxgSource {
   /** @internal (fs/namespace.ts) */
   openBytes = 0;
   private syncingBytes = 0;
+  /** @internal (fs/namespace.ts) The open txg's estimated log bytes (fs/log-bytes.ts). */
+  openLogBytes = 0;
   /** @internal (fs/namespace.ts) */
   direntFreedSince: Node[] = [];
   /** @internal (fs/namespace.ts) */
@@ -288,6 +290,7 @@ export class Filesystem implements TxgSource {
 
   readonly dirtyCounter: DirtyCounter = {
     add: (n: number) => { this.openBytes += n; },
+    log: (n: number) => { this.openLogBytes += n; },
     sized: (v: Vnode, size: number) => this.journal.sized(v.ino, size, v.attrs.mtime),
   };
 
@@ -304,7 +307,9 @@ export class Filesystem implements TxgSource {
 
   dirtyBytes(): number { return this.openBytes; }
 
-  dirtyLimit(): number { return this.cleaner.dirtyLimit(); }
+  logBytes(): number { return this.openLogBytes; }
+
+  logLimit(): number { return this.cleaner.logLimit(); }
 
   /** Captures the open transaction group; then the cleaner adds what it relocates into it. */
   async freeze(): Promise<Frozen> {
@@ -321,6 +326,7 @@ export class Filesystem implements TxgSource {
       }
       this.syncingBytes = this.openBytes;
       this.openBytes = 0;
+      this.openLogBytes = 0;
       const frozen: Frozen = {
         files, rawInodes: [], direntRoot: this.ds.dirents.root, direntFreed: this.direntFreedSince,
         snapOps: this.snapshots.take(), logical: this.writes.takeOpenLogical(), touches: new Map(),

@@ -98,6 +98,7 @@ export class Namespace {
     if (v.attrs.nlink <= 0 || v.isDir) {
       v.deleted = true;
       this.fs.openBytes -= v.open.blocks.size * this.fs.ds.blockSize;
+      this.fs.openLogBytes -= v.open.logBytes;
       v.open = emptyDirty();
     }
   }

@@ -12,10 +12,13 @@ export interface DirtySet {
   /** Blocks of `blocks` written in part, with their written ranges: the rest comes from the stored block (fs/partial.ts). */
   partial: Map<number, Partial>;
   trimFrom: number | null;
+  /** Each block's share of the log bytes its commit writes, and their sum (fs/log-bytes.ts). */
+  logEst: Map<number, number>;
+  logBytes: number;
   /** Once frozen: the file's map root and the datastore's txg at the freeze (what its partly written blocks fill from). */
   below?: { root: Node | null; txg: bigint };
 }
-export const emptyDirty = (): DirtySet => ({ blocks: new Map(), partial: new Map(), trimFrom: null });
+export const emptyDirty = (): DirtySet => ({ blocks: new Map(), partial: new Map(), trimFrom: null, logEst: new Map(), logBytes: 0 });
 
 export class Vnode {
   open: DirtySet = emptyDirty();

@@ -2,7 +2,8 @@
  * Transaction-group scheduling: commits run one at a time, on a timer, when dirty bytes pass a
  * threshold, on fsync and on close. fsync callers that arrive while a commit is being written
  * wait for the next one, and all callers covered by one commit are released together. Writers
- * wait (back-pressure) while dirty bytes exceed DIRTY_LIMIT_BYTES.
+ * wait (back-pressure) while dirty bytes exceed DIRTY_LIMIT_BYTES, or the estimated log bytes of
+ * the open group the source's limit (the cleaner's pacing).
  */
 import { LIMITS } from '../limits.js';
 import { Mutex } from './mutex.js';
@@ -15,9 +16,12 @@ export interface TxgSource {
   /** Called after a commit is durable. */
   committed(f: Frozen): void;
   hasChanges(): boolean;
+  /** Bytes of dirty data held in memory (writers wait above DIRTY_LIMIT_BYTES). */
   dirtyBytes(): number;
-  /** Dirty bytes above which writers wait (DIRTY_LIMIT_BYTES unless the source needs smaller commits). */
-  dirtyLimit?(): number;
+  /** Estimated bytes the open group's commit will write to the log (fs/log-bytes.ts). */
+  logBytes?(): number;
+  /** The most logBytes writers may reach before they wait (Infinity: no such bound; the cleaner's pacing). */
+  logLimit?(): number;
 }
 
 type Waiter = { resolve: () => void; reject: (e: unknown) => void };
@@ -25,6 +29,8 @@ type Waiter = { resolve: () => void; reject: (e: unknown) => void };
 export class TxgManager {
   private running: Promise<void> | null = null;
   private waiters: Waiter[] = [];
+  /** Writers held back by admit(), woken at the end of each commit. */
+  private endWaiters: (() => void)[] = [];
   private wanted = false;
   private timer: NodeJS.Timeout | null = null;
   private latencies: number[] = [];
@@ -63,14 +69,36 @@ export class TxgManager {
     });
   }
 
-  /** Back-pressure: waits while dirty data is over the limit. */
+  /**
+   * Back-pressure: waits while the open group is over a limit — its dirty bytes in memory, or the
+   * log bytes the source paces on — one commit at a time (a writer goes on as soon as a commit
+   * has taken what was open, not when commits stop). A commit starts early once the open group
+   * passes DIRTY_COMMIT_BYTES in memory. (Starting one at half the log limit too made commits
+   * smaller and more of them, each with the cleaner's fixed cost: slower on an aged vdisk.)
+   */
   async admit(): Promise<void> {
-    while (this.src.dirtyBytes() > (this.src.dirtyLimit?.() ?? LIMITS.DIRTY_LIMIT_BYTES) && !this.failure) {
+    while (this.overLimit() && !this.failure) {
       this.stats.backPressureWaits++;
       this.kick();
-      await this.running;
+      await this.commitEnded();
     }
     if (this.src.dirtyBytes() > LIMITS.DIRTY_COMMIT_BYTES) this.kick();
+  }
+
+  private logBytes(): number { return this.src.logBytes?.() ?? 0; }
+  private logLimit(): number { return this.src.logLimit?.() ?? Infinity; }
+  private overLimit(): boolean { return this.src.dirtyBytes() > LIMITS.DIRTY_LIMIT_BYTES || this.logBytes() > this.logLimit(); }
+
+  /** Resolves when the commit under way (or the next one) ends, or the loop stops. */
+  private commitEnded(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise<void>((resolve) => this.endWaiters.push(resolve));
+  }
+
+  private endCommit(): void {
+    const ws = this.endWaiters;
+    this.endWaiters = [];
+    for (const w of ws) w();
   }
 
   private async loop(): Promise<void> {
@@ -88,9 +116,11 @@ export class TxgManager {
           this.waiters = [];
           this.onError(e);
         }
+        this.endCommit();
       }
     } finally {
       this.running = null;
+      this.endCommit();
     }
   }
 

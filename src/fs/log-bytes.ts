@@ -1,0 +1,70 @@
+/**
+ * What a commit will write to the log for its dirty blocks, estimated from above block by block.
+ * The cleaner paces writers and plans how many segments to empty on this estimate (fs/cleaner.ts),
+ * so it must not fall short of what the commit writes: a dirty block costs its data records at
+ * their largest (payload, record header, sealing's framing; compression never grows a payload,
+ * codec/compress.ts) and an allowance for the map leaf rewritten to point at them.
+ *
+ * A block written whole costs a whole block; one written in whole sub-blocks only, which the
+ * commit stores as sub-block records (fs/subs.ts), costs those sub-blocks — a 4 KiB random write
+ * into a 32 KiB block is ~8 KiB of log, not 32. Memory is a separate bound: a dirty block holds
+ * its whole buffer whatever it costs in the log (DIRTY_LIMIT_BYTES).
+ */
+import { RECORD_HEADER } from '../codec/record.js';
+import { SEAL_OVERHEAD } from '../codec/seal.js';
+import { invariant, LIMITS } from '../limits.js';
+import type { Datastore } from '../txn/datastore.js';
+import type { FrozenFile } from '../txn/commit.js';
+import { subsWritten } from './partial.js';
+import type { DirtySet } from './vnode.js';
+
+/** The most a data record adds to its payload: its header, and sealing's epoch, nonce and tag. */
+export const RECORD_MAX_OVERHEAD = RECORD_HEADER + SEAL_OVERHEAD;
+
+type Geometry = Pick<Datastore, 'blockSize' | 'maxSubs' | 'subsPerBlock' | 'subBlocks'>;
+
+/** Log bytes for one dirty block written as `subs` sub-block records (0: as one whole block). */
+export function blockLogBytes(ds: Geometry, subs: number): number {
+  invariant(subs >= 0 && subs < Math.max(1, ds.subsPerBlock), 'sub-block records of a block: fewer than a whole block');
+  const data = subs ? subs * (LIMITS.SUB_BYTES + RECORD_MAX_OVERHEAD) : ds.blockSize + RECORD_MAX_OVERHEAD;
+  return data + LIMITS.LOG_NODE_BYTES_PER_BLOCK;
+}
+
+/**
+ * The sub-block records a partly written block of an open set would be stored as (fs/subs.ts:
+ * whole sub-blocks only, fewer than all of them), or 0 when it would be written whole. Where a
+ * datastore's overlay may hold fewer sub-blocks than a block has (format v5), the commit may
+ * fold any of them whole (limitSubs), so they are counted whole.
+ */
+export function openSubs(ds: Geometry, set: DirtySet, lbn: number): number {
+  const p = set.partial.get(lbn);
+  if (!p || !ds.subBlocks || ds.maxSubs < ds.subsPerBlock) return 0;
+  const subs = subsWritten(p, LIMITS.SUB_BYTES);
+  return subs && subs.length < ds.subsPerBlock ? subs.length : 0;
+}
+
+/**
+ * Re-estimates block lbn of an open set after a change to it (written, filled, cut, dropped)
+ * and returns by how much the set's estimate changed.
+ */
+export function restate(ds: Geometry, set: DirtySet, lbn: number): number {
+  const was = set.logEst.get(lbn) ?? 0;
+  const now = set.blocks.has(lbn) ? blockLogBytes(ds, openSubs(ds, set, lbn)) : 0;
+  if (now) set.logEst.set(lbn, now); else set.logEst.delete(lbn);
+  set.logBytes += now - was;
+  invariant(set.logBytes >= 0, 'a dirty set\'s log estimate is not negative');
+  return now - was;
+}
+
+/** Log bytes of frozen files' blocks as they will be stored (before the cleaner adds to them). */
+export function frozenLogBytes(ds: Geometry, files: readonly FrozenFile[]): number {
+  const counted = ds.subBlocks && ds.maxSubs >= ds.subsPerBlock;
+  let n = 0;
+  for (const f of files) {
+    for (const lbn of f.blocks.keys()) {
+      const subs = counted ? f.subs.get(lbn)?.length ?? 0 : 0;
+      n += blockLogBytes(ds, subs < ds.subsPerBlock ? subs : 0);
+    }
+  }
+  return n;
+}
