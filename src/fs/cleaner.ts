@@ -31,6 +31,7 @@ import type { Filesystem } from './filesystem.js';
 import { valueContent } from './data.js';
 import { cover, fillGaps, newPartial } from './partial.js';
 import { blockLogBytes, frozenLogBytes } from './log-bytes.js';
+import { FoldReads } from './fold-reads.js';
 
 export class Cleaner {
   readonly stats = { runs: 0, segmentsRead: 0, segmentsCleaned: 0, recordsMoved: 0, bytesMoved: 0, heldBySnapshots: 0, blocksFolded: 0, subBlocksMoved: 0 };
@@ -140,13 +141,14 @@ export class Cleaner {
     const bytes = await ds.layout.readSeg(s, 0, ds.sb.segmentSize);
     const out: Plan = { bytes: 0, data: [], touches: [] };
     const folding = new Set<string>();
+    const folds = new FoldReads();
     for (const r of scanSegment(bytes)) {
       await slice.pause();
       // Nodes are opened to find their path (a sealed node needs the key); data only when it moves.
       const key = r.kind === RecordKind.Node ? firstKey(ds.codec.open(r)) : null;
       const verdict = key ? await this.nodeVerdict(s, r, key) : await this.dataVerdict(s, r, files);
       const sealed = (r.codec & CODEC_SEALED) !== 0;
-      if (verdict === 'held') { this.stats.heldBySnapshots++; return null; }
+      if (verdict === 'held') { this.stats.heldBySnapshots++; await folds.settled(); return null; }
       if (verdict === 'dead') continue;
       out.bytes += r.len;
       if (verdict === 'touch') out.touches.push({ tree: r.owner, key: key!, level: Number(r.key), seg: s, off: r.off });
@@ -154,13 +156,13 @@ export class Cleaner {
         const { lbn } = keyParts(r.key);
         if (folding.has(`${r.owner}:${lbn}`)) continue; // another of its records here: read whole once
         folding.add(`${r.owner}:${lbn}`);
-        const whole = await this.whole(r.owner, lbn);
-        if (whole === 'unreadable') return null;
-        out.data.push({ ino: r.owner, lbn, sub: null, payload: whole.data, sealed: sealed || whole.sealed, fold: true });
+        const item: PlanData = { ino: r.owner, lbn, sub: null, payload: EMPTY, sealed, fold: true };
+        out.data.push(item);
+        await folds.start(() => this.whole(r.owner, lbn), (whole) => { item.payload = whole.data; item.sealed ||= whole.sealed; });
       } else if (verdict === 'move') out.data.push({ ino: r.owner, ...keyParts(r.key), payload: ds.codec.open(r), sealed, fold: false }); // a base alone, or a sub-block
       // 'dies': counted, not moved (this commit drops it)
     }
-    return out;
+    return (await folds.settled()) ? out : null;
   }
 
   /** A data record: dead, held by a snapshot, dying in this commit anyway, or to move (as it is, or its block folded whole). */
@@ -263,7 +265,9 @@ export class Cleaner {
 }
 
 /** Data to move: a whole block's content (sub null: as stored, sub-blocks laid over it), or one sub-block's. */
-interface Plan { bytes: number; data: { ino: bigint; lbn: number; sub: number | null; payload: Buffer; sealed: boolean; fold: boolean }[]; touches: Touch[] }
+interface PlanData { ino: bigint; lbn: number; sub: number | null; payload: Buffer; sealed: boolean; fold: boolean }
+interface Plan { bytes: number; data: PlanData[]; touches: Touch[] }
+const EMPTY = Buffer.alloc(0);
 
 /** A node's first key, from its plain payload (the path to it); an empty node has none and is found by the empty key. */
 function firstKey(payload: Buffer): Buffer {

@@ -1,0 +1,28 @@
+/**
+ * The cleaner's whole-block reads for a segment's folds (fs/cleaner.ts: a base and its
+ * sub-blocks, wherever they are), up to CLEAN_FOLD_READS at once while the segment's other
+ * records are judged — one at a time, each waited through its read calls' round trips, they
+ * were most of an aged vdisk's commit time. `settled` is false when one was unreadable.
+ */
+import { LIMITS } from '../limits.js';
+
+export class FoldReads {
+  private reads = new Set<Promise<void>>();
+  private unreadable = false;
+  private failure: unknown = null;
+
+  /** Starts a read once fewer than the limit are in flight; `use` takes what it got (not 'unreadable'). */
+  async start<T>(read: () => Promise<T | 'unreadable'>, use: (got: T) => void): Promise<void> {
+    while (this.reads.size >= LIMITS.CLEAN_FOLD_READS) await Promise.race(this.reads);
+    const p: Promise<void> = read().then((got) => { if (got === 'unreadable') this.unreadable = true; else use(got); })
+      .catch((e: unknown) => { this.failure ??= e; }).finally(() => this.reads.delete(p));
+    this.reads.add(p);
+  }
+
+  /** Waits for every read; throws what one threw; false when one was unreadable. */
+  async settled(): Promise<boolean> {
+    await Promise.all(this.reads);
+    if (this.failure) throw this.failure;
+    return !this.unreadable;
+  }
+}
