@@ -1,8 +1,8 @@
 /**
  * The cleaner's whole-block reads for a segment's folds (fs/cleaner.ts: a base and its
  * sub-blocks, wherever they are), up to CLEAN_FOLD_READS at once while the segment's other
- * records are judged — one at a time, each waited through its read calls' round trips, they
- * were most of an aged vdisk's commit time. `settled` is false when one was unreadable.
+ * records are judged, rather than one after another inside the commit (an aged vdisk's commits
+ * fold ~50 blocks each). `settled` is false when one was unreadable.
  */
 import { LIMITS } from '../limits.js';
 

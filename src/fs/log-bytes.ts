@@ -7,7 +7,7 @@
  *
  * A block written whole costs a whole block; one written in whole sub-blocks only, which the
  * commit stores as sub-block records (fs/subs.ts), costs those sub-blocks — a 4 KiB random write
- * into a 32 KiB block is ~8 KiB of log, not 32. Memory is a separate bound: a dirty block holds
+ * into a 32 KiB block is counted ~10 KiB (its record and the leaf allowance), not 32. Memory is a separate bound: a dirty block holds
  * its whole buffer whatever it costs in the log (DIRTY_LIMIT_BYTES).
  */
 import { RECORD_HEADER } from '../codec/record.js';
