@@ -30,7 +30,7 @@ import { Slicer } from '../txn/slicer.js';
 import type { Filesystem } from './filesystem.js';
 import { valueContent } from './data.js';
 import { cover, fillGaps, newPartial } from './partial.js';
-import { blockLogBytes, frozenLogBytes } from './log-bytes.js';
+import { blockLogBytes } from './log-bytes.js';
 import { FoldReads } from './fold-reads.js';
 
 export class Cleaner {
@@ -46,7 +46,7 @@ export class Cleaner {
   /** Runs on a frozen transaction group before it is committed; what it moves joins that commit. */
   async run(f: Frozen): Promise<void> {
     const ds = this.fs.ds, sp = ds.space, segSize = ds.sb.segmentSize;
-    const frozenBytes = frozenLogBytes(ds, f.files);
+    const frozenBytes = f.files.reduce((a, x) => a + x.logBytes, 0);
     // This commit writes its frozen data plus what moves (cons); segments the cleaner empties
     // are free only once the commit is durable. So aim for the free pool left after this
     // commit to cover the next one of the same size, plus a reserve — and move no more than

@@ -13,7 +13,7 @@ import type { Datastore } from '../txn/datastore.js';
 import type { TxnFile } from '../txn/write-path.js';
 import { lent } from '../txn/dirty-blocks.js';
 import { isVdfsError, VdfsError } from '../errors.js';
-import { LIMITS } from '../limits.js';
+import { invariant, LIMITS } from '../limits.js';
 import type { DirtySet, Vnode } from './vnode.js';
 import { cover, covers, fillGaps, newPartial, subsWritten, whole } from './partial.js';
 import { planReadAhead } from './read-ahead.js';
@@ -237,18 +237,16 @@ export function txnFile(ds: Datastore, v: Vnode, dirty: DirtyCounter): TxnFile {
     size: () => v.attrs.size,
     openBlock: (lbn) => v.open.blocks.get(lbn),
     addBlock: (lbn, block) => {
-      const set = v.open;
-      if (!set.blocks.has(lbn)) dirty.add(block.length);
-      set.blocks.set(lbn, block);
-      set.partial.delete(lbn);
-      dirty.log(restate(ds, set, lbn));
+      invariant(block.length === ds.blockSize, 'a dirty block is a whole block');
+      v.open.blocks.set(lbn, block);
+      v.open.partial.delete(lbn);
+      restate(ds, v.open, lbn, dirty);
     },
+    // Accounted for by `written`, which follows in the same synchronous step (txn/write-path.ts).
     addPartial: (lbn, block) => {
-      if (!v.open.blocks.has(lbn)) dirty.add(block.length);
-      const set = v.open;
-      set.blocks.set(lbn, block);
-      set.partial.set(lbn, newPartial());
-      dirty.log(restate(ds, set, lbn));
+      invariant(block.length === ds.blockSize, 'a dirty block is a whole block');
+      v.open.blocks.set(lbn, block);
+      v.open.partial.set(lbn, newPartial());
     },
     written: (lbn, pieces) => {
       const set = v.open, p = set.partial.get(lbn);
@@ -256,7 +254,7 @@ export function txnFile(ds: Datastore, v: Vnode, dirty: DirtyCounter): TxnFile {
       for (const x of pieces) cover(p, x.at, x.at + x.bytes.length);
       const complete = whole(p, ds.blockSize) && !p.filling;
       if (complete) set.partial.delete(lbn);
-      dirty.log(restate(ds, set, lbn));
+      restate(ds, set, lbn, dirty);
       // The rest is fetched now, off the write's way (the commit would wait for it otherwise) —
       // unless the commit may store the written sub-blocks as records of their own, which reads
       // nothing. A failure is met again at the commit.
@@ -281,15 +279,15 @@ export async function truncateData(ds: Datastore, v: Vnode, size: number, dirty:
     const set = v.open;
     if (tail) set.partial.delete(tailLbn);
     for (const lbn of [...set.blocks.keys()]) {
-      if (lbn >= keepBlocks) { set.blocks.delete(lbn); set.partial.delete(lbn); dirty.add(-bs); dirty.log(restate(ds, set, lbn)); }
+      if (lbn >= keepBlocks) { set.blocks.delete(lbn); set.partial.delete(lbn); restate(ds, set, lbn, dirty); }
     }
     set.trimFrom = Math.min(set.trimFrom ?? Infinity, keepBlocks);
     if (tail && tailBase) {
       let block = set.blocks.get(tailLbn);
-      if (!block) { block = Buffer.from(tailBase); set.blocks.set(tailLbn, block); dirty.add(bs); }
+      if (!block) { block = Buffer.from(tailBase); set.blocks.set(tailLbn, block); }
       block.fill(0, tail);
     }
-    if (tail) dirty.log(restate(ds, set, tailLbn));
+    if (tail) restate(ds, set, tailLbn, dirty);
   }
   v.attrs.size = size;
   v.touch();

@@ -14,7 +14,7 @@ export function frozenFile(fs: Filesystem, v: Vnode, set: DirtySet, attrs: Inode
   const ds = fs.ds, subs = subCandidates(ds, set);
   set.below = { root: v.map.root, txg: ds.txg };
   return {
-    ino: v.ino, attrs, map: v.map, blocks: set.blocks, subs, seal: new Set(), trimFrom: set.trimFrom, deleted: v.deleted,
+    ino: v.ino, attrs, map: v.map, blocks: set.blocks, subs, logBytes: set.logBytes, seal: new Set(), trimFrom: set.trimFrom, deleted: v.deleted,
     complete: async () => {
       await limitSubs(ds, v.map, set, subs);
       await fillAll(ds, v, set, (lbn, e) => fs.raiseAlarm({

@@ -14,9 +14,9 @@ import { RECORD_HEADER } from '../codec/record.js';
 import { SEAL_OVERHEAD } from '../codec/seal.js';
 import { invariant, LIMITS } from '../limits.js';
 import type { Datastore } from '../txn/datastore.js';
-import type { FrozenFile } from '../txn/commit.js';
 import { subsWritten } from './partial.js';
 import type { DirtySet } from './vnode.js';
+import type { DirtyCounter } from './data.js';
 
 /** The most a data record adds to its payload: its header, and sealing's epoch, nonce and tag. */
 export const RECORD_MAX_OVERHEAD = RECORD_HEADER + SEAL_OVERHEAD;
@@ -44,27 +44,17 @@ export function openSubs(ds: Geometry, set: DirtySet, lbn: number): number {
 }
 
 /**
- * Re-estimates block lbn of an open set after a change to it (written, filled, cut, dropped)
- * and returns by how much the set's estimate changed.
+ * Accounts for a change to block lbn of an open set (written, cut, dropped): its dirty memory
+ * (a whole block while it is in the set) and its estimated log bytes, in the set and in `dirty`.
+ * Every change to which blocks a set holds, or to how one is written, comes through here.
  */
-export function restate(ds: Geometry, set: DirtySet, lbn: number): number {
+export function restate(ds: Geometry, set: DirtySet, lbn: number, dirty: DirtyCounter): void {
   const was = set.logEst.get(lbn) ?? 0;
-  const now = set.blocks.has(lbn) ? blockLogBytes(ds, openSubs(ds, set, lbn)) : 0;
-  if (now) set.logEst.set(lbn, now); else set.logEst.delete(lbn);
+  const held = set.blocks.has(lbn);
+  const now = held ? blockLogBytes(ds, openSubs(ds, set, lbn)) : 0;
+  if (held) set.logEst.set(lbn, now); else set.logEst.delete(lbn);
   set.logBytes += now - was;
   invariant(set.logBytes >= 0, 'a dirty set\'s log estimate is not negative');
-  return now - was;
-}
-
-/** Log bytes of frozen files' blocks as they will be stored (before the cleaner adds to them). */
-export function frozenLogBytes(ds: Geometry, files: readonly FrozenFile[]): number {
-  const counted = ds.subBlocks && ds.maxSubs >= ds.subsPerBlock;
-  let n = 0;
-  for (const f of files) {
-    for (const lbn of f.blocks.keys()) {
-      const subs = counted ? f.subs.get(lbn)?.length ?? 0 : 0;
-      n += blockLogBytes(ds, subs < ds.subsPerBlock ? subs : 0);
-    }
-  }
-  return n;
+  if (held !== (was > 0)) dirty.add(held ? ds.blockSize : -ds.blockSize);
+  dirty.log(now - was);
 }

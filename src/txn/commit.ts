@@ -30,6 +30,8 @@ export interface FrozenFile {
   blocks: Map<number, Buffer>;  // logical block number -> full block content
   /** Blocks of `blocks` stored as sub-block records: only these sub-blocks of them are written (format/map-value.ts). */
   subs: Map<number, number[]>;
+  /** What writing its blocks adds to the log, estimated from above at the freeze (fs/log-bytes.ts): the cleaner plans on it. */
+  logBytes: number;
   seal: Set<number>;            // blocks to seal whatever the policy (sealed blocks the cleaner moves)
   trimFrom: number | null;      // drop map entries at and beyond this block first
   deleted: boolean;
