@@ -36,7 +36,7 @@ export function blockLogBytes(ds: Geometry, subs: number): number {
  * datastore's overlay may hold fewer sub-blocks than a block has (format v5), the commit may
  * fold any of them whole (limitSubs), so they are counted whole.
  */
-export function openSubs(ds: Geometry, set: DirtySet, lbn: number): number {
+function openSubs(ds: Geometry, set: DirtySet, lbn: number): number {
   const p = set.partial.get(lbn);
   if (!p || !ds.subBlocks || ds.maxSubs < ds.subsPerBlock) return 0;
   const subs = subsWritten(p, LIMITS.SUB_BYTES);

@@ -1,4 +1,4 @@
-// The open txg's estimated log bytes (fs/log-bytes.ts), which the cleaner paces writers on: a
+// The open txg's estimated log bytes and dirty memory (fs/log-bytes.ts restate); the cleaner paces writers on the first: a
 // 4 KiB aligned write costs a sub-block record, not a block; the estimate follows a block from
 // sub-blocks to whole, through truncation, unlink and freeze; and for a seeded mix of writes it is
 // never below what the commit then writes (plain, and compressed + sealed).
@@ -24,6 +24,7 @@ t.test('an aligned 4 KiB write is counted as one sub-block record, and the estim
   t.equal(fs.logBytes(), 0, 'nothing open after a commit');
   for (let b = 0; b < 4; b++) await fs.write(fh, b * bs + S, randomBytes(S));
   t.equal(fs.logBytes(), 4 * one, 'four blocks with one sub-block written each');
+  t.equal(fs.dirtyBytes(), 4 * bs, 'each holding a whole block of memory');
   await fs.write(fh, 3 * S, randomBytes(S));
   t.equal(fs.logBytes(), 3 * one + blockLogBytes(ds, 2), 'a second sub-block of block 0');
   await fs.write(fh, bs + 100, Buffer.alloc(10, 7));
@@ -33,13 +34,16 @@ t.test('an aligned 4 KiB write is counted as one sub-block record, and the estim
   await fs.write(fh, 5 * bs, randomBytes(S * (ds.subsPerBlock - 1)));
   await fs.write(fh, 5 * bs + S * (ds.subsPerBlock - 1), randomBytes(S));
   t.equal(fs.logBytes(), one + blockLogBytes(ds, 2) + 3 * whole, 'every sub-block of block 5 written: one whole block');
+  t.equal(fs.dirtyBytes(), 5 * bs, 'five blocks in memory');
   await fs.truncate('/v', null, 2 * bs + 10);
   t.equal(fs.logBytes(), blockLogBytes(ds, 2) + 2 * whole, 'a truncation drops blocks 3 and 5 and makes the cut block 2 whole');
   await fs.truncate('/v', null, 2 * bs);
   t.equal(fs.logBytes(), blockLogBytes(ds, 2) + whole, 'a cut on a block boundary drops block 2 and leaves the rest as they were');
+  t.equal(fs.dirtyBytes(), 2 * bs, 'two blocks left in memory');
   fs.release(fh);
   await fs.unlink('/v');
   t.equal(fs.logBytes(), 0, 'an unlinked file\'s open blocks are no longer counted');
+  t.equal(fs.dirtyBytes(), 0, 'nor their memory');
   const w = fs.addHandle(await fs.create('/w', 0o644, ROOT));
   await fs.write(w, 0, randomBytes(S));
   t.ok(fs.logBytes() > 0, 'a new file counts');
