@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { initChecksum, xxh64 } from '../../src/codec/checksum.js';
 import { BlockCodec, Policy } from '../../src/codec/block-codec.js';
 import { Compress, compressBlock, inflateBlock, sampledEntropy } from '../../src/codec/compress.js';
-import { CODEC_COMPRESS_MASK, CODEC_SEALED, encodeRecord, RECORD_HEADER, RecordKind, RecordMeta } from '../../src/codec/record.js';
+import { CODEC_COMPRESS_MASK, CODEC_SEALED, encodeRecord, framedBuffer, RECORD_HEADER, RecordKind, RecordMeta } from '../../src/codec/record.js';
 import { KeyRing, keyMatches, parseKey, SEAL_OVERHEAD } from '../../src/codec/seal.js';
 import { isVdfsError } from '../../src/errors.js';
 import { LIMITS } from '../../src/limits.js';
@@ -171,4 +171,29 @@ t.test('a codec worker that dies mid-job: the batch is encoded inline, the worke
   const again = await c.encodeData(items.slice(0, 4));
   t.ok(again.every((r, i) => c.decode(r.bytes, items[i].meta, true).equals(items[i].data)), 'and encodes');
   await c.close();
+});
+
+t.test('a framer frames one record at a time: a framed payload in place, loose ones into a shared slab, as encodeRecord would', async (t) => {
+  const c = codecOf({ compress: Compress.None, level: 1, encrypt: false });
+  const whole = framedBuffer(BS);
+  randomBytes(BS).copy(whole);
+  const block = sample('text');
+  const subs = [0, 1, 2].map((i) => block.subarray(i * LIMITS.SUB_BYTES, (i + 1) * LIMITS.SUB_BYTES));
+  const items = [{ meta: meta(7n, 1n), data: whole }, ...subs.map((data, i) => ({ meta: meta(7n, 100n + BigInt(i)), data }))];
+  t.notOk(c.active(items), 'plain data under a plain policy needs framing only');
+  t.ok(c.active([{ ...items[0], seal: true }]), 'a block kept sealed does not');
+  const expect = items.map((x) => encodeRecord(x.meta, Buffer.from(x.data)));
+  const raw0 = c.stats.raw;
+  const f = c.framer();
+  const got = items.map((x) => f.frame(x));
+  got.forEach((r, i) => {
+    t.ok(r.bytes.equals(expect[i].bytes), `record ${i}: the bytes encodeRecord makes`);
+    t.equal(r.checksum, expect[i].checksum, `record ${i}: its checksum`);
+    t.ok(c.decode(r.bytes, { ...items[i].meta, checksum: r.checksum }, false).equals(items[i].data), `record ${i} decodes to its data`);
+  });
+  t.equal(got[0].bytes.buffer, whole.buffer, 'the framed payload is framed in place (no copy)');
+  t.equal(got[0].bytes.byteOffset, whole.byteOffset - RECORD_HEADER, 'its header in the room before it');
+  t.ok(got[1].bytes.buffer === got[2].bytes.buffer && got[2].bytes.buffer === got[3].bytes.buffer, 'loose payloads share one slab');
+  t.not(got[1].bytes.buffer, block.buffer, 'copied out of the block they are part of');
+  t.equal(c.stats.raw - raw0, items.length, 'each framed record is counted in status');
 });

@@ -6,7 +6,10 @@
 import t from 'tap';
 import { Mutex } from '../../src/txn/mutex.js';
 import { TxnFile, WritePath } from '../../src/txn/write-path.js';
-import { memDatastore, reopen, rng, ROOT, seedFromEnv } from '../helpers/mem.js';
+import { DEFAULTS, memDatastore, MiB, reopen, rng, ROOT, seedFromEnv } from '../helpers/mem.js';
+import { randomBytes } from 'node:crypto';
+import type { Framer } from '../../src/codec/block-codec.js';
+import { LIMITS } from '../../src/limits.js';
 import { applyToModel, genArray } from '../helpers/sg-gen.js';
 import { SgPiece, sortIntoSets } from '../../src/txn/sg.js';
 import { cover, fillGaps, newPartial, Partial, whole } from '../../src/fs/partial.js';
@@ -133,4 +136,36 @@ t.test('the commit-per-write switch makes one physical transaction per write', a
   await Promise.all([...Array(20).keys()].map((i) => fs.write(fh, i * 4096, Buffer.alloc(4096, i + 1))));
   t.equal(fs.txg.stats.commits - c0, 20, '20 writes, 20 commits');
   t.equal(fs.txg.stats.commitsWithWrites, 20);
+});
+
+t.test('a commit of plain data frames each block as it appends it: the log is written before the last block is hashed', async (t) => {
+  const { target, ds, fs } = await memDatastore(DEFAULTS);
+  const bs = ds.blockSize, S = 4096;
+  const fh = fs.addHandle(await fs.create('/d', 0o644, ROOT));
+  const data = randomBytes(16 * MiB);
+  data.fill(0, 5 * bs, 6 * bs); // an all-zero block: stored as a zero pointer, no record
+  await fs.write(fh, 0, data);
+  await fs.txg.sync();
+  const part = randomBytes(S);
+  await fs.write(fh, 3 * bs + S, part); // a sub-block into a stored block: framed from a copy
+  part.copy(data, 3 * bs + S);
+  let framed = 0, atFirstWrite = -1;
+  const framer = ds.codec.framer.bind(ds.codec);
+  ds.codec.framer = () => {
+    const f: Framer = framer();
+    const frame = f.frame.bind(f);
+    f.frame = (x) => { framed++; return frame(x); };
+    return f;
+  };
+  const writev = target.writev.bind(target);
+  target.writev = async (off, parts) => { if (atFirstWrite < 0 && framed) atFirstWrite = framed; return writev(off, parts); };
+  await fs.write(fh, 8 * MiB, data.subarray(8 * MiB));
+  await fs.txg.sync();
+  const blocks = 8 * MiB / bs;
+  t.equal(framed, blocks + 1, 'every whole block of the second half and the sub-block were framed, once each');
+  // the appender writes a chunk (WRITE_CHUNK_BYTES) as it fills: the first once about that many bytes are framed
+  t.ok(atFirstWrite > 0 && atFirstWrite <= LIMITS.WRITE_CHUNK_BYTES / bs + 1, `the first log write came after ${atFirstWrite} of ${blocks} blocks were framed`);
+  const again = await reopen(target, DEFAULTS.segmentSize);
+  const rh = await again.fs.open('/d', false);
+  t.ok((await again.fs.read(rh, 0, data.length)).equals(data), 'every byte reads back after a reopen, the zero block too');
 });
