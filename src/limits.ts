@@ -165,8 +165,12 @@ export const LIMITS = {
   PROGRESS_POLL_MS: 500,
   /** Bytes written to the backing target in one call while committing. */
   WRITE_CHUNK_BYTES: 4 * 1024 * 1024,
-  /** Bytes written to a file target since its last sync after which an fdatasync starts in the background (backing/target.ts). */
-  WRITEBACK_HINT_BYTES: 16 * 1024 * 1024,
+  /**
+   * Bytes written to a file target since its last sync after which an fdatasync starts in the
+   * background (backing/target.ts). One WRITE_CHUNK_BYTES: sequential 1 MiB writes through the
+   * mount ran at 556 MiB/s (mean of six) against 508 with 16 MiB, ec:4+2 at 328 against 292.
+   */
+  WRITEBACK_HINT_BYTES: 4 * 1024 * 1024,
   /** Staging buffers (WRITE_CHUNK_BYTES each) kept for direct writes of the log (backing/direct.ts); more are allocated while writes are in flight, and dropped. */
   DIRECT_POOL_BYTES: 64 * 1024 * 1024,
   /** Where a direct-write buffer's alignment is probed: in the header region, between the commit ring and the second superblock, where the format writes nothing (its bytes are written back unchanged). */
