@@ -173,6 +173,12 @@ export const LIMITS = {
   WRITEBACK_HINT_BYTES: 4 * 1024 * 1024,
   /** Staging buffers (WRITE_CHUNK_BYTES each) kept for direct writes of the log (backing/direct.ts); more are allocated while writes are in flight, and dropped. */
   DIRECT_POOL_BYTES: 64 * 1024 * 1024,
+  /** A commit appending at least this much is a sample of how fast its way of writing the log is (log/write-mode.ts); random-write commits append less. */
+  DIRECT_SAMPLE_BYTES: 32 * 1024 * 1024,
+  /** Samples of each way (direct, buffered) taken and kept to choose the faster. */
+  DIRECT_SAMPLES: 3,
+  /** After this many samples the way not chosen is measured again. */
+  DIRECT_REPROBE_SAMPLES: 32,
   /** Where a direct-write buffer's alignment is probed: in the header region, between the commit ring and the second superblock, where the format writes nothing (its bytes are written back unchanged). */
   DIRECT_PROBE_AT: 512 * 1024,
   /** Direct writes' file offsets, lengths and buffer addresses are multiples of this (a file-system block). */

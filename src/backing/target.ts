@@ -5,6 +5,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { VdfsError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { DirectWrites, EmulatedDirect, FileDirect } from './direct.js';
+import { directPolicy } from '../log/write-mode.js';
 
 export interface Target {
   /** Reads len bytes at off; bytes past the end read as zeros. */
@@ -58,8 +59,8 @@ export class FileTarget implements Target {
       const ino = (await fh.stat()).ino;
       const dsync = await open(path, constants.O_RDWR | constants.O_DSYNC);
       if ((await dsync.stat()).ino !== ino) { await fh.close(); await dsync.close(); throw new VdfsError('IO', `${path} was replaced while it was opened`); }
-      // Opt-in (native-notes/direct-writes.md): faster on one VM here, half the speed on another.
-      const direct = process.env.VDFS_DIRECT === '1' ? await FileDirect.open(path, fh.fd) : null;
+      // Unless VDFS_DIRECT=0; which commits write directly is measured as they run (log/write-mode.ts).
+      const direct = directPolicy() !== 'never' ? await FileDirect.open(path, fh.fd) : null;
       return new FileTarget(fh, dsync, path, ino, direct ?? undefined);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -216,7 +217,7 @@ export class MemTarget implements Target {
   failing = false;
   /** Tests: the target reports itself gone (as a removed directory would). */
   gone = false;
-  /** With `direct`: direct writes as a file target takes them with VDFS_DIRECT=1 (alignment checked). */
+  /** With `direct`: direct writes as a file target takes them (alignment checked). */
   readonly direct?: EmulatedDirect;
   constructor(opts: { direct?: boolean } = {}) {
     if (opts.direct) this.direct = new EmulatedDirect((off, data) => this.write(off, data));

@@ -35,6 +35,7 @@ export function statusOf(fs: Filesystem, alarmsShown: number = LIMITS.ALARMS_KEP
     error: fs.txg.failure ? String(fs.txg.failure) : undefined,
     txg: Number(ds.txg),
     lastCommit: ds.lastCommit && { txg: Number(ds.lastCommit.txg), time: new Date(ds.lastCommit.time).toISOString(), bytes: ds.lastCommit.bytes, ms: Math.round(ds.lastCommit.ms * 10) / 10 },
+    logWrites: ds.layout.direct ? ds.writeMode.status() : { policy: 'buffered only (the layout takes no direct writes)' },
     space: {
       capacityBytes: sf.blocks * sf.bsize, usedBytes: ds.space.usedBytes(), freeBytes: sf.bfree * sf.bsize,
       segments: ds.space.segCount, freeSegments: ds.space.freeSegments(), segmentSize: ds.sb.segmentSize, blockSize: ds.blockSize,

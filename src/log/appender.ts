@@ -50,7 +50,9 @@ export class Appender {
   private inFlight = new Set<Promise<void>>();
   bytesWritten = 0;
 
-  constructor(private layout: Layout, private space: SegmentSpace, private txg: bigint, public seg: number, public off: number) {}
+  /** `direct`: where this txg's chunks are written directly (the layout's, when the commit writes so); null: all buffered. */
+  constructor(private layout: Layout, private space: SegmentSpace, private txg: bigint, public seg: number, public off: number,
+    private readonly direct: SegDirect | null) {}
 
   /** Appends an encoded record (block-codec.ts); `meta` marks segment-usage-tree nodes (see SegmentSpace). */
   append(m: RecordMeta, { bytes, checksum }: EncodedRecord, meta = false): BlockPtr {
@@ -81,12 +83,12 @@ export class Appender {
   private openExtent(seg: number, start: number): OpenExtent {
     invariant(this.extents.length < LIMITS.COMMIT_MAX_EXTENTS, 'txg within COMMIT_MAX_EXTENTS');
     this.cur = { seg, start, end: start, hash: streamXxh64(), entries: [], pending: [], pendingAt: start, pendingBytes: 0, stage: null, staged: 0 };
-    this.stageNext(this.cur, this.layout.direct);
+    this.stageNext(this.cur, this.direct);
     return this.cur;
   }
 
   /** Takes the extent's next staging buffer, if the layout has one for an offset it can write directly. */
-  private stageNext(ext: OpenExtent, d: SegDirect | undefined): void {
+  private stageNext(ext: OpenExtent, d: SegDirect | null): void {
     if (!d || ext.pendingBytes) return; // once buffered, the extent stays so
     const b = d.take();
     if (!b) return;
@@ -102,7 +104,7 @@ export class Appender {
       const n = Math.min(bytes.length - from, ext.stage.length - ext.staged);
       bytes.copy(ext.stage, ext.staged, from, from + n);
       ext.staged += n; from += n;
-      if (ext.staged === ext.stage.length) { this.writeStage(ext); this.stageNext(ext, this.layout.direct); }
+      if (ext.staged === ext.stage.length) { this.writeStage(ext); this.stageNext(ext, this.direct); }
     }
     if (from === bytes.length) return;
     if (from) bytes = bytes.subarray(from);
@@ -113,7 +115,7 @@ export class Appender {
 
   /** Writes the staging buffer: the extent's last one padded with zeros to the alignment. */
   private writeStage(ext: OpenExtent): void {
-    const d = this.layout.direct!, b = ext.stage!;
+    const d = this.direct!, b = ext.stage!;
     ext.stage = null;
     if (!ext.staged) { d.give(b); return; }
     const len = Math.ceil(ext.staged / d.align) * d.align;

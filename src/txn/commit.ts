@@ -78,10 +78,12 @@ export function keyOfBlock(lbn: number): Buffer { const k = Buffer.alloc(8); put
 /** Returns the bytes appended to the log. */
 export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   const txg = ds.txg + 1n;
-  const app = new Appender(ds.layout, ds.space, txg, ds.openSeg, ds.openOff);
+  const direct = ds.layout.direct && ds.writeMode.direct() ? ds.layout.direct : null;
+  const app = new Appender(ds.layout, ds.space, txg, ds.openSeg, ds.openOff, direct);
   const slice = new Slicer(ds.sliceMs);
   await Promise.all(f.files.map((x) => (x.deleted ? undefined : x.complete?.())));
   const recordOf = await encodeBlocks(ds, f.files, txg);
+  const appending = performance.now(); // the log's writes are timed from here to the end of the sync (log/write-mode.ts)
   const delta: DataSizes = { logical: 0, stored: 0 }; // applied to ds.data once the commit is durable
   const reaper = new Reaper(txg);
   const writeNode = (id: bigint, meta: boolean) => async (n: Node) => {
@@ -132,6 +134,7 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
     openSeg: next.seg, openOff: next.off, inodeRoot, direntRoot, segRoot, snapRoot, deadRoot, extents: app.extents, oplog, sbGen: ds.sb.generation,
   }, ds.signer, ds.sb.version < OPLOG_VERSION));
   await ds.layout.sync();
+  if (ds.layout.direct) ds.writeMode.record(direct !== null, app.bytesWritten, performance.now() - appending);
   ds.sliceYields += slice.yields;
   ds.data.logical += delta.logical; ds.data.stored += delta.stored;
   ds.txg = txg;

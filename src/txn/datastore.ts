@@ -21,6 +21,7 @@ import { LIMITS } from '../limits.js';
 import { ErrorCode, isVdfsError, VdfsError } from '../errors.js';
 import { streamXxh64 } from '../codec/checksum.js';
 import { commitTxg, Frozen } from './commit.js';
+import { directPolicy, DirectPolicy, WriteMode } from '../log/write-mode.js';
 import { SnapCatalog } from '../snap/catalog.js';
 import { RecordCache, type Run } from './record-cache.js';
 import { ReadLoans } from './read-loans.js';
@@ -45,6 +46,8 @@ export interface OpenOptions {
   keying?: boolean;
   /** Bytes of records fetched ahead to keep (default READ_AHEAD_CACHE_BYTES; tests set less to see eviction), their runs twice that at most. */
   readAheadBytes?: number;
+  /** Which commits write the log directly, where the layout can (default: VDFS_DIRECT's, log/write-mode.ts). */
+  direct?: DirectPolicy;
 }
 export interface MkfsOptions extends OpenOptions { blockSize?: number; segmentSize?: number; policy?: Partial<Policy> }
 
@@ -73,6 +76,8 @@ export class Datastore {
   readonly loans: ReadLoans | null;
   /** The oplog's blocks (src/oplog/): fsyncs of small writes append there instead of committing. */
   readonly oplog = new OplogChain(this);
+  /** Whether each commit writes its log directly or through the page cache (log/write-mode.ts). */
+  readonly writeMode: WriteMode;
 
   /** `ring`: the key ring mkfs already made from o.key. */
   private constructor(readonly layout: Layout, public sb: Superblock, o: OpenOptions, ring?: KeyRing) {
@@ -80,6 +85,7 @@ export class Datastore {
     if (o.key) checkKey(o.key, sb);
     this.codec = new BlockCodec(sb.policy, sb.uuid, ring ?? (o.key ? new KeyRing(o.key, sb.uuid) : null), o.workers ?? defaultWorkers());
     this.loans = layout.readSegInto ? new ReadLoans() : null;
+    this.writeMode = new WriteMode(o.direct ?? directPolicy());
     const ahead = o.readAheadBytes ?? LIMITS.READ_AHEAD_CACHE_BYTES;
     const pinned = o.readAheadBytes === undefined ? LIMITS.READ_AHEAD_PINNED_BYTES : 2 * o.readAheadBytes;
     const taken = Math.max(1, Math.floor(Math.min(ahead, LIMITS.READ_AHEAD_TAKEN_BYTES) / sb.blockSize));

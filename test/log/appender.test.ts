@@ -43,7 +43,7 @@ async function appendAll(app: Appender, recs: Buffer[], between?: () => Promise<
 t.test('staged records land where their pointers say; padding is zeros up to the next aligned offset only', async (t) => {
   const { target, layout, space } = await fresh();
   const recs = records(rng(seed), 1200);
-  const app = new Appender(layout, space, 1n, 0, 5000); // a txg continuing in segment 0 at an unaligned end
+  const app = new Appender(layout, space, 1n, 0, 5000, layout.direct ?? null); // a txg continuing in segment 0 at an unaligned end
   const ptrs = await appendAll(app, recs);
   t.ok(target.direct!.writes > 3, `direct writes (${target.direct!.writes})`);
   for (const [i, p] of ptrs.entries()) {
@@ -65,7 +65,7 @@ t.test('with no staging buffer to be had, the rest of an extent is written buffe
   let takes = 0;
   d.take = () => (++takes === 3 ? null : take()); // the third buffer cannot be had
   const recs = records(rng(seed + 1), 1200);
-  const app = new Appender(layout, space, 1n, 0, 0);
+  const app = new Appender(layout, space, 1n, 0, 0, layout.direct ?? null);
   const ptrs = await appendAll(app, recs);
   for (const [i, p] of ptrs.entries()) {
     if (!(await target.read(base(p.seg) + p.off, p.len)).equals(recs[i])) { t.fail(`record ${i} (seed ${seed})`); return; }
@@ -87,7 +87,7 @@ t.test('ready() holds a commit back while the staging pool is all in flight', as
   };
   const releaser = setInterval(() => gates.shift()?.(), 1);
   t.teardown(() => clearInterval(releaser));
-  const app = new Appender(layout, space, 1n, 0, 0);
+  const app = new Appender(layout, space, 1n, 0, 0, layout.direct ?? null);
   await appendAll(app, records(rng(seed + 2), 4000), () => app.ready());
   const cap = LIMITS.DIRECT_POOL_BYTES / LIMITS.WRITE_CHUNK_BYTES;
   t.ok(most <= cap + 2, `at most ${most} direct writes in flight (pool: ${cap}; an append may start two)`);
