@@ -14,8 +14,10 @@
  *   samples the other way gets DIRECT_SAMPLES more, so that a change (another load, a busier
  *   disk) is seen; each way keeps its newest DIRECT_SAMPLES rates.
  *
- * Smaller commits (random writes: their time is the commit's own work, not the writes) go the
- * way chosen so far and are not weighed. `VDFS_DIRECT=1` makes every commit direct, `=0` none.
+ * Smaller commits (random writes: their time is the commit's own work, not the writes) are
+ * not measured, and stay buffered as they were before commits chose: a direct write leaves
+ * nothing in the page cache for the reads of those records that follow (a partial block's
+ * fill, the cleaner). `VDFS_DIRECT=1` makes every commit direct, `=0` none.
  * Both ways write the same bytes to the same offsets (a direct chunk is padded only past its
  * extent's end), so they mix freely in one datastore.
  */
@@ -46,13 +48,16 @@ export class WriteMode {
 
   constructor(readonly policy: DirectPolicy) {}
 
-  /** Whether the next commit writes its log directly (where the layout can). */
-  direct(): boolean { return this.policy === 'auto' ? this.way : this.policy === 'always'; }
+  /** Whether a commit expected to append about `bytes` writes its log directly (where the layout can). */
+  direct(bytes: number): boolean {
+    if (this.policy !== 'auto') return this.policy === 'always';
+    return bytes >= LIMITS.DIRECT_SAMPLE_BYTES && this.way;
+  }
 
   /** A commit done: whether it wrote directly, the bytes it appended and the ms from its first append to the end of its sync. */
   record(direct: boolean, bytes: number, ms: number): void {
     this.stats[direct ? 'directCommits' : 'bufferedCommits']++;
-    if (this.policy !== 'auto' || bytes < LIMITS.DIRECT_SAMPLE_BYTES) return;
+    if (this.policy !== 'auto' || bytes < LIMITS.DIRECT_SAMPLE_BYTES || direct !== this.way) return; // a small commit, or one thought small
     if (this.switched) { this.switched = false; return; }
     const rates = this.rates[direct ? 1 : 0];
     rates.push(bytes / Math.max(ms, 0.001));
@@ -83,9 +88,9 @@ export class WriteMode {
     this.way = way;
   }
 
-  /** For status: the policy, the way commits go now, and each way's median rate (MiB/s; 0 until measured). */
+  /** For status: the policy, the way large commits go now, and each way's median rate (MiB/s; 0 until measured). */
   status(): { policy: DirectPolicy; direct: boolean; directMiBs: number; bufferedMiBs: number; samples: number; directCommits: number; bufferedCommits: number } {
     const mibs = (r: number[]) => (r.length ? Math.round(median(r) * 1000 / 1048576) : 0);
-    return { policy: this.policy, direct: this.direct(), directMiBs: mibs(this.rates[1]), bufferedMiBs: mibs(this.rates[0]), ...this.stats };
+    return { policy: this.policy, direct: this.direct(LIMITS.DIRECT_SAMPLE_BYTES), directMiBs: mibs(this.rates[1]), bufferedMiBs: mibs(this.rates[0]), ...this.stats };
   }
 }

@@ -78,7 +78,9 @@ export function keyOfBlock(lbn: number): Buffer { const k = Buffer.alloc(8); put
 /** Returns the bytes appended to the log. */
 export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   const txg = ds.txg + 1n;
-  const direct = ds.layout.direct && ds.writeMode.direct() ? ds.layout.direct : null;
+  // large commits write the way measured faster (log/write-mode.ts), judged by what the freeze estimated
+  const expected = f.files.reduce((a, x) => a + x.logBytes, 0);
+  const direct = ds.layout.direct && ds.writeMode.direct(expected) ? ds.layout.direct : null;
   const app = new Appender(ds.layout, ds.space, txg, ds.openSeg, ds.openOff, direct);
   const slice = new Slicer(ds.sliceMs);
   await Promise.all(f.files.map((x) => (x.deleted ? undefined : x.complete?.())));

@@ -59,7 +59,7 @@ async function run(failAtSync: number | null) {
   const states = new Map<bigint, string>();
   let acked = -1n, fallocates = 0;
   try {
-    const ds = await Datastore.mkfs(new SingleLayout(target, SMALL.segmentSize), SMALL);
+    const ds = await Datastore.mkfs(new SingleLayout(target, SMALL.segmentSize), { ...SMALL, direct: target.direct ? 'always' : 'never' });
     const fs = new Filesystem(ds);
     acked = ds.txg;
     states.set(ds.txg, await contentOf(fs));
