@@ -180,7 +180,7 @@ async function encodeBlocks(ds: Datastore, files: FrozenFile[], txg: bigint): Pr
   }
   const itemOf = (file: FrozenFile, key: bigint) => byKey.get(file)?.get(key);
   if (!ds.codec.active(items)) {
-    const framer = ds.codec.framer();
+    const framer = ds.codec.framer(items);
     return (file, key) => {
       const x = itemOf(file, key);
       return x && !isZero(x.data) ? framer.frame(x) : undefined;

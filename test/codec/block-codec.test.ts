@@ -184,7 +184,7 @@ t.test('a framer frames one record at a time: a framed payload in place, loose o
   t.ok(c.active([{ ...items[0], seal: true }]), 'a block kept sealed does not');
   const expect = items.map((x) => encodeRecord(x.meta, Buffer.from(x.data)));
   const raw0 = c.stats.raw;
-  const f = c.framer();
+  const f = c.framer(items);
   const got = items.map((x) => f.frame(x));
   got.forEach((r, i) => {
     t.ok(r.bytes.equals(expect[i].bytes), `record ${i}: the bytes encodeRecord makes`);
@@ -196,4 +196,5 @@ t.test('a framer frames one record at a time: a framed payload in place, loose o
   t.ok(got[1].bytes.buffer === got[2].bytes.buffer && got[2].bytes.buffer === got[3].bytes.buffer, 'loose payloads share one slab');
   t.not(got[1].bytes.buffer, block.buffer, 'copied out of the block they are part of');
   t.equal(c.stats.raw - raw0, items.length, 'each framed record is counted in status');
+  t.equal(got[1].bytes.buffer.byteLength, 3 * (RECORD_HEADER + LIMITS.SUB_BYTES), 'the slab holds what the items need, no more');
 });

@@ -151,8 +151,8 @@ t.test('a commit of plain data frames each block as it appends it: the log is wr
   part.copy(data, 3 * bs + S);
   let framed = 0, atFirstWrite = -1;
   const framer = ds.codec.framer.bind(ds.codec);
-  ds.codec.framer = () => {
-    const f: Framer = framer();
+  ds.codec.framer = (items) => {
+    const f: Framer = framer(items);
     const frame = f.frame.bind(f);
     f.frame = (x) => { framed++; return frame(x); };
     return f;
