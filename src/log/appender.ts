@@ -5,7 +5,8 @@
  * lists its records, so a segment can be read without the trees. Every extent is hashed as it
  * is written; the commit record carries the hashes.
  *
- * Where the layout takes direct writes (backing/direct.ts), an extent's records are copied into
+ * Where the commit writes directly (it passes the layout's direct writer: backing/direct.ts,
+ * log/write-mode.ts), an extent's records are copied into
  * aligned staging buffers of WRITE_CHUNK_BYTES and each full one is written as it fills; the
  * last is written padded with zeros to the alignment. The padding lies past the extent's end and
  * before the next txg's start (a TXG_ALIGN multiple), in bytes nothing names. Should no staging
@@ -49,6 +50,8 @@ export class Appender {
   /** Direct writes not yet done (each holds a staging buffer). */
   private inFlight = new Set<Promise<void>>();
   bytesWritten = 0;
+  /** Of them, bytes written directly. */
+  directBytes = 0;
 
   /** `direct`: where this txg's chunks are written directly (the layout's, when the commit writes so); null: all buffered. */
   constructor(private layout: Layout, private space: SegmentSpace, private txg: bigint, public seg: number, public off: number,
@@ -123,6 +126,7 @@ export class Appender {
     b.fill(0, ext.staged, len);
     const w = d.writeSeg(ext.seg, ext.pendingAt, b, len);
     this.track(w, ext.staged);
+    this.directBytes += ext.staged;
     this.inFlight.add(w);
     void w.then(() => this.inFlight.delete(w), () => this.inFlight.delete(w));
     ext.pendingAt += ext.staged;

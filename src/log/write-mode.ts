@@ -5,10 +5,12 @@
  * through the mount ran ~25% faster direct; on another VM Node's direct writes ran at half the
  * buffered speed, for reasons not known. So by default (`auto`) the commits measure both:
  *
- * - a commit that appends at least DIRECT_SAMPLE_BYTES is a sample: its bytes over the time from
- *   its first append to the end of its sync;
- * - the first such commit after the way changes is not weighed (it shares the disk with the
- *   writeback of the commit before it);
+ * - a commit its freeze estimates at DIRECT_SAMPLE_BYTES or more (the same estimate that sends it
+ *   the measured way) is a sample: the bytes it appended over the time from its first append to
+ *   the end of its sync, counted for the way it actually wrote (a direct commit that could get no
+ *   staging buffer wrote buffered);
+ * - the first such commit after the way changes is not weighed, so that what the other way left
+ *   behind (the disk's cache, the file system's pending metadata) is not charged to it;
  * - first DIRECT_SAMPLES samples are taken direct, then as many buffered;
  * - then the way with the higher median rate is used, and after every DIRECT_REPROBE_SAMPLES
  *   samples the other way gets DIRECT_SAMPLES more, so that a change (another load, a busier
@@ -54,10 +56,14 @@ export class WriteMode {
     return bytes >= LIMITS.DIRECT_SAMPLE_BYTES && this.way;
   }
 
-  /** A commit done: whether it wrote directly, the bytes it appended and the ms from its first append to the end of its sync. */
-  record(direct: boolean, bytes: number, ms: number): void {
+  /**
+   * A commit done: whether it wrote directly (any of its log), what its freeze estimated (as given
+   * to direct()), the bytes it appended and the ms from its first append to the end of its sync.
+   */
+  record(direct: boolean, expected: number, bytes: number, ms: number): void {
     this.stats[direct ? 'directCommits' : 'bufferedCommits']++;
-    if (this.policy !== 'auto' || bytes < LIMITS.DIRECT_SAMPLE_BYTES || direct !== this.way) return; // a small commit, or one thought small
+    // not a sample: a small commit, or one that did not write the way it was sent (no staging buffer)
+    if (this.policy !== 'auto' || expected < LIMITS.DIRECT_SAMPLE_BYTES || direct !== this.way) return;
     if (this.switched) { this.switched = false; return; }
     const rates = this.rates[direct ? 1 : 0];
     rates.push(bytes / Math.max(ms, 0.001));

@@ -136,7 +136,7 @@ export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
     openSeg: next.seg, openOff: next.off, inodeRoot, direntRoot, segRoot, snapRoot, deadRoot, extents: app.extents, oplog, sbGen: ds.sb.generation,
   }, ds.signer, ds.sb.version < OPLOG_VERSION));
   await ds.layout.sync();
-  if (ds.layout.direct) ds.writeMode.record(direct !== null, app.bytesWritten, performance.now() - appending);
+  if (ds.layout.direct) ds.writeMode.record(app.directBytes > 0, expected, app.bytesWritten, performance.now() - appending);
   ds.sliceYields += slice.yields;
   ds.data.logical += delta.logical; ds.data.stored += delta.stored;
   ds.txg = txg;

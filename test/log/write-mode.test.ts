@@ -17,7 +17,7 @@ const BIG = LIMITS.DIRECT_SAMPLE_BYTES, N = LIMITS.DIRECT_SAMPLES;
 /** Runs one large commit the way m says, at `rate` bytes/ms for its way; returns the way it went. */
 function commit(m: WriteMode, rate: { direct: number; buffered: number }, bytes = BIG): boolean {
   const d = m.direct(bytes);
-  m.record(d, bytes, bytes / (d ? rate.direct : rate.buffered));
+  m.record(d, bytes, bytes, bytes / (d ? rate.direct : rate.buffered));
   return d;
 }
 
@@ -54,6 +54,18 @@ t.test('auto: direct first, then buffered, each after one commit not weighed; th
   }
 });
 
+t.test('auto: samples are the commits sent the measured way by their estimate, counted for the way they wrote', async (t) => {
+  const m = new WriteMode('auto');
+  m.record(true, BIG, BIG, 1); // the first, not weighed
+  m.record(true, BIG, BIG / 2, BIG / 2000); // estimated large, wrote less: still a sample
+  t.equal(m.status().samples, 1, 'a commit estimated large is weighed whatever it appended');
+  m.record(false, BIG, BIG, 1); // sent direct, but no staging buffer: wrote buffered
+  t.equal(m.status().samples, 1, 'a commit that wrote another way than it was sent is not');
+  m.record(true, BIG - 1, 10 * BIG, 1);
+  t.equal(m.status().samples, 1, 'nor one estimated small, however much it appended');
+  t.same([m.status().directCommits, m.status().bufferedCommits], [3, 1], 'every commit counted by the way it wrote');
+});
+
 t.test('auto: after DIRECT_REPROBE_SAMPLES the other way is measured again, and taken if it became faster', async (t) => {
   const rate = { direct: 3000, buffered: 1000 };
   const m = new WriteMode('auto');
@@ -87,8 +99,8 @@ t.test('through a datastore: a large commit writes its chunks the way chosen, a 
   t.ok(await wrote(0, 40) >= 8, 'a commit of 40 MiB went in direct chunks (auto starts direct)');
   t.equal(await wrote(40, 41), 0, 'a commit of 1 MiB went buffered');
   const m = ds.writeMode; // buffered found faster
-  while (m.direct(BIG)) m.record(true, BIG, BIG / 100);
-  for (let i = 0; i <= N; i++) m.record(false, BIG, BIG / 1000);
+  while (m.direct(BIG)) m.record(true, BIG, BIG, BIG / 100);
+  for (let i = 0; i <= N; i++) m.record(false, BIG, BIG, BIG / 1000);
   t.notOk(m.direct(BIG), 'buffered chosen');
   t.equal(await wrote(41, 81), 0, 'the next 40 MiB commit wrote no direct chunk');
   await fs.close();

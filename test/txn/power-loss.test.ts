@@ -55,11 +55,14 @@ async function workload(fs: Filesystem, onDurable: (txg: bigint) => Promise<void
 
 async function run(failAtSync: number | null) {
   await initChecksum();
-  const target = new PowerLossTarget(failAtSync, failAtSync !== null && failAtSync % 2 === 1); // odd sync points: the direct-write path
+  // odd sync points: direct writes, every commit (1 mod 4) or every other one, mixed with buffered (3 mod 4)
+  const target = new PowerLossTarget(failAtSync, failAtSync !== null && failAtSync % 2 === 1);
+  const mixed = failAtSync !== null && failAtSync % 4 === 3;
   const states = new Map<bigint, string>();
   let acked = -1n, fallocates = 0;
   try {
     const ds = await Datastore.mkfs(new SingleLayout(target, SMALL.segmentSize), { ...SMALL, direct: target.direct ? 'always' : 'never' });
+    if (mixed) { let n = 0; ds.writeMode.direct = () => n++ % 2 === 0; } // as auto does when it changes way
     const fs = new Filesystem(ds);
     acked = ds.txg;
     states.set(ds.txg, await contentOf(fs));

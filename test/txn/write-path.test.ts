@@ -143,8 +143,8 @@ t.test('a commit of plain data frames each block as it appends it: the log is wr
   const bs = ds.blockSize, S = 4096;
   const fh = fs.addHandle(await fs.create('/d', 0o644, ROOT));
   const data = randomBytes(16 * MiB);
-  data.fill(0, 5 * bs, 6 * bs); // an all-zero block: stored as a zero pointer, no record
-  await fs.write(fh, 0, data);
+  data.fill(0, 8 * MiB + 5 * bs, 8 * MiB + 6 * bs); // an all-zero block in the measured commit: a zero pointer, no record
+  await fs.write(fh, 0, data.subarray(0, 8 * MiB));
   await fs.txg.sync();
   const part = randomBytes(S);
   await fs.write(fh, 3 * bs + S, part); // a sub-block into a stored block: framed from a copy
@@ -159,10 +159,13 @@ t.test('a commit of plain data frames each block as it appends it: the log is wr
   };
   const writev = target.writev.bind(target);
   target.writev = async (off, parts) => { if (atFirstWrite < 0 && framed) atFirstWrite = framed; return writev(off, parts); };
+  const w0 = { ...ds.written };
   await fs.write(fh, 8 * MiB, data.subarray(8 * MiB));
   await fs.txg.sync();
   const blocks = 8 * MiB / bs;
-  t.equal(framed, blocks + 1, 'every whole block of the second half and the sub-block were framed, once each');
+  t.same({ blocks: ds.written.blocks - w0.blocks, subBlocks: ds.written.subBlocks - w0.subBlocks }, { blocks: blocks - 1, subBlocks: 1 },
+    'the commit wrote the second half but its zero block as whole-block records, and the 4 KiB write as a sub-block record');
+  t.equal(framed, blocks, 'each of them was framed once, the zero block not at all');
   // the appender writes a chunk (WRITE_CHUNK_BYTES) as it fills: the first once about that many bytes are framed
   t.ok(atFirstWrite > 0 && atFirstWrite <= LIMITS.WRITE_CHUNK_BYTES / bs + 1, `the first log write came after ${atFirstWrite} of ${blocks} blocks were framed`);
   const again = await reopen(target, DEFAULTS.segmentSize);
