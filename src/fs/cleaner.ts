@@ -24,7 +24,7 @@ import { LIMITS } from '../limits.js';
 import { firstKeyOf } from '../meta/node-codec.js';
 import type { CowTree } from '../meta/btree.js';
 import { scanSegment, FoundRecord } from '../log/segment-scan.js';
-import { Frozen, FrozenFile, keyOfBlock, Touch } from '../txn/commit.js';
+import { Frozen, FrozenFile, frozenLogBytes, keyOfBlock, Touch } from '../txn/commit.js';
 import { MAP_BIT } from '../txn/datastore.js';
 import { Slicer } from '../txn/slicer.js';
 import type { Filesystem } from './filesystem.js';
@@ -46,7 +46,7 @@ export class Cleaner {
   /** Runs on a frozen transaction group before it is committed; what it moves joins that commit. */
   async run(f: Frozen): Promise<void> {
     const ds = this.fs.ds, sp = ds.space, segSize = ds.sb.segmentSize;
-    const frozenBytes = f.files.reduce((a, x) => a + x.logBytes, 0);
+    const frozenBytes = frozenLogBytes(f);
     // This commit writes its frozen data plus what moves (cons); segments the cleaner empties
     // are free only once the commit is durable. So aim for the free pool left after this
     // commit to cover the next one of the same size, plus a reserve — and move no more than

@@ -73,11 +73,11 @@ export class Filesystem implements TxgSource {
   readonly writes: WritePath;
   /** fsyncs of small writes go to the oplog (fs/journal.ts). */
   readonly journal: Journal;
-  /** @internal (fs/namespace.ts) */
-  openBytes = 0;
+  /** The open txg's dirty bytes in memory, through dirtyCounter (fs/log-bytes.ts). */
+  private openBytes = 0;
   private syncingBytes = 0;
-  /** @internal (fs/namespace.ts) The open txg's estimated log bytes (fs/log-bytes.ts). */
-  openLogBytes = 0;
+  /** The open txg's estimated log bytes, through dirtyCounter (fs/log-bytes.ts). */
+  private openLogBytes = 0;
   /** @internal (fs/namespace.ts) */
   direntFreedSince: Node[] = [];
   /** @internal (fs/namespace.ts) */

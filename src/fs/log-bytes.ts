@@ -58,3 +58,9 @@ export function restate(ds: Geometry, set: DirtySet, lbn: number, dirty: DirtyCo
   if (held !== (was > 0)) dirty.add(held ? ds.blockSize : -ds.blockSize);
   dirty.log(now - was);
 }
+
+/** Accounts for an open set let go whole (its file deleted): its blocks' memory and log estimate leave `dirty`. */
+export function release(ds: Geometry, set: DirtySet, dirty: DirtyCounter): void {
+  dirty.add(-set.blocks.size * ds.blockSize);
+  dirty.log(-set.logBytes);
+}

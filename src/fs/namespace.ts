@@ -6,6 +6,7 @@ import { fail } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { direntKey, encodeDirent, newAttrs, S_IFDIR, S_IFLNK, S_IFREG } from '../meta/inode.js';
 import { emptyDirty, Vnode } from './vnode.js';
+import { release } from './log-bytes.js';
 import type { Caller, Filesystem } from './filesystem.js';
 
 export class Namespace {
@@ -97,8 +98,7 @@ export class Namespace {
     v.changed();
     if (v.attrs.nlink <= 0 || v.isDir) {
       v.deleted = true;
-      this.fs.openBytes -= v.open.blocks.size * this.fs.ds.blockSize;
-      this.fs.openLogBytes -= v.open.logBytes;
+      release(this.fs.ds, v.open, this.fs.dirtyCounter);
       v.open = emptyDirty();
     }
   }

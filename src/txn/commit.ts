@@ -43,6 +43,9 @@ export interface FrozenFile {
   complete?(): Promise<void>;
 }
 
+/** What a frozen group's files will write to the log, estimated at the freeze (fs/log-bytes.ts). */
+export const frozenLogBytes = (f: Frozen): number => f.files.reduce((a, x) => a + x.logBytes, 0);
+
 export interface Frozen {
   files: FrozenFile[];
   rawInodes: [bigint, Buffer][];  // inode values to store as they are (mkfs: the root directory)
@@ -79,7 +82,7 @@ export function keyOfBlock(lbn: number): Buffer { const k = Buffer.alloc(8); put
 export async function commitTxg(ds: Datastore, f: Frozen): Promise<number> {
   const txg = ds.txg + 1n;
   // large commits write the way measured faster (log/write-mode.ts), judged by what the freeze estimated
-  const expected = f.files.reduce((a, x) => a + x.logBytes, 0);
+  const expected = frozenLogBytes(f);
   const direct = ds.layout.direct && ds.writeMode.direct(expected) ? ds.layout.direct : null;
   const app = new Appender(ds.layout, ds.space, txg, ds.openSeg, ds.openOff, direct);
   const slice = new Slicer(ds.sliceMs);
