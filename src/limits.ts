@@ -136,7 +136,7 @@ export const LIMITS = {
   /** Segments the cleaner reads before one commit (what it relocates joins that commit). */
   CLEAN_MAX_SEGMENTS_PER_TXG: 64,
   /** Estimated log bytes of the open txg writers may always reach, however short the free pool is while the cleaner works (fs/log-bytes.ts). */
-  CLEAN_MIN_DIRTY_BYTES: 4 * 1024 * 1024,
+  CLEAN_MIN_LOG_BYTES: 4 * 1024 * 1024,
   /** Blocks the cleaner reads whole at once to fold their sub-blocks in (each a base and its sub-block records). */
   CLEAN_FOLD_READS: 16,
   /** Bytes of records the cleaner relocates into one commit. */

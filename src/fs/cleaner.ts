@@ -129,7 +129,7 @@ export class Cleaner {
    */
   logLimit(): number {
     if (!this.cleanable) return Infinity;
-    return Math.min(LIMITS.DIRTY_LIMIT_BYTES, Math.max(LIMITS.CLEAN_MIN_DIRTY_BYTES, this.halfPool()));
+    return Math.min(LIMITS.DIRTY_LIMIT_BYTES, Math.max(LIMITS.CLEAN_MIN_LOG_BYTES, this.halfPool()));
   }
 
   /** Forget stuck segments (a snapshot deletion may have made them movable). */
